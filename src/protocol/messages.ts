@@ -1,0 +1,162 @@
+// Messages between the local side and the helper. Both sides are built from
+// this file, so the only negotiation is PROTOCOL_VERSION in the info request.
+//
+// Conversation (one connection per host, a constant number of round trips):
+//   local -> helper  InfoRequest            helper -> local  Log* InfoResponse
+//   local -> helper  SyncRequest (+content) helper -> local  Log* SyncResponse (+old content)
+// At any time the helper may send ErrorMessage and exit.
+
+export const PROTOCOL_VERSION = 1;
+
+export type LogLevel = "error" | "info" | "verbose" | "debug" | "debug2";
+export const LOG_LEVELS: readonly LogLevel[] = ["error", "info", "verbose", "debug", "debug2"];
+
+export type FileType = "file" | "dir" | "symlink";
+export type OldFileType = FileType | "fifo" | "socket" | "char" | "block";
+
+// ---- local -> helper -------------------------------------------------------
+
+export interface InfoRequest {
+  type: "info_request";
+  version: number;
+  /** Shell commands run with /bin/sh -c; see SPEC 3.4. */
+  detect_groups: string[];
+}
+
+/** A user or group: a number is a numeric id, a string a name. */
+export type Owner = string | number;
+
+export interface FileEntry {
+  /** Absolute path on the managed host ("/" for files/ itself), not prefixed with root. */
+  path: string;
+  type: FileType;
+  /** Permission bits including set-user-ID, set-group-ID and sticky (0 - 0o7777). */
+  mode: number;
+  user: Owner;
+  group: Owner;
+  /** Symbolic links: the target text. */
+  target?: string;
+  /** Regular files: where the content lies in the frame's attachment. */
+  data_offset?: number;
+  data_length?: number;
+}
+
+export interface TriggerEntry {
+  path: string;
+  commands: string[];
+}
+
+export interface SyncRequest {
+  type: "sync_request";
+  dry_run: boolean;
+  /** Absolute directory on the managed host that stands for "/". */
+  root: string;
+  /** Sorted by path, parents before children. */
+  files: FileEntry[];
+  packages: string[];
+  services: string[];
+  triggers: TriggerEntry[];
+  commands: string[];
+}
+
+export type Request = InfoRequest | SyncRequest;
+
+// ---- helper -> local -------------------------------------------------------
+
+export interface LogMessage {
+  type: "log";
+  level: LogLevel;
+  text: string;
+}
+
+export interface DetectResult {
+  command: string;
+  exit_code: number;
+  /** Standard output (only), decoded as UTF-8. */
+  output: string;
+  /** Standard error, shown when the command fails. */
+  stderr: string;
+}
+
+export interface InfoResponse {
+  type: "info_response";
+  version: number;
+  os: string;
+  arch: string;
+  node_version: string;
+  uid: number;
+  gid: number;
+  /** Names of uid/gid; null when the host's user database has none. */
+  user: string | null;
+  group: string | null;
+  detect_groups: DetectResult[];
+}
+
+export interface FileInfo {
+  type: OldFileType;
+  mode: number;
+  user: string | null;
+  uid: number;
+  group: string | null;
+  gid: number;
+}
+
+export interface FileChange {
+  path: string;
+  /** True when nothing existed at the path. */
+  created: boolean;
+  old: FileInfo | null;
+  new: FileInfo;
+  /** Content changed (regular files: bytes; symlinks: target). */
+  content_changed: boolean;
+  /** Old content for the diff (symlink: target text), when the old entry was a
+   * regular file or symlink and its content changed; where it lies in the
+   * response attachment. Absent when the old content was too large. */
+  old_data_offset?: number;
+  old_data_length?: number;
+  /** Size of the old regular file in bytes, when it was one. */
+  old_size?: number;
+}
+
+export interface PackageChange {
+  name: string;
+}
+
+export interface ServiceChange {
+  name: string;
+  started: boolean;
+  enabled: boolean;
+}
+
+export interface CommandResult {
+  command: string;
+  /** The triggers.yaml path that fired, or null for commands.yaml. */
+  trigger: string | null;
+  /** Null in dry-run (not run). */
+  exit_code: number | null;
+  output: string | null;
+}
+
+export interface SyncResponse {
+  type: "sync_response";
+  files: FileChange[];
+  packages: PackageChange[];
+  services: ServiceChange[];
+  commands: CommandResult[];
+  /** The error that stopped the sync; everything done up to then is listed above. */
+  error: string | null;
+}
+
+export interface ErrorMessage {
+  type: "error";
+  message: string;
+}
+
+export type Response = LogMessage | InfoResponse | SyncResponse | ErrorMessage;
+
+/** Largest old content the helper sends back for a diff. */
+export const MAX_DIFF_CONTENT = 4 * 1024 * 1024;
+/** Largest output of a command or detect_groups command kept in a message. */
+export const MAX_OUTPUT = 1024 * 1024;
+/** Largest log line text. */
+export const MAX_LOG_TEXT = 64 * 1024;
