@@ -1,0 +1,56 @@
+import { resolve } from "node:path";
+import { loadConfig } from "../config/load.ts";
+import { resolveTargets } from "../config/targets.ts";
+import { ConfigError } from "../errors.ts";
+import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
+import { useColor } from "../report/color.ts";
+import { hostLines, logLine, summaryLine } from "../report/human.ts";
+import { jsonReport } from "../report/json.ts";
+import { Progress } from "../report/progress.ts";
+import { syncHost } from "../session/host.ts";
+import { runPool } from "../session/pool.ts";
+import type { SyncResult } from "../session/result.ts";
+import { parseOptions } from "./options.ts";
+
+const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
+
+export async function sync(args: string[]): Promise<number> {
+  const opts = parseOptions(args, SYNC_OPTIONS);
+  if (opts.targets.length === 0) {
+    throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
+  }
+  const config = loadConfig(resolve(opts.dir));
+  const hosts = resolveTargets(config, opts.targets);
+  const dryRun = opts.dryRun || config.global.dry_run;
+  const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);
+  const color = useColor(opts.color, process.stdout, process.env);
+  const logColor = useColor(opts.color, process.stderr, process.env);
+  const progress = new Progress(process.stderr);
+  let done = 0;
+  let failed = 0;
+
+  const onLog = (host: string, msgLevel: LogLevel, text: string) => {
+    if (LOG_LEVELS.indexOf(msgLevel) > level) return;
+    progress.line(logLine(host, msgLevel, text, logColor));
+  };
+  const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
+    const result = await syncHost(config, host, { dryRun, onLog });
+    done++;
+    if (!result.ok) failed++;
+    if (!opts.json) {
+      const lines = hostLines(result, { dryRun, color });
+      if (lines.length > 0) {
+        progress.clear();
+        process.stdout.write(lines.join("\n") + "\n");
+      }
+    }
+    progress.update(done, hosts.length, failed);
+    return result;
+  });
+  progress.clear();
+
+  const result: SyncResult = { dry_run: dryRun, hosts: hostsResults };
+  if (opts.json) process.stdout.write(jsonReport(result) + "\n");
+  else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryLine(result) + "\n");
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,214 @@
+// Validation of every message that arrives from a helper. The helper runs on a
+// managed host, which is untrusted: a message either passes these checks
+// exactly (known type, no extra fields, types and sizes in range) or the host
+// fails. Hand-written so that the protocol folder has no dependencies.
+
+import {
+  LOG_LEVELS,
+  MAX_DIFF_CONTENT,
+  MAX_LOG_TEXT,
+  MAX_OUTPUT,
+  type CommandResult,
+  type DetectResult,
+  type FileChange,
+  type FileInfo,
+  type LogLevel,
+  type Response,
+  type ServiceChange,
+} from "./messages.ts";
+
+export class ValidationError extends Error {
+  override name = "ValidationError";
+}
+
+type Obj = Record<string, unknown>;
+
+const MAX_NAME = 4096;
+const MAX_ITEMS = 10_000_000;
+const OLD_TYPES = ["file", "dir", "symlink", "fifo", "socket", "char", "block"] as const;
+
+function fail(where: string, what: string): never {
+  throw new ValidationError(`invalid message from helper: ${where}: ${what}`);
+}
+
+function object(v: unknown, where: string, keys: readonly string[], optional: readonly string[] = []): Obj {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, "not an object");
+  const o = v as Obj;
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k) && !optional.includes(k)) fail(where, `unexpected field ${JSON.stringify(k.slice(0, 64))}`);
+  }
+  for (const k of keys) if (!(k in o)) fail(where, `missing field "${k}"`);
+  return o;
+}
+
+function string(v: unknown, where: string, max: number): string {
+  if (typeof v !== "string") fail(where, "not a string");
+  if (v.length > max) fail(where, `string longer than ${max}`);
+  return v;
+}
+
+function nullableString(v: unknown, where: string, max: number): string | null {
+  return v === null ? null : string(v, where, max);
+}
+
+function integer(v: unknown, where: string, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    fail(where, `not an integer in ${min}..${max}`);
+  }
+  return v;
+}
+
+function boolean(v: unknown, where: string): boolean {
+  if (typeof v !== "boolean") fail(where, "not a boolean");
+  return v;
+}
+
+function array<T>(v: unknown, where: string, max: number, item: (x: unknown, w: string) => T): T[] {
+  if (!Array.isArray(v)) fail(where, "not an array");
+  if (v.length > max) fail(where, `more than ${max} items`);
+  return v.map((x, i) => item(x, `${where}[${i}]`));
+}
+
+function oneOf<T extends string>(v: unknown, where: string, values: readonly T[]): T {
+  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) fail(where, "unexpected value");
+  return v as T;
+}
+
+const ID_MAX = 2 ** 32 - 1;
+
+function fileInfo(v: unknown, where: string): FileInfo {
+  const o = object(v, where, ["type", "mode", "user", "uid", "group", "gid"]);
+  return {
+    type: oneOf(o.type, `${where}.type`, OLD_TYPES),
+    mode: integer(o.mode, `${where}.mode`, 0, 0o7777),
+    user: nullableString(o.user, `${where}.user`, MAX_NAME),
+    uid: integer(o.uid, `${where}.uid`, 0, ID_MAX),
+    group: nullableString(o.group, `${where}.group`, MAX_NAME),
+    gid: integer(o.gid, `${where}.gid`, 0, ID_MAX),
+  };
+}
+
+function fileChange(v: unknown, where: string, attachmentLength: number): FileChange {
+  const o = object(
+    v,
+    where,
+    ["path", "created", "old", "new", "content_changed"],
+    ["old_data_offset", "old_data_length", "old_size"],
+  );
+  const change: FileChange = {
+    path: string(o.path, `${where}.path`, MAX_NAME * 16),
+    created: boolean(o.created, `${where}.created`),
+    old: o.old === null ? null : fileInfo(o.old, `${where}.old`),
+    new: fileInfo(o.new, `${where}.new`),
+    content_changed: boolean(o.content_changed, `${where}.content_changed`),
+  };
+  if (change.created !== (change.old === null)) fail(where, "created does not match old");
+  if ((o.old_data_offset === undefined) !== (o.old_data_length === undefined)) {
+    fail(where, "old_data_offset and old_data_length go together");
+  }
+  if (o.old_data_offset !== undefined) {
+    const offset = integer(o.old_data_offset, `${where}.old_data_offset`, 0, attachmentLength);
+    const length = integer(o.old_data_length, `${where}.old_data_length`, 0, MAX_DIFF_CONTENT);
+    if (offset + length > attachmentLength) fail(where, "old data lies outside the attachment");
+    change.old_data_offset = offset;
+    change.old_data_length = length;
+  }
+  if (o.old_size !== undefined) change.old_size = integer(o.old_size, `${where}.old_size`, 0, Number.MAX_SAFE_INTEGER);
+  return change;
+}
+
+function detectResult(v: unknown, where: string): DetectResult {
+  const o = object(v, where, ["command", "exit_code", "output", "stderr"]);
+  return {
+    command: string(o.command, `${where}.command`, MAX_OUTPUT),
+    exit_code: integer(o.exit_code, `${where}.exit_code`, -1, 255),
+    output: string(o.output, `${where}.output`, MAX_OUTPUT),
+    stderr: string(o.stderr, `${where}.stderr`, MAX_OUTPUT),
+  };
+}
+
+function serviceChange(v: unknown, where: string): ServiceChange {
+  const o = object(v, where, ["name", "started", "enabled"]);
+  return {
+    name: string(o.name, `${where}.name`, MAX_NAME),
+    started: boolean(o.started, `${where}.started`),
+    enabled: boolean(o.enabled, `${where}.enabled`),
+  };
+}
+
+function commandResult(v: unknown, where: string): CommandResult {
+  const o = object(v, where, ["command", "trigger", "exit_code", "output"]);
+  return {
+    command: string(o.command, `${where}.command`, MAX_OUTPUT),
+    trigger: nullableString(o.trigger, `${where}.trigger`, MAX_NAME * 16),
+    exit_code: o.exit_code === null ? null : integer(o.exit_code, `${where}.exit_code`, -1, 255),
+    output: nullableString(o.output, `${where}.output`, MAX_OUTPUT + 1024),
+  };
+}
+
+/**
+ * Checks one message from the helper. `attachmentLength` is the size of the
+ * frame's binary attachment, which offsets in the message must lie within.
+ * Checks that need the request (paths that were sent) are the session's.
+ */
+export function validateResponse(header: unknown, attachmentLength: number): Response {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    fail("message", "not an object");
+  }
+  const type = (header as Obj).type;
+  switch (type) {
+    case "log": {
+      const o = object(header, "log", ["type", "level", "text"]);
+      return {
+        type,
+        level: oneOf<LogLevel>(o.level, "log.level", LOG_LEVELS),
+        text: string(o.text, "log.text", MAX_LOG_TEXT),
+      };
+    }
+    case "error": {
+      const o = object(header, "error", ["type", "message"]);
+      return { type, message: string(o.message, "error.message", MAX_LOG_TEXT) };
+    }
+    case "info_response": {
+      const o = object(header, "info_response", [
+        "type",
+        "version",
+        "os",
+        "arch",
+        "node_version",
+        "uid",
+        "gid",
+        "user",
+        "group",
+        "detect_groups",
+      ]);
+      return {
+        type,
+        version: integer(o.version, "info_response.version", 0, ID_MAX),
+        os: string(o.os, "info_response.os", 256),
+        arch: string(o.arch, "info_response.arch", 256),
+        node_version: string(o.node_version, "info_response.node_version", 256),
+        uid: integer(o.uid, "info_response.uid", 0, ID_MAX),
+        gid: integer(o.gid, "info_response.gid", 0, ID_MAX),
+        user: nullableString(o.user, "info_response.user", MAX_NAME),
+        group: nullableString(o.group, "info_response.group", MAX_NAME),
+        detect_groups: array(o.detect_groups, "info_response.detect_groups", 1000, detectResult),
+      };
+    }
+    case "sync_response": {
+      const o = object(header, "sync_response", ["type", "files", "packages", "services", "commands", "error"]);
+      return {
+        type,
+        files: array(o.files, "sync_response.files", MAX_ITEMS, (v, w) => fileChange(v, w, attachmentLength)),
+        packages: array(o.packages, "sync_response.packages", MAX_ITEMS, (v, w) => ({
+          name: string(object(v, w, ["name"]).name, `${w}.name`, MAX_NAME),
+        })),
+        services: array(o.services, "sync_response.services", MAX_ITEMS, serviceChange),
+        commands: array(o.commands, "sync_response.commands", MAX_ITEMS, commandResult),
+        error: nullableString(o.error, "sync_response.error", MAX_LOG_TEXT),
+      };
+    }
+    default:
+      fail("message", `unknown type ${JSON.stringify(String(type).slice(0, 64))}`);
+  }
+}

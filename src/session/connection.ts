@@ -1,0 +1,132 @@
+// One running helper: writes the bundle and requests, reads and validates
+// frames, and turns every way the helper can go away into one clear error.
+
+import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME_FROM_HELPER } from "../protocol/frame.ts";
+import type { LogLevel, Request, Response } from "../protocol/messages.ts";
+import { validateResponse, ValidationError } from "../protocol/validate.ts";
+import { HostError, type Stage } from "../errors.ts";
+import type { HelperProcess, Transport } from "../transport/transport.ts";
+
+/** How much of the helper's stderr is kept to explain a failure. */
+const MAX_STDERR = 64 * 1024;
+
+export type Reply = Exclude<Response, { type: "log" }> & { attachment: Buffer };
+
+export class Connection {
+  private readonly child: HelperProcess;
+  private readonly decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+  private readonly replies: Reply[] = [];
+  private waiter: ((r: Reply | Error) => void) | null = null;
+  private failure: Error | null = null;
+  private stderr = "";
+  private readonly exited: Promise<void>;
+
+  constructor(
+    private readonly transport: Transport,
+    helper: Buffer,
+    private readonly onLog: (level: LogLevel, text: string) => void,
+  ) {
+    this.child = transport.start(helper.length);
+    this.child.stdin.on("error", () => {
+      // EPIPE when the helper died; its exit explains why.
+    });
+    this.child.stderr.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-MAX_STDERR);
+    });
+    this.child.stdout.on("data", (chunk: Buffer) => this.receive(chunk));
+    this.exited = new Promise((resolve) => {
+      this.child.on("error", (err) => {
+        this.fail(new HostError(`cannot start the connection: ${err.message}`, "connect"));
+        resolve();
+      });
+      this.child.on("close", (code, signal) => {
+        if (this.failure === null) this.fail(this.exitError(code, signal));
+        resolve();
+      });
+    });
+    this.child.stdin.write(helper);
+  }
+
+  /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
+  async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
+    for (const part of encodeFrame(request, attachment)) this.child.stdin.write(part);
+    const reply = await this.next();
+    if (reply.type === "error") {
+      throw new HostError(`helper failed: ${reply.message}`, this.stage(request));
+    }
+    return reply;
+  }
+
+  /** Ends the conversation: closes stdin and waits for the helper to exit. */
+  async close(): Promise<void> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the helper at once (after an error). */
+  async abort(): Promise<void> {
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  private stage(request: Request): Stage {
+    return request.type === "info_request" ? "info" : "sync";
+  }
+
+  private next(): Promise<Reply> {
+    const queued = this.replies.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = (r) => (r instanceof Error ? reject(r) : resolve(r));
+    });
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.failure !== null) return;
+    try {
+      for (const frame of this.decoder.push(chunk)) {
+        const message = validateResponse(frame.header, frame.attachment.length);
+        if (message.type === "log") {
+          this.onLog(message.level, message.text);
+          continue;
+        }
+        this.deliver({ ...message, attachment: frame.attachment });
+      }
+    } catch (err) {
+      if (err instanceof FrameError || err instanceof ValidationError) {
+        this.fail(new HostError(`protocol error: ${err.message}`, "sync", { cause: err }));
+        this.child.kill("SIGKILL");
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private deliver(reply: Reply): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (waiter !== null) waiter(reply);
+    else this.replies.push(reply);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (waiter !== null) waiter(this.failure);
+  }
+
+  private exitError(code: number | null, signal: string | null): HostError {
+    const explained = this.transport.explainExit(code, signal, this.stderr);
+    if (explained !== null) return new HostError(explained, "connect");
+    const how = signal !== null ? `was killed by signal ${signal}` : `exited with status ${code}`;
+    const detail = this.stderr.trim();
+    return new HostError(
+      `connection closed unexpectedly: helper ${how}${detail === "" ? "" : `: ${detail}`}`,
+      "sync",
+    );
+  }
+}

@@ -1,0 +1,191 @@
+// The sync of one host, as a list of named stages:
+// connect -> info (detect groups) -> build -> sync -> result.
+
+import type { Config } from "../config/load.ts";
+import type { HostConfig } from "../config/types.ts";
+import { buildHost, type BuiltHost } from "../build/host-config.ts";
+import { HostError } from "../errors.ts";
+import { PROTOCOL_VERSION } from "../protocol/messages.ts";
+import type { DetectResult, LogLevel, SyncResponse } from "../protocol/messages.ts";
+import { helperBundle } from "../transport/bootstrap.ts";
+import { LocalTransport } from "../transport/local.ts";
+import { SshTransport } from "../transport/ssh.ts";
+import type { Transport } from "../transport/transport.ts";
+import { Connection, type Reply } from "./connection.ts";
+import type { FileResult, HostResult } from "./result.ts";
+
+export interface SyncOptions {
+  dryRun: boolean;
+  /** Called for every log line of this host (remote ones are untrusted text). */
+  onLog: (host: string, level: LogLevel, text: string) => void;
+}
+
+const DETECTED_NAME = /^[a-z0-9_-]+$/;
+
+function transportFor(config: Config, host: HostConfig): Transport {
+  const plain = {
+    name: host.name,
+    connection: host.connection,
+    sshUser: host.ssh_user,
+    node: host.node,
+    sshConfig: config.global.ssh_config,
+  };
+  // A closed set: switch on the connection, no plugin discovery.
+  return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
+}
+
+/** Syncs one host; never throws: a failure is part of the result. */
+export async function syncHost(config: Config, host: HostConfig, options: SyncOptions): Promise<HostResult> {
+  const result: HostResult = {
+    name: host.name,
+    ok: true,
+    error: null,
+    stage: null,
+    groups: [],
+    files: [],
+    packages: [],
+    services: [],
+    commands: [],
+  };
+  const log = (level: LogLevel, text: string) => options.onLog(host.name, level, text);
+  let connection: Connection | null = null;
+  try {
+    log("verbose", `connecting (${host.connection})`);
+    connection = new Connection(transportFor(config, host), helperBundle(), log);
+
+    const commands = config.global.detect_groups;
+    const info = expect(
+      await connection.request({ type: "info_request", version: PROTOCOL_VERSION, detect_groups: commands }),
+      "info_response",
+    );
+    if (info.version !== PROTOCOL_VERSION) {
+      throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`, "info");
+    }
+    const detected = detectedGroups(commands, info.detect_groups);
+    log("verbose", `host runs ${info.os}/${info.arch}, Node.js ${info.node_version}`);
+
+    let built: BuiltHost;
+    try {
+      built = buildHost(config, host, { detected, uid: info.uid, gid: info.gid });
+    } finally {
+      // Even when the build fails, show the groups the host was found in.
+      result.groups = [...new Set(["all", host.name, ...detected])].sort();
+    }
+    result.groups = built.groups;
+    log("verbose", `sending ${built.files.length} file(s)`);
+
+    const reply = expect(
+      await connection.request(
+        {
+          type: "sync_request",
+          dry_run: options.dryRun,
+          root: host.root,
+          files: built.files,
+          packages: built.packages,
+          services: built.services,
+          triggers: built.triggers,
+          commands: built.commands,
+        },
+        built.attachment,
+      ),
+      "sync_response",
+    );
+    applyResponse(result, built, reply);
+    await connection.close();
+    connection = null;
+    if (reply.error !== null) throw new HostError(reply.error, "sync");
+  } catch (err) {
+    if (!(err instanceof HostError)) throw err;
+    result.ok = false;
+    result.error = err.message;
+    result.stage = err.stage;
+  } finally {
+    await connection?.abort();
+  }
+  return result;
+}
+
+function expect<T extends Reply["type"]>(reply: Reply, type: T): Extract<Reply, { type: T }> {
+  if (reply.type !== type) {
+    throw new HostError(`protocol error: expected ${type}, got ${reply.type}`, "sync");
+  }
+  return reply as Extract<Reply, { type: T }>;
+}
+
+/** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
+export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
+  if (results.length !== commands.length || results.some((r, i) => r.command !== commands[i])) {
+    throw new HostError("protocol error: detect_groups results do not match the commands sent", "info");
+  }
+  const groups = new Set<string>();
+  for (const r of results) {
+    if (r.exit_code !== 0) {
+      const output = (r.output + r.stderr).trim();
+      throw new HostError(
+        `detect_groups command "${r.command}" failed with exit status ${r.exit_code}${output === "" ? "" : `: ${output}`}`,
+        "info",
+      );
+    }
+    for (const raw of r.output.split("\n")) {
+      const line = raw.trim().toLowerCase();
+      if (line === "") continue;
+      if (!DETECTED_NAME.test(line)) {
+        throw new HostError(
+          `detect_groups command "${r.command}" printed an invalid group name "${line}" (allowed: a-z, 0-9, _ and -)`,
+          "info",
+        );
+      }
+      groups.add(`detected_${line}`);
+    }
+  }
+  return [...groups].sort();
+}
+
+/** Checks the response against the request (only paths and items that were sent) and fills the result. */
+function applyResponse(result: HostResult, built: BuiltHost, reply: Extract<Reply, { type: "sync_response" }>): void {
+  const sent = new Map(built.files.map((f) => [f.path, f]));
+  const seen = new Set<string>();
+  const files: FileResult[] = [];
+  for (const change of reply.files) {
+    const entry = sent.get(change.path);
+    if (entry === undefined || seen.has(change.path)) {
+      throw new HostError(`protocol error: helper reported a path that was not sent: "${change.path}"`, "sync");
+    }
+    seen.add(change.path);
+    const old =
+      change.old_data_offset === undefined
+        ? null
+        : reply.attachment.subarray(change.old_data_offset, change.old_data_offset + (change.old_data_length ?? 0));
+    files.push({
+      path: change.path,
+      created: change.created,
+      old: change.old,
+      new: change.new,
+      content_changed: change.content_changed,
+      oldContent: old === null ? null : Buffer.from(old),
+      oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
+      newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,
+    });
+  }
+  result.files = files;
+  checkSubset(reply, built);
+  result.packages = reply.packages.map((p) => p.name);
+  result.services = reply.services;
+  result.commands = reply.commands;
+}
+
+function checkSubset(reply: SyncResponse, built: BuiltHost): void {
+  const packages = new Set(built.packages);
+  const services = new Set(built.services);
+  const commands = new Set([...built.commands, ...built.triggers.flatMap((t) => t.commands)]);
+  const triggers = new Set(built.triggers.map((t) => t.path));
+  const bad =
+    reply.packages.find((p) => !packages.has(p.name))?.name ??
+    reply.services.find((s) => !services.has(s.name))?.name ??
+    reply.commands.find((c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)))
+      ?.command;
+  if (bad !== undefined) {
+    throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`, "sync");
+  }
+}
+

@@ -1,0 +1,19 @@
+import { spawn } from "node:child_process";
+import { EXIT_NODE_TOO_OLD, bootstrapArgs } from "./bootstrap.ts";
+import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
+
+/** `connection: local`: the helper is a child process of safcm. */
+export class LocalTransport implements Transport {
+  constructor(private readonly host: TransportHost) {}
+
+  start(helperLength: number): HelperProcess {
+    return spawn(this.host.node, bootstrapArgs(helperLength), { stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  explainExit(code: number | null, _signal: string | null, _stderr: string): string | null {
+    if (code === EXIT_NODE_TOO_OLD) {
+      return `Node.js on this host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
+    }
+    return null;
+  }
+}

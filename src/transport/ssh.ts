@@ -1,0 +1,34 @@
+import { spawn } from "node:child_process";
+import { EXIT_NODE_TOO_OLD, EXIT_NOT_FOUND, bootstrapArgs, shellQuote } from "./bootstrap.ts";
+import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
+
+/** ssh's own exit status for connection and authentication errors. */
+const EXIT_SSH_ERROR = 255;
+
+/** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
+export class SshTransport implements Transport {
+  constructor(private readonly host: TransportHost) {}
+
+  start(helperLength: number): HelperProcess {
+    const args = ["-o", "BatchMode=yes", "-T"];
+    if (this.host.sshConfig !== null) args.push("-F", this.host.sshConfig);
+    if (this.host.sshUser !== null) args.push("-l", this.host.sshUser);
+    const remote = ["exec", shellQuote(this.host.node), ...bootstrapArgs(helperLength).map(shellQuote)];
+    args.push("--", this.host.name, remote.join(" "));
+    return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
+    if (code === EXIT_NOT_FOUND) {
+      return `Node.js ("${this.host.node}") not found on the host; install it (e.g. apt-get install nodejs) or set "node" in hosts.yaml`;
+    }
+    if (code === EXIT_NODE_TOO_OLD) {
+      return `Node.js on the host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
+    }
+    if (code === EXIT_SSH_ERROR) {
+      const last = stderr.trim().split("\n").filter(Boolean).at(-1);
+      return `ssh failed: ${last ?? "connection error (exit status 255)"}`;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,25 @@
+import type { ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+
+/** What a transport needs to know about a host (plain data, no config types). */
+export interface TransportHost {
+  name: string;
+  connection: "ssh" | "local";
+  sshUser: string | null;
+  /** The Node.js executable on the managed host. */
+  node: string;
+  /** OpenSSH client configuration passed as -F, if any. */
+  sshConfig: string | null;
+}
+
+export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/**
+ * Starts the bootstrap on a host. The caller then writes the helper bundle and
+ * the frames to stdin and reads frames from stdout; stderr is for humans.
+ */
+export interface Transport {
+  start(helperLength: number): HelperProcess;
+  /** Puts an unexpected exit of the connection into words, or null if it says nothing. */
+  explainExit(code: number | null, signal: string | null, stderr: string): string | null;
+}
