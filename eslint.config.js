@@ -7,7 +7,15 @@ import prettier from "eslint-config-prettier";
 const helperRestrictions = {
   patterns: [
     {
-      group: ["../config/*", "../build/*", "../transport/*", "../session/*", "../report/*", "../cli/*", "../errors*"],
+      group: [
+        "../config/*",
+        "../build/*",
+        "../transport/*",
+        "../session/*",
+        "../report/*",
+        "../cli/*",
+        "../errors*",
+      ],
       message: "the helper may import only src/protocol and node: builtins",
     },
     { regex: "^(?!node:|\\.)", message: "the helper may not use npm packages" },
@@ -25,6 +33,15 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
+      // node:test's test() and describe() return promises the runner awaits itself.
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          allowForKnownSafeCalls: [
+            { from: "package", name: ["test", "describe", "it", "suite"], package: "node:test" },
+          ],
+        },
+      ],
     },
   },
   {

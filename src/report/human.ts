@@ -1,0 +1,193 @@
+// The human report (SPEC 7.1): per host only what changed, one line each,
+// every line starting with the host's name. Every string from a HostResult
+// goes through escape()/quote() before colours are added.
+
+import type { FileInfo, LogLevel } from "../protocol/messages.ts";
+import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
+import { paint } from "./color.ts";
+import { fileDiff } from "./diff.ts";
+import { escape, quote } from "./escape.ts";
+import { formatMode as mode } from "./util-mode.ts";
+
+export interface HostLinesOptions {
+  dryRun: boolean;
+  color: boolean;
+  /** Also print hosts that changed nothing, and every host's groups. */
+  verbose?: boolean;
+}
+
+/** Command output shown in the human report: the last lines up to these limits
+ * (the JSON report keeps all of it). */
+export const MAX_OUTPUT_LINES = 100;
+export const MAX_OUTPUT_CHARS = 10 * 1024;
+
+const INDENT = "   ";
+
+/** Whether a host changed (or in dry-run would change) anything. */
+export function hostChanged(host: HostResult): boolean {
+  return (
+    host.files.length > 0 ||
+    host.packages.length > 0 ||
+    host.services.length > 0 ||
+    host.commands.length > 0
+  );
+}
+
+/** The report lines of one host (without line ends); none for an unchanged host. */
+export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
+  const prefix = `${paint(`[${escape(host.name)}]`, "cyan", opts.color)} `;
+  const mark = opts.dryRun ? " (dry-run)" : "";
+  const out: string[] = [];
+  const add = (line: string): void => {
+    out.push(prefix + line);
+  };
+
+  if (opts.verbose === true) {
+    add(`groups: ${host.groups.map(quote).join(", ")}`);
+  }
+  if (host.files.length > 0) {
+    add(`changed ${host.files.length} file(s):${mark}`);
+    for (const f of host.files) {
+      add(`${quote(f.path)}: ${fileChanges(f, opts.color)}`);
+      const diff = fileDiff(f);
+      if (diff !== null) out.push(...diffLines(diff, opts.color));
+    }
+  }
+  if (host.packages.length > 0) {
+    add(`installed ${host.packages.length} package(s):${mark}`);
+    for (const p of host.packages) add(quote(p));
+  }
+  if (host.services.length > 0) {
+    add(`modified ${host.services.length} service(s):${mark}`);
+    for (const s of host.services) {
+      const what = [s.started ? "started" : "", s.enabled ? "enabled" : ""].filter(Boolean);
+      add(what.length > 0 ? `${quote(s.name)}: ${what.join(", ")}` : quote(s.name));
+    }
+  }
+  if (host.commands.length > 0) {
+    add(`executed ${host.commands.length} command(s):${mark}`);
+    for (const c of host.commands) {
+      let line = quote(c.command);
+      if (c.trigger !== null) line += ` (trigger for ${quote(c.trigger)})`;
+      if (c.exit_code !== null && c.exit_code !== 0) {
+        line += paint(`: exit status ${c.exit_code}`, "red", opts.color);
+      }
+      add(line);
+      if (c.output !== null) out.push(...outputLines(c.output));
+    }
+  }
+  if (host.error !== null) {
+    // Host errors may span lines (e.g. ssh's standard error); the first one
+    // carries the "error:" label, the others are indented like output.
+    const [first = "", ...rest] = host.error
+      .trimEnd()
+      .split("\n")
+      .map((l) => escape(l.replace(/\r$/, "")));
+    add(paint(`error: ${first}`, "red", opts.color));
+    for (const l of rest) out.push(INDENT + paint(l, "red", opts.color));
+  }
+  if (opts.verbose === true && host.ok && !hostChanged(host)) add("unchanged");
+  return out;
+}
+
+/** "created, file, root(0) root(0), 0644" or the changed properties,
+ * e.g. "type file -> symlink, user a(1) -> b(2), permission 0600 -> 0644, content". */
+function fileChanges(f: FileResult, color: boolean): string {
+  const n = f.new;
+  if (f.created || f.old === null) {
+    const what = `created, ${escape(n.type)}, ${user(n)} ${group(n)}, ${mode(n.mode)}`;
+    return paint(what, "green", color);
+  }
+  const o = f.old;
+  const changes: string[] = [];
+  if (o.type !== n.type) changes.push(`type ${escape(o.type)} -> ${escape(n.type)}`);
+  if (o.uid !== n.uid || o.user !== n.user) changes.push(`user ${user(o)} -> ${user(n)}`);
+  if (o.gid !== n.gid || o.group !== n.group) changes.push(`group ${group(o)} -> ${group(n)}`);
+  if (o.mode !== n.mode) changes.push(`permission ${mode(o.mode)} -> ${mode(n.mode)}`);
+  if (f.content_changed) changes.push("content");
+  // The helper reports only paths that differ; say so if nothing shows here.
+  return changes.length > 0 ? changes.join(", ") : "changed";
+}
+
+/** Owner as "name(id)"; an id without a name in the user database as "id(id)", like ls. */
+function owner(name: string | null, id: number): string {
+  return `${escape(name ?? String(id))}(${id})`;
+}
+const user = (i: FileInfo): string => owner(i.user, i.uid);
+const group = (i: FileInfo): string => owner(i.group, i.gid);
+
+function diffLines(diff: string, color: boolean): string[] {
+  return diff.split("\n").map((l) => {
+    const e = escape(l);
+    if (l.startsWith("+")) return INDENT + paint(e, "green", color);
+    if (l.startsWith("-")) return INDENT + paint(e, "red", color);
+    if (l.startsWith("@@")) return INDENT + paint(e, "cyan", color);
+    return INDENT + e;
+  });
+}
+
+/** The tail of a command's output, at most MAX_OUTPUT_LINES lines and
+ * MAX_OUTPUT_CHARS characters, each line as "   > text". */
+function outputLines(output: string): string[] {
+  if (output === "") return [];
+  const lines = output.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+
+  let first = lines.length; // index of the first line shown
+  let chars = 0;
+  while (first > 0 && lines.length - first < MAX_OUTPUT_LINES) {
+    const len = lines[first - 1].length + 1;
+    if (chars + len > MAX_OUTPUT_CHARS) break;
+    chars += len;
+    first--;
+  }
+  const shown = lines.slice(first);
+  let note: string | null = first > 0 ? `[... ${first} more line(s), see --json]` : null;
+  if (shown.length === 0) {
+    // One last line longer than the limit: show its end.
+    const last = lines[lines.length - 1];
+    let cut = last.length - MAX_OUTPUT_CHARS;
+    if (/[\udc00-\udfff]/.test(last[cut] ?? "")) cut++; // keep a surrogate pair whole
+    shown.push(last.slice(cut));
+    note = `[... ${first - 1} more line(s) and ${cut} character(s), see --json]`;
+  }
+  const out = shown.map((l) => `${INDENT}> ${escape(l)}`);
+  if (note !== null) out.unshift(`${INDENT}> ${note}`);
+  return out;
+}
+
+/** "3 host(s): 1 changed, 1 unchanged, 1 failed"; a failed host counts only as failed. */
+export function summaryLine(result: SyncResult): string {
+  let changed = 0;
+  let unchanged = 0;
+  let failed = 0;
+  for (const h of result.hosts) {
+    if (!h.ok) failed++;
+    else if (hostChanged(h)) changed++;
+    else unchanged++;
+  }
+  const mark = result.dry_run ? " (dry-run)" : "";
+  return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${mark}`;
+}
+
+/** The whole human report: every host's lines, then the summary line; ends with a newline. */
+export function humanReport(
+  result: SyncResult,
+  opts: { color: boolean; verbose?: boolean },
+): string {
+  const lines = result.hosts.flatMap((h) => hostLines(h, { ...opts, dryRun: result.dry_run }));
+  lines.push(summaryLine(result));
+  return lines.join("\n") + "\n";
+}
+
+/** A live log line from a host: "[web1] verbose: text"; each line of a
+ * multi-line text gets the prefix. */
+export function logLine(host: string, level: LogLevel, text: string, color: boolean): string {
+  const label = level === "error" ? paint("error:", "red", color) : `${level}:`;
+  const prefix = `${paint(`[${escape(host)}]`, "cyan", color)} ${label}`;
+  return text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l) => `${prefix} ${escape(l)}`)
+    .join("\n");
+}

@@ -1,0 +1,95 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { jsonReport } from "../../src/report/json.ts";
+import type { SyncResult } from "../../src/session/result.ts";
+import { changed, created, host, info } from "./fixtures.ts";
+
+test("the shape of SPEC 7.2", () => {
+  const result: SyncResult = {
+    dry_run: false,
+    hosts: [
+      host({
+        groups: ["all", "detected_linux", "web1", "webservers"],
+        files: [
+          created("/etc/motd"),
+          changed("a\n", "b\n", { path: "/etc/x", old: info("file", 0o4750, null, 1000) }),
+        ],
+        packages: ["htop"],
+        services: [{ name: "nginx", started: true, enabled: true }],
+        commands: [
+          { command: "systemctl reload nginx", trigger: "/etc/nginx", exit_code: 0, output: "..." },
+        ],
+      }),
+      host({ name: "db1", ok: false, error: "connection refused", stage: "connect", groups: [] }),
+    ],
+  };
+  const root = { type: "file", mode: "0644", user: "root", uid: 0, group: "root", gid: 0 };
+  assert.deepEqual(JSON.parse(jsonReport(result)), {
+    dry_run: false,
+    hosts: [
+      {
+        name: "web1",
+        ok: true,
+        error: null,
+        groups: ["all", "detected_linux", "web1", "webservers"],
+        files: [
+          { path: "/etc/motd", created: true, old: null, new: root, diff: null },
+          {
+            path: "/etc/x",
+            created: false,
+            old: { type: "file", mode: "4750", user: null, uid: 1000, group: null, gid: 1000 },
+            new: root,
+            diff: "@@ -1,1 +1,1 @@\n-a\n+b",
+          },
+        ],
+        packages: ["htop"],
+        services: [{ name: "nginx", started: true, enabled: true }],
+        commands: [
+          { command: "systemctl reload nginx", trigger: "/etc/nginx", exit_code: 0, output: "..." },
+        ],
+      },
+      {
+        name: "db1",
+        ok: false,
+        error: "connection refused",
+        groups: [],
+        files: [],
+        packages: [],
+        services: [],
+        commands: [],
+      },
+    ],
+  });
+});
+
+test("dry-run commands have null exit_code and output", () => {
+  const result: SyncResult = {
+    dry_run: true,
+    hosts: [
+      host({ commands: [{ command: "make", trigger: null, exit_code: null, output: null }] }),
+    ],
+  };
+  const parsed = JSON.parse(jsonReport(result)) as {
+    dry_run: boolean;
+    hosts: { commands: unknown[] }[];
+  };
+  assert.equal(parsed.dry_run, true);
+  assert.deepEqual(parsed.hosts[0].commands, [
+    { command: "make", trigger: null, exit_code: null, output: null },
+  ]);
+});
+
+test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON", () => {
+  const output = "a\x1b[2J\ud800b\udfff\u202e\x9b\r\n" + "x".repeat(200_000);
+  const result: SyncResult = {
+    dry_run: false,
+    hosts: [host({ commands: [{ command: "c", trigger: null, exit_code: 0, output }] })],
+  };
+  const json = jsonReport(result);
+  assert.ok(json.includes("\\ud800") && json.includes("\\udfff") && json.includes("\\u001b"));
+  // The text is well-formed: it survives a UTF-8 round trip unchanged.
+  assert.equal(Buffer.from(json, "utf8").toString("utf8"), json);
+  assert.ok(json.endsWith("}\n"));
+  const parsed = JSON.parse(json) as { hosts: { commands: { output: string }[] }[] };
+  assert.equal(parsed.hosts[0].commands[0].output, output); // everything kept, not shortened
+});
