@@ -1,0 +1,177 @@
+// Shell commands on the host: detect_groups (SPEC 3.4), triggers and
+// commands.yaml (SPEC 3.5, 5.4). Every command travels as data and reaches
+// /bin/sh -c as one argument.
+
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import {
+  MAX_OUTPUT,
+  type CommandResult,
+  type FileChange,
+  type TriggerEntry,
+} from "../protocol/messages.ts";
+import { quote, silent, type Log } from "./log.ts";
+
+export const TRUNCATED_NOTE = "\n[output truncated]";
+
+/** Keeps the first `limit` bytes of a stream; the rest is counted but dropped. */
+class Capture {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  private truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    const room = this.limit - this.size;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.parts.push(kept);
+    this.size += kept.length;
+  }
+
+  text(): string {
+    const text = Buffer.concat(this.parts).toString("utf8");
+    return this.truncated ? text + TRUNCATED_NOTE : text;
+  }
+}
+
+export interface ShellOptions {
+  /** Extra environment variables (added to the helper's environment). */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Capture standard error together with standard output, in order. */
+  combined: boolean;
+  /** Bytes kept of each captured stream (default MAX_OUTPUT). */
+  limit?: number;
+}
+
+export interface ShellResult {
+  /** The exit status; 128 + signal number when killed; -1 when it could not be started. */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+// With `combined`, an outer shell points its standard error at the pipe of
+// standard output and then execs `/bin/sh -c <command>` (the command is the
+// positional parameter $1, never pasted into script text): one pipe, so the
+// output keeps the order in which the command wrote it.
+const COMBINE = 'exec 2>&1; exec /bin/sh -c "$1"';
+
+/** Runs `/bin/sh -c command` with standard input closed and captures its output. */
+export function runShell(command: string, options: ShellOptions): Promise<ShellResult> {
+  const limit = options.limit ?? MAX_OUTPUT;
+  const args = options.combined ? ["-c", COMBINE, "sh", command] : ["-c", command];
+  return new Promise((resolve) => {
+    const stdout = new Capture(limit);
+    // Combined: standard error holds only what the outer shell itself says.
+    const stderr = new Capture(options.combined ? 512 : limit);
+    let settled = false;
+    const finish = (exitCode: number, extra?: string): void => {
+      if (settled) return;
+      settled = true;
+      const err = stderr.text() + (extra ?? "");
+      resolve({ exitCode, stdout: stdout.text(), stderr: err });
+    };
+    const child = spawn("/bin/sh", args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd,
+    });
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", (err) => finish(-1, `cannot run /bin/sh: ${err.message}`));
+    child.on("close", (code, signal) => {
+      if (code !== null) finish(code);
+      else finish(signal !== null ? 128 + (constants.signals[signal] ?? 0) : -1);
+    });
+  });
+}
+
+/** Whether `trigger` (a path of triggers.yaml) covers `path`: the path itself or below it. */
+export function covers(trigger: string, path: string): boolean {
+  return path === trigger || path.startsWith(trigger === "/" ? "/" : trigger + "/");
+}
+
+export interface PlannedCommand {
+  command: string;
+  trigger: string | null;
+}
+
+/**
+ * The commands to run after the files: each fired trigger's commands (in
+ * sorted trigger path order, each command string at most once), then
+ * commands.yaml in order.
+ */
+export function planCommands(
+  triggers: TriggerEntry[],
+  commands: string[],
+  changes: FileChange[],
+): PlannedCommand[] {
+  const planned: PlannedCommand[] = [];
+  const seen = new Set<string>();
+  const sorted = [...triggers].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const trigger of sorted) {
+    if (!changes.some((change) => covers(trigger.path, change.path))) continue;
+    for (const command of trigger.commands) {
+      if (seen.has(command)) continue;
+      seen.add(command);
+      planned.push({ command, trigger: trigger.path });
+    }
+  }
+  for (const command of commands) planned.push({ command, trigger: null });
+  return planned;
+}
+
+export interface CommandsInput {
+  root: string;
+  dry_run: boolean;
+  triggers: TriggerEntry[];
+  commands: string[];
+  /** The file changes of this sync (what fires triggers). */
+  changes: FileChange[];
+  log?: Log;
+}
+
+export interface CommandsResult {
+  results: CommandResult[];
+  error: string | null;
+}
+
+/**
+ * Runs the fired triggers and then commands.yaml; in dry-run only lists them
+ * (exit_code and output null). A non-zero exit status stops with an error;
+ * the command's output is in its result.
+ */
+export async function runCommands(input: CommandsInput): Promise<CommandsResult> {
+  const log = input.log ?? silent;
+  const results: CommandResult[] = [];
+  const env: Record<string, string> = {};
+  let cwd: string | undefined;
+  if (input.root !== "/") {
+    env.SAFCM_ROOT = input.root;
+    cwd = input.root;
+  }
+  for (const { command, trigger } of planCommands(input.triggers, input.commands, input.changes)) {
+    const what =
+      trigger === null
+        ? `command ${quote(command)}`
+        : `command ${quote(command)} (trigger for ${quote(trigger)})`;
+    if (input.dry_run) {
+      log("verbose", `would run ${what}`);
+      results.push({ command, trigger, exit_code: null, output: null });
+      continue;
+    }
+    log("verbose", `running ${what}`);
+    const commandEnv = trigger === null ? env : { ...env, SAFCM_TRIGGER: trigger };
+    const run = await runShell(command, { env: commandEnv, cwd, combined: true });
+    const output = run.stdout + run.stderr;
+    results.push({ command, trigger, exit_code: run.exitCode, output });
+    log("debug", `${what} exited with status ${run.exitCode}`);
+    if (run.exitCode !== 0)
+      return { results, error: `${what} failed with exit status ${run.exitCode}` };
+  }
+  return { results, error: null };
+}

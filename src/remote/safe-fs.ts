@@ -1,0 +1,339 @@
+// Descriptor-relative file operations (SPEC 6).
+//
+// The helper runs as root while other users may write to directories on the
+// way to a managed path. No operation here takes a full path: the trusted root
+// is opened once, every directory below it is opened one component at a time
+// with O_NOFOLLOW, and each operation names a single entry inside a directory
+// descriptor. Node.js has no *at() system calls, but on Linux
+// /proc/self/fd/<fd>/<name> resolves <name> in exactly the directory <fd>
+// refers to (the /proc link itself is followed, <name> is then looked up like
+// the last component of any path), which gives the same guarantee.
+
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
+import type { OldFileType } from "../protocol/messages.ts";
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+
+export const SYMLINK_IN_PATH = "symlink not permitted in path";
+export const NON_EMPTY_DIR = "will not replace non-empty directory";
+
+/** An error whose message is a reason fit for the user ("symlink not permitted in path"). */
+export class SafeFsError extends Error {
+  override name = "SafeFsError";
+}
+
+/** The path that names `name` inside the directory `dirFd` (or the directory itself). */
+export function at(dirFd: number, name?: string): string {
+  if (name === undefined) return `/proc/self/fd/${dirFd}`;
+  checkName(name);
+  return `/proc/self/fd/${dirFd}/${name}`;
+}
+
+/** A single path component: anything else could escape the directory. */
+export function checkName(name: string): void {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
+    throw new SafeFsError(`invalid path component ${JSON.stringify(name)}`);
+  }
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+}
+
+/** The reason of a failed operation without the /proc path Node.js puts in its messages. */
+export function describeError(err: unknown): string {
+  if (err instanceof SafeFsError) return err.message;
+  if (err instanceof Error) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== undefined && e.syscall !== undefined) {
+      const text = e.message.split(", ")[0] ?? e.code;
+      return `${e.syscall}: ${text}`;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+/** Fails early (with a clear reason) where /proc/self/fd is not available. */
+export function checkProcFs(): void {
+  try {
+    if (!lstatSync("/proc/self/fd").isDirectory()) throw new Error("not a directory");
+  } catch {
+    throw new SafeFsError(
+      "/proc/self/fd is not available (the helper needs Linux with /proc mounted)",
+    );
+  }
+}
+
+/** Opens the root (trusted: it is given by the administrator, so it may be reached through links). */
+export function openRoot(root: string): number {
+  if (!root.startsWith("/")) throw new SafeFsError(`root ${JSON.stringify(root)} is not absolute`);
+  checkProcFs();
+  try {
+    return openSync(root, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    throw new SafeFsError(`cannot open root ${JSON.stringify(root)}: ${describeError(err)}`);
+  }
+}
+
+/**
+ * Opens the directory `name` inside `dirFd` without following a symlink.
+ * A symlink is "symlink not permitted in path"; a missing entry or another
+ * type gives its own reason.
+ */
+export function openDirAt(dirFd: number, name: string): number {
+  const path = at(dirFd, name);
+  try {
+    return openSync(path, DIR_FLAGS);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOTDIR" || code === "ELOOP") {
+      const st = lstatAt(dirFd, name);
+      if (st?.isSymbolicLink()) throw new SafeFsError(SYMLINK_IN_PATH);
+      if (st !== null && !st.isDirectory())
+        throw new SafeFsError(`${JSON.stringify(name)} is not a directory`);
+    }
+    if (code === "ENOENT")
+      throw new SafeFsError(`directory ${JSON.stringify(name)} does not exist`);
+    throw err;
+  }
+}
+
+/** lstat() of one entry; null when it does not exist. */
+export function lstatAt(dirFd: number, name: string): Stats | null {
+  try {
+    return lstatSync(at(dirFd, name));
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/** The type of an entry as the protocol names it. */
+export function fileType(st: Stats): OldFileType {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "dir";
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isCharacterDevice()) return "char";
+  return "block";
+}
+
+/**
+ * Opens an entry to compare it: O_NOFOLLOW (a symlink put there is not
+ * followed) and O_NONBLOCK (a FIFO put there does not hang the sync). The
+ * caller trusts only the fstat() of the returned descriptor and closes it.
+ */
+export function openForCompare(dirFd: number, name: string): { fd: number; stat: Stats } {
+  const fd = openSync(at(dirFd, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    return { fd, stat: fstatSync(fd) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Reads exactly `size` bytes from the start of a regular file. */
+export function readAll(fd: number, size: number): Buffer {
+  const buffer = Buffer.alloc(size);
+  let done = 0;
+  while (done < size) {
+    const n = readSync(fd, buffer, done, size - done, done);
+    if (n === 0) return buffer.subarray(0, done); // shrank while reading
+    done += n;
+  }
+  return buffer;
+}
+
+/** Compares a regular file of `size` bytes with `data` in chunks (for files too large to hold twice). */
+export function sameContent(fd: number, size: number, data: Buffer): boolean {
+  if (size !== data.length) return false;
+  const chunk = Buffer.alloc(Math.min(size, 1024 * 1024));
+  let position = 0;
+  while (position < size) {
+    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+    if (n === 0) return false;
+    if (!chunk.subarray(0, n).equals(data.subarray(position, position + n))) return false;
+    position += n;
+  }
+  return true;
+}
+
+/** The target of a symlink as bytes (readlink() never follows it). */
+export function readlinkAt(dirFd: number, name: string): Buffer {
+  return readlinkSync(at(dirFd, name), { encoding: "buffer" });
+}
+
+/** Whether the directory behind `fd` has no entries. */
+export function isEmptyDir(fd: number): boolean {
+  return readdirSync(at(fd)).length === 0;
+}
+
+/** `.<name>.safcm-<random>`, short enough for NAME_MAX (255 bytes). */
+export function tempName(name: string): string {
+  let base = name;
+  while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
+  return `.${base}.safcm-${randomBytes(8).toString("hex")}`;
+}
+
+function removeQuietly(dirFd: number, name: string): void {
+  try {
+    unlinkSync(at(dirFd, name));
+  } catch {
+    // already gone, or nothing more can be done; the original error matters
+  }
+}
+
+function writeAllSync(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+}
+
+/**
+ * Replaces (or creates) the regular file `name`: temporary file (O_EXCL, 0600,
+ * never a symlink), content, owner, then mode (chown clears set-id bits),
+ * fsync, rename over the target, fsync of the directory. The temporary file
+ * is removed on every error path.
+ */
+export function writeFileAt(
+  dirFd: number,
+  name: string,
+  data: Buffer,
+  mode: number,
+  uid: number,
+  gid: number,
+): void {
+  const tmp = tempName(name);
+  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    writeAllSync(fd, data);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    removeQuietly(dirFd, tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameOver(dirFd, tmp, name);
+}
+
+/** Replaces (or creates) the symlink `name` the same way: temporary link, lchown, rename. */
+export function symlinkAt(
+  dirFd: number,
+  name: string,
+  target: string,
+  uid: number,
+  gid: number,
+): void {
+  const tmp = tempName(name);
+  symlinkSync(target, at(dirFd, tmp));
+  try {
+    lchownSync(at(dirFd, tmp), uid, gid);
+  } catch (err) {
+    removeQuietly(dirFd, tmp);
+    throw err;
+  }
+  renameOver(dirFd, tmp, name);
+}
+
+function renameOver(dirFd: number, tmp: string, name: string): void {
+  try {
+    renameSync(at(dirFd, tmp), at(dirFd, name));
+  } catch (err) {
+    removeQuietly(dirFd, tmp);
+    throw err;
+  }
+  fsyncSync(dirFd);
+}
+
+/**
+ * Creates the directory `name` (0700 until its owner and mode are set) and
+ * returns a descriptor of it. A directory left half-configured by a failure
+ * is removed again.
+ */
+export function mkdirAt(
+  dirFd: number,
+  name: string,
+  mode: number,
+  uid: number,
+  gid: number,
+): number {
+  mkdirSync(at(dirFd, name), 0o700);
+  let fd = -1;
+  try {
+    fd = openSync(at(dirFd, name), DIR_FLAGS);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+    fsyncSync(dirFd);
+    return fd;
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      rmdirSync(at(dirFd, name));
+    } catch {
+      // someone else put something there; leave it
+    }
+    throw err;
+  }
+}
+
+/** Removes the directory `name` only if it is empty (rmdir() checks that atomically). */
+export function rmdirAt(dirFd: number, name: string): void {
+  try {
+    rmdirSync(at(dirFd, name));
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOTEMPTY" || code === "EEXIST") throw new SafeFsError(NON_EMPTY_DIR);
+    throw err;
+  }
+}
+
+/** Removes a single non-directory (unlink() refuses directories; a symlink itself is removed). */
+export function unlinkAt(dirFd: number, name: string): void {
+  unlinkSync(at(dirFd, name));
+  fsyncSync(dirFd);
+}
+
+/**
+ * Changes mode and owner of the open directory `fd` (`old` is its fstat) in
+ * an order that never leaves it more open than both before and after: when
+ * the owner changes too, first drop every permission the new mode does not
+ * have, then chown, then set the final mode (chown may clear set-id bits).
+ */
+export function changeDir(fd: number, old: Stats, mode: number, uid: number, gid: number): void {
+  const oldMode = old.mode & 0o7777;
+  if (old.uid !== uid || old.gid !== gid) {
+    const common = oldMode & mode;
+    if (common !== oldMode) fchmodSync(fd, common);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+  } else if (oldMode !== mode) {
+    fchmodSync(fd, mode);
+  }
+}

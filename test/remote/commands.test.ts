@@ -1,0 +1,187 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { MAX_OUTPUT, type FileChange, type TriggerEntry } from "../../src/protocol/messages.ts";
+import {
+  TRUNCATED_NOTE,
+  covers,
+  planCommands,
+  runCommands,
+  runShell,
+} from "../../src/remote/commands.ts";
+import { removeDir, tempDir } from "./util.ts";
+
+function changed(...paths: string[]): FileChange[] {
+  const info = { type: "file" as const, mode: 0o644, user: "root", uid: 0, group: "root", gid: 0 };
+  return paths.map((path) => ({
+    path,
+    created: false,
+    old: info,
+    new: info,
+    content_changed: false,
+  }));
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = realpathSync(tempDir());
+  try {
+    await fn(dir);
+  } finally {
+    removeDir(dir);
+  }
+}
+
+describe("triggers", () => {
+  test("a trigger covers its path and everything below, nothing beside it", () => {
+    assert.ok(covers("/etc/nginx", "/etc/nginx"));
+    assert.ok(covers("/etc/nginx", "/etc/nginx/sites/default"));
+    assert.ok(!covers("/etc/nginx", "/etc/nginx2"));
+    assert.ok(!covers("/etc/nginx", "/etc"));
+    assert.ok(covers("/", "/anything"));
+  });
+
+  test("fired triggers in sorted path order, each command once, then commands", () => {
+    const triggers: TriggerEntry[] = [
+      { path: "/etc/nginx", commands: ["reload nginx", "log"] },
+      { path: "/etc", commands: ["log", "etc changed"] },
+      { path: "/var", commands: ["not fired"] },
+    ];
+    assert.deepEqual(planCommands(triggers, ["final", "final"], changed("/etc/nginx/nginx.conf")), [
+      { command: "log", trigger: "/etc" },
+      { command: "etc changed", trigger: "/etc" },
+      { command: "reload nginx", trigger: "/etc/nginx" },
+      { command: "final", trigger: null },
+      { command: "final", trigger: null },
+    ]);
+  });
+
+  test("no change fires nothing", () => {
+    assert.deepEqual(planCommands([{ path: "/", commands: ["x"] }], ["c"], []), [
+      { command: "c", trigger: null },
+    ]);
+  });
+
+  test("runs each trigger command once with SAFCM_TRIGGER, in a root with SAFCM_ROOT as cwd", () =>
+    withDir(async (root) => {
+      const result = await runCommands({
+        root,
+        dry_run: false,
+        triggers: [
+          { path: "/etc", commands: ['echo "$SAFCM_TRIGGER $SAFCM_ROOT $(pwd)" >> log'] },
+          {
+            path: "/etc/app",
+            commands: ['echo "$SAFCM_TRIGGER $SAFCM_ROOT $(pwd)" >> log', "echo app >> log"],
+          },
+        ],
+        commands: ['echo "command ${SAFCM_TRIGGER-unset}" >> log'],
+        changes: changed("/etc/app/conf", "/etc/app/other"),
+      });
+      assert.equal(result.error, null);
+      assert.equal(
+        readFileSync(join(root, "log"), "utf8"),
+        `/etc ${root} ${root}\napp\ncommand unset\n`,
+      );
+      assert.deepEqual(
+        result.results.map((r) => [r.trigger, r.exit_code]),
+        [
+          ["/etc", 0],
+          ["/etc/app", 0],
+          [null, 0],
+        ],
+      );
+    }));
+
+  test("dry-run lists but runs nothing", () =>
+    withDir(async (dir) => {
+      const marker = join(dir, "ran");
+      const result = await runCommands({
+        root: "/",
+        dry_run: true,
+        triggers: [{ path: "/etc", commands: [`touch ${marker}`] }],
+        commands: [`touch ${marker}`],
+        changes: changed("/etc/motd"),
+      });
+      assert.equal(result.error, null);
+      assert.deepEqual(result.results, [
+        { command: `touch ${marker}`, trigger: "/etc", exit_code: null, output: null },
+        { command: `touch ${marker}`, trigger: null, exit_code: null, output: null },
+      ]);
+      assert.equal(existsSync(marker), false);
+    }));
+});
+
+describe("commands", () => {
+  test("run in order; a failure stops and its output is captured", () =>
+    withDir(async (dir) => {
+      const marker = join(dir, "never");
+      const result = await runCommands({
+        root: "/",
+        dry_run: false,
+        triggers: [],
+        commands: ["echo first", "echo out; echo err >&2; exit 3", `touch ${marker}`],
+        changes: [],
+      });
+      assert.equal(
+        result.error,
+        'command "echo out; echo err >&2; exit 3" failed with exit status 3',
+      );
+      assert.deepEqual(result.results, [
+        { command: "echo first", trigger: null, exit_code: 0, output: "first\n" },
+        {
+          command: "echo out; echo err >&2; exit 3",
+          trigger: null,
+          exit_code: 3,
+          output: "out\nerr\n",
+        },
+      ]);
+      assert.equal(existsSync(marker), false);
+    }));
+
+  test("a failing trigger names its path", async () => {
+    const result = await runCommands({
+      root: "/",
+      dry_run: false,
+      triggers: [{ path: "/etc", commands: ["false"] }],
+      commands: ["true"],
+      changes: changed("/etc"),
+    });
+    assert.equal(result.error, 'command "false" (trigger for "/etc") failed with exit status 1');
+    assert.equal(result.results.length, 1);
+  });
+
+  test("standard output and error are combined in the order written", async () => {
+    const run = await runShell("echo 1; echo 2 >&2; echo 3; echo 4 >&2", { combined: true });
+    assert.equal(run.exitCode, 0);
+    assert.equal(run.stdout + run.stderr, "1\n2\n3\n4\n");
+  });
+
+  test("the command is passed as data, not pasted into a script", async () => {
+    const run = await runShell('printf "%s|" "$0" "$#"; echo \'"$1"\'', { combined: true });
+    assert.equal(run.stdout, '/bin/sh|0|"$1"\n');
+  });
+
+  test("standard input is closed", async () => {
+    const run = await runShell("cat; echo done", { combined: true });
+    assert.equal(run.stdout, "done\n");
+  });
+
+  test("output is capped with a note, the command still completes", async () => {
+    const run = await runShell(
+      `head -c ${MAX_OUTPUT + 5000} /dev/zero | tr '\\0' a; echo; exit 7`,
+      {
+        combined: true,
+      },
+    );
+    assert.equal(run.exitCode, 7);
+    assert.equal(run.stdout.length, MAX_OUTPUT + TRUNCATED_NOTE.length);
+    assert.ok(run.stdout.endsWith(TRUNCATED_NOTE));
+  });
+
+  test("separate streams for detect_groups; a signal is 128 + its number", async () => {
+    const run = await runShell("echo out; echo err >&2", { combined: false });
+    assert.deepEqual([run.stdout, run.stderr], ["out\n", "err\n"]);
+    const killed = await runShell("kill -TERM $$", { combined: false });
+    assert.equal(killed.exitCode, 128 + 15);
+  });
+});

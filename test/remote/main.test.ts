@@ -1,0 +1,211 @@
+// The frame loop, run as a separate process the way the bootstrap runs it.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import { validateResponse } from "../../src/protocol/validate.ts";
+import { request, removeDir, tempDir } from "./util.ts";
+
+const MAIN = new URL("../../src/remote/main.ts", import.meta.url).href;
+
+interface Exchange {
+  messages: Array<Record<string, unknown>>;
+  attachments: Buffer[];
+  exitCode: number | null;
+  stderr: string;
+}
+
+/** Starts the helper, writes `input`, closes stdin and collects every frame it sends. */
+function exchange(input: Buffer[], extraCode = ""): Promise<Exchange> {
+  const script = `await import(${JSON.stringify(MAIN)}); ${extraCode}`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const stdout: Buffer[] = [];
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  for (const part of input) child.stdin.write(part);
+  child.stdin.end();
+  return new Promise((resolve) => {
+    child.on("close", (exitCode) => {
+      const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+      const frames = decoder.push(Buffer.concat(stdout));
+      assert.equal(decoder.pending, 0, "nothing but complete frames on standard output");
+      for (const frame of frames) validateResponse(frame.header, frame.attachment.length);
+      resolve({
+        messages: frames.map((f) => f.header as Record<string, unknown>),
+        attachments: frames.map((f) => f.attachment),
+        exitCode,
+        stderr,
+      });
+    });
+  });
+}
+
+function last(ex: Exchange): Record<string, unknown> {
+  return ex.messages[ex.messages.length - 1];
+}
+
+describe("helper main loop", () => {
+  test("answers an info request and exits 0 when standard input ends", async () => {
+    const ex = await exchange(
+      encodeFrame({
+        type: "info_request",
+        version: PROTOCOL_VERSION,
+        detect_groups: ["echo Linux; echo noise >&2", "exit 4"],
+      }),
+      'console.log("stray output");',
+    );
+    assert.equal(ex.exitCode, 0, ex.stderr);
+    assert.match(ex.stderr, /stray output/, "console.log goes to standard error");
+    const info = last(ex);
+    assert.equal(info.type, "info_response");
+    assert.equal(info.version, PROTOCOL_VERSION);
+    assert.equal(info.uid, 0);
+    assert.equal(info.user, "root");
+    assert.equal(info.arch, process.arch);
+    assert.equal(info.node_version, process.versions.node);
+    assert.equal(
+      info.os,
+      /^ID=(.*)$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1]?.replace(/"/g, ""),
+    );
+    assert.deepEqual(info.detect_groups, [
+      { command: "echo Linux; echo noise >&2", exit_code: 0, output: "Linux\n", stderr: "noise\n" },
+      { command: "exit 4", exit_code: 4, output: "", stderr: "" },
+    ]);
+    assert.ok(ex.messages.some((m) => m.type === "log"));
+  });
+
+  test("applies a sync request and sends old content in the attachment", async () => {
+    const root = realpathSync(tempDir());
+    try {
+      const first = request([{ path: "/motd", content: "one\n" }]);
+      const second = request([{ path: "/motd", content: "two\n" }]);
+      const sync = (req: typeof first, dry_run: boolean) =>
+        encodeFrame(
+          {
+            type: "sync_request",
+            dry_run,
+            root,
+            files: req.files,
+            packages: [],
+            services: [],
+            triggers: [{ path: "/motd", commands: ["cat motd > copy"] }],
+            commands: [],
+          },
+          req.data,
+        );
+      const ex = await exchange([...sync(first, false), ...sync(second, true)]);
+      assert.equal(ex.exitCode, 0, ex.stderr);
+      const responses = ex.messages.flatMap((m, i) =>
+        m.type === "sync_response" ? [{ m, a: ex.attachments[i] }] : [],
+      );
+      assert.equal(responses.length, 2);
+      assert.equal(responses[0].m.error, null);
+      assert.equal(
+        readFileSync(join(root, "copy"), "utf8"),
+        "one\n",
+        "the trigger ran in the root",
+      );
+      const dry = responses[1];
+      const [change] = dry.m.files as Array<{ old_data_offset: number; old_data_length: number }>;
+      assert.equal(
+        dry.a
+          .subarray(change.old_data_offset, change.old_data_offset + change.old_data_length)
+          .toString(),
+        "one\n",
+      );
+      assert.deepEqual(dry.m.commands, [
+        { command: "cat motd > copy", trigger: "/motd", exit_code: null, output: null },
+      ]);
+      assert.equal(readFileSync(join(root, "motd"), "utf8"), "one\n", "dry-run changed nothing");
+      assert.ok(ex.messages.some((m) => m.type === "log" && m.text === '"/motd": created'));
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("packages and services are refused for now", async () => {
+    const root = tempDir();
+    try {
+      const ex = await exchange(
+        encodeFrame({
+          type: "sync_request",
+          dry_run: true,
+          root,
+          files: [],
+          packages: ["htop"],
+          services: [],
+          triggers: [],
+          commands: ["true"],
+        }),
+      );
+      assert.equal(last(ex).error, "packages are not supported yet");
+      assert.deepEqual(last(ex).commands, []);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  for (const [name, input, message] of [
+    [
+      "a wrong protocol version",
+      encodeFrame({ type: "info_request", version: 999, detect_groups: [] }),
+      /protocol version 999/,
+    ],
+    [
+      "an unknown message type",
+      encodeFrame({ type: "hello" }),
+      /invalid request: message: unknown type "hello"/,
+    ],
+    [
+      "a malformed sync request",
+      encodeFrame({ type: "sync_request", dry_run: "yes" }),
+      /sync_request.dry_run: not a boolean/,
+    ],
+    [
+      "file content outside the attachment",
+      encodeFrame(
+        {
+          type: "sync_request",
+          dry_run: true,
+          root: "/",
+          packages: [],
+          services: [],
+          triggers: [],
+          commands: [],
+          files: [
+            {
+              path: "/x",
+              type: "file",
+              mode: 420,
+              user: 0,
+              group: 0,
+              data_offset: 0,
+              data_length: 10,
+            },
+          ],
+        },
+        Buffer.from("short"),
+      ),
+      /data_length: not an integer in 0\.\.5/,
+    ],
+    ["a frame larger than the limit", [Buffer.from([0xff, 0xff, 0xff, 0xff])], /exceeds the limit/],
+    [
+      "input that ends inside a frame",
+      [Buffer.from([0, 0, 0, 100, 0])],
+      /ended in the middle of a frame/,
+    ],
+  ] as const) {
+    test(`${name} gives an error message and exit status 1`, async () => {
+      const ex = await exchange([...input]);
+      assert.equal(ex.exitCode, 1);
+      assert.equal(last(ex).type, "error");
+      assert.match(String(last(ex).message), message);
+    });
+  }
+});

@@ -1,0 +1,115 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { SyncRequest } from "../../src/protocol/messages.ts";
+import { handleSync } from "../../src/remote/sync.ts";
+import { removeDir, request, tempDir, type Spec } from "./util.ts";
+
+function syncRequest(
+  root: string,
+  specs: Spec[],
+  dry_run: boolean,
+): { req: SyncRequest; data: Buffer } {
+  const { files, data } = request(specs);
+  return {
+    req: {
+      type: "sync_request",
+      dry_run,
+      root,
+      files,
+      packages: [],
+      services: [],
+      triggers: [
+        { path: "/etc/nginx", commands: ['echo "reload $SAFCM_TRIGGER" >> log'] },
+        { path: "/", commands: ['echo "reload $SAFCM_TRIGGER" >> log'] },
+        { path: "/srv", commands: ["echo srv >> log"] },
+      ],
+      commands: ["echo always >> log"],
+    },
+    data,
+  };
+}
+
+test("triggers fire once on a change, not on a no-op, never in dry-run", async () => {
+  const root = realpathSync(tempDir());
+  chmodSync(root, 0o755);
+  try {
+    const specs: Spec[] = [
+      { path: "/" },
+      { path: "/etc" },
+      { path: "/etc/nginx" },
+      { path: "/etc/nginx/conf", content: "a" },
+    ];
+    const log = () => readFileSync(join(root, "log"), "utf8");
+
+    const first = syncRequest(root, specs, false);
+    const r1 = await handleSync(first.req, first.data);
+    assert.equal(r1.response.error, null);
+    assert.equal(
+      log(),
+      "reload /\nalways\n",
+      "the same command runs once, for the first trigger in path order",
+    );
+    assert.deepEqual(
+      r1.response.commands.map((c) => c.trigger),
+      ["/", null],
+    );
+
+    const again = syncRequest(root, specs, false);
+    const r2 = await handleSync(again.req, again.data);
+    assert.deepEqual(r2.response.files, []);
+    assert.equal(
+      log(),
+      "reload /\nalways\nalways\n",
+      "no trigger on a no-op, commands.yaml every time",
+    );
+
+    const changed = specs.map((s) => (s.path === "/etc/nginx/conf" ? { ...s, mode: 0o600 } : s));
+    const dry = syncRequest(root, changed, true);
+    const r3 = await handleSync(dry.req, dry.data);
+    assert.deepEqual(
+      r3.response.commands.map((c) => [c.trigger, c.exit_code]),
+      [
+        ["/", null],
+        [null, null],
+      ],
+    );
+    assert.equal(log(), "reload /\nalways\nalways\n", "dry-run runs nothing");
+
+    const real = syncRequest(root, changed, false);
+    await handleSync(real.req, real.data);
+    assert.equal(
+      log(),
+      "reload /\nalways\nalways\nreload /\nalways\n",
+      "a mode-only change fires the trigger",
+    );
+  } finally {
+    removeDir(root);
+  }
+});
+
+test("a file error stops before triggers and commands, keeping the changes so far", async () => {
+  const root = realpathSync(tempDir());
+  const outside = tempDir();
+  chmodSync(root, 0o755);
+  try {
+    symlinkSync(outside, join(root, "evil"));
+    const { req, data } = syncRequest(
+      root,
+      [{ path: "/etc" }, { path: "/evil/x", content: "x" }],
+      false,
+    );
+    const { response } = await handleSync(req, data);
+    assert.equal(response.error, '"/evil/x": symlink not permitted in path');
+    assert.deepEqual(
+      response.files.map((f) => f.path),
+      ["/etc"],
+    );
+    assert.deepEqual(response.commands, []);
+    assert.equal(existsSync(join(root, "log")), false);
+  } finally {
+    removeDir(root);
+    removeDir(outside);
+  }
+});
