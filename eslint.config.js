@@ -48,6 +48,13 @@ export default tseslint.config(
     files: ["src/remote/**", "src/protocol/**"],
     rules: { "no-restricted-imports": ["error", helperRestrictions] },
   },
-  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["**/*.js", "**/*.mjs", "bin/safcm"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: "readonly", console: "readonly" },
+    },
+  },
   prettier,
 );

@@ -22,8 +22,13 @@ const outside = Object.keys(result.metafile.inputs).filter(
   (input) => !input.startsWith("src/remote/") && !input.startsWith("src/protocol/"),
 );
 if (outside.length > 0) {
-  console.error(`helper bundle may only contain src/remote and src/protocol, found: ${outside.join(", ")}`);
+  console.error(
+    `helper bundle may only contain src/remote and src/protocol, found: ${outside.join(", ")}`,
+  );
   process.exit(1);
 }
 writeFileSync("dist/remote.js", result.outputFiles[0].contents);
-writeFileSync("dist/remote-inputs.json", JSON.stringify(Object.keys(result.metafile.inputs)) + "\n");
+writeFileSync(
+  "dist/remote-inputs.json",
+  JSON.stringify(Object.keys(result.metafile.inputs)) + "\n",
+);

@@ -6,7 +6,11 @@ import { spawnSync } from "node:child_process";
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? find(join(dir, e.name)) : e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? find(join(dir, e.name))
+      : e.name.endsWith(".test.ts")
+        ? [join(dir, e.name)]
+        : [],
   );
 }
 const filters = process.argv.slice(2);

@@ -22,7 +22,8 @@ async function run(command: string | undefined, args: string[]): Promise<number>
       return check(args);
     case "fixperms": {
       const opts = parseOptions(args, ["dir"]);
-      if (opts.targets.length > 0) throw new ConfigError([{ message: "fixperms takes no arguments" }]);
+      if (opts.targets.length > 0)
+        throw new ConfigError([{ message: "fixperms takes no arguments" }]);
       for (const path of fixperms(resolve(opts.dir))) process.stdout.write(`fixed ${path}\n`);
       return 0;
     }
@@ -51,11 +52,17 @@ export async function main(argv: string[]): Promise<number> {
     return await run(argv[0], argv.slice(1));
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(err.message.split("\n").map((l) => `safcm: ${l}`).join("\n") + "\n");
+      process.stderr.write(
+        err.message
+          .split("\n")
+          .map((l) => `safcm: ${l}`)
+          .join("\n") + "\n",
+      );
       return 2;
     }
     const debug = argv.includes("debug") || argv.includes("debug2");
-    const detail = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
+    const detail =
+      err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
     process.stderr.write(`safcm: internal error: ${detail}\n`);
     return 1;
   }

@@ -34,7 +34,7 @@ export function parseOptions(args: string[], allowed: readonly string[]): Option
       },
     });
   } catch (err) {
-    usage(err instanceof Error ? err.message.split("\n")[0]! : String(err));
+    usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
   }
   const v = parsed.values;
   for (const name of Object.keys(v)) {
@@ -45,7 +45,8 @@ export function parseOptions(args: string[], allowed: readonly string[]): Option
     usage(`invalid log level "${logLevel}", expected one of ${LOG_LEVELS.join(", ")}`);
   }
   const jobs = v.jobs === undefined ? 32 : Number(v.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) usage(`invalid --jobs "${v.jobs}", expected a positive integer`);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    usage(`invalid --jobs "${v.jobs}", expected a positive integer`);
   const color = v.color ?? "auto";
   if (color !== "auto" && color !== "always" && color !== "never") {
     usage(`invalid --color "${color}", expected auto, always or never`);

@@ -24,7 +24,8 @@ export class FrameError extends Error {
 
 export function encodeFrame(header: object, attachment?: Buffer | Buffer[]): Buffer[] {
   const json = Buffer.from(JSON.stringify(header), "utf8");
-  const parts = attachment === undefined ? [] : Array.isArray(attachment) ? attachment : [attachment];
+  const parts =
+    attachment === undefined ? [] : Array.isArray(attachment) ? attachment : [attachment];
   const attachmentLength = parts.reduce((sum, p) => sum + p.length, 0);
   const prefix = Buffer.alloc(8);
   prefix.writeUInt32BE(4 + json.length + attachmentLength, 0);
@@ -72,7 +73,7 @@ export class FrameDecoder {
   }
 
   private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     const out = all.subarray(0, n);
     const rest = all.subarray(n);
     this.chunks = rest.length > 0 ? [rest] : [];

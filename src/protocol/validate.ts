@@ -31,11 +31,17 @@ function fail(where: string, what: string): never {
   throw new ValidationError(`invalid message from helper: ${where}: ${what}`);
 }
 
-function object(v: unknown, where: string, keys: readonly string[], optional: readonly string[] = []): Obj {
+function object(
+  v: unknown,
+  where: string,
+  keys: readonly string[],
+  optional: readonly string[] = [],
+): Obj {
   if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, "not an object");
   const o = v as Obj;
   for (const k of Object.keys(o)) {
-    if (!keys.includes(k) && !optional.includes(k)) fail(where, `unexpected field ${JSON.stringify(k.slice(0, 64))}`);
+    if (!keys.includes(k) && !optional.includes(k))
+      fail(where, `unexpected field ${JSON.stringify(k.slice(0, 64))}`);
   }
   for (const k of keys) if (!(k in o)) fail(where, `missing field "${k}"`);
   return o;
@@ -70,7 +76,8 @@ function array<T>(v: unknown, where: string, max: number, item: (x: unknown, w: 
 }
 
 function oneOf<T extends string>(v: unknown, where: string, values: readonly T[]): T {
-  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) fail(where, "unexpected value");
+  if (typeof v !== "string" || !(values as readonly string[]).includes(v))
+    fail(where, "unexpected value");
   return v as T;
 }
 
@@ -113,7 +120,8 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     change.old_data_offset = offset;
     change.old_data_length = length;
   }
-  if (o.old_size !== undefined) change.old_size = integer(o.old_size, `${where}.old_size`, 0, Number.MAX_SAFE_INTEGER);
+  if (o.old_size !== undefined)
+    change.old_size = integer(o.old_size, `${where}.old_size`, 0, Number.MAX_SAFE_INTEGER);
   return change;
 }
 
@@ -196,10 +204,19 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       };
     }
     case "sync_response": {
-      const o = object(header, "sync_response", ["type", "files", "packages", "services", "commands", "error"]);
+      const o = object(header, "sync_response", [
+        "type",
+        "files",
+        "packages",
+        "services",
+        "commands",
+        "error",
+      ]);
       return {
         type,
-        files: array(o.files, "sync_response.files", MAX_ITEMS, (v, w) => fileChange(v, w, attachmentLength)),
+        files: array(o.files, "sync_response.files", MAX_ITEMS, (v, w) =>
+          fileChange(v, w, attachmentLength),
+        ),
         packages: array(o.packages, "sync_response.packages", MAX_ITEMS, (v, w) => ({
           name: string(object(v, w, ["name"]).name, `${w}.name`, MAX_NAME),
         })),

@@ -35,7 +35,11 @@ function transportFor(config: Config, host: HostConfig): Transport {
 }
 
 /** Syncs one host; never throws: a failure is part of the result. */
-export async function syncHost(config: Config, host: HostConfig, options: SyncOptions): Promise<HostResult> {
+export async function syncHost(
+  config: Config,
+  host: HostConfig,
+  options: SyncOptions,
+): Promise<HostResult> {
   const result: HostResult = {
     name: host.name,
     ok: true,
@@ -55,11 +59,18 @@ export async function syncHost(config: Config, host: HostConfig, options: SyncOp
 
     const commands = config.global.detect_groups;
     const info = expect(
-      await connection.request({ type: "info_request", version: PROTOCOL_VERSION, detect_groups: commands }),
+      await connection.request({
+        type: "info_request",
+        version: PROTOCOL_VERSION,
+        detect_groups: commands,
+      }),
       "info_response",
     );
     if (info.version !== PROTOCOL_VERSION) {
-      throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`, "info");
+      throw new HostError(
+        `helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`,
+        "info",
+      );
     }
     const detected = detectedGroups(commands, info.detect_groups);
     log("verbose", `host runs ${info.os}/${info.arch}, Node.js ${info.node_version}`);
@@ -115,7 +126,10 @@ function expect<T extends Reply["type"]>(reply: Reply, type: T): Extract<Reply, 
 /** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
 export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
   if (results.length !== commands.length || results.some((r, i) => r.command !== commands[i])) {
-    throw new HostError("protocol error: detect_groups results do not match the commands sent", "info");
+    throw new HostError(
+      "protocol error: detect_groups results do not match the commands sent",
+      "info",
+    );
   }
   const groups = new Set<string>();
   for (const r of results) {
@@ -142,20 +156,30 @@ export function detectedGroups(commands: string[], results: DetectResult[]): str
 }
 
 /** Checks the response against the request (only paths and items that were sent) and fills the result. */
-function applyResponse(result: HostResult, built: BuiltHost, reply: Extract<Reply, { type: "sync_response" }>): void {
+function applyResponse(
+  result: HostResult,
+  built: BuiltHost,
+  reply: Extract<Reply, { type: "sync_response" }>,
+): void {
   const sent = new Map(built.files.map((f) => [f.path, f]));
   const seen = new Set<string>();
   const files: FileResult[] = [];
   for (const change of reply.files) {
     const entry = sent.get(change.path);
     if (entry === undefined || seen.has(change.path)) {
-      throw new HostError(`protocol error: helper reported a path that was not sent: "${change.path}"`, "sync");
+      throw new HostError(
+        `protocol error: helper reported a path that was not sent: "${change.path}"`,
+        "sync",
+      );
     }
     seen.add(change.path);
     const old =
       change.old_data_offset === undefined
         ? null
-        : reply.attachment.subarray(change.old_data_offset, change.old_data_offset + (change.old_data_length ?? 0));
+        : reply.attachment.subarray(
+            change.old_data_offset,
+            change.old_data_offset + (change.old_data_length ?? 0),
+          );
     files.push({
       path: change.path,
       created: change.created,
@@ -182,10 +206,13 @@ function checkSubset(reply: SyncResponse, built: BuiltHost): void {
   const bad =
     reply.packages.find((p) => !packages.has(p.name))?.name ??
     reply.services.find((s) => !services.has(s.name))?.name ??
-    reply.commands.find((c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)))
-      ?.command;
+    reply.commands.find(
+      (c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)),
+    )?.command;
   if (bad !== undefined) {
-    throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`, "sync");
+    throw new HostError(
+      `protocol error: helper reported an item that was not sent: "${bad}"`,
+      "sync",
+    );
   }
 }
-

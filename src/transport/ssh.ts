@@ -13,7 +13,11 @@ export class SshTransport implements Transport {
     const args = ["-o", "BatchMode=yes", "-T"];
     if (this.host.sshConfig !== null) args.push("-F", this.host.sshConfig);
     if (this.host.sshUser !== null) args.push("-l", this.host.sshUser);
-    const remote = ["exec", shellQuote(this.host.node), ...bootstrapArgs(helperLength).map(shellQuote)];
+    const remote = [
+      "exec",
+      shellQuote(this.host.node),
+      ...bootstrapArgs(helperLength).map(shellQuote),
+    ];
     args.push("--", this.host.name, remote.join(" "));
     return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
   }
@@ -26,8 +30,12 @@ export class SshTransport implements Transport {
       return `Node.js on the host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
     }
     if (code === EXIT_SSH_ERROR) {
+      // ssh exits 255 for its own errors (it says which on stderr) and when the
+      // remote command was killed by a signal or the connection dropped (silent).
       const last = stderr.trim().split("\n").filter(Boolean).at(-1);
-      return `ssh failed: ${last ?? "connection error (exit status 255)"}`;
+      return last === undefined
+        ? "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)"
+        : `ssh failed: ${last}`;
     }
     return null;
   }

@@ -1,0 +1,144 @@
+// Building one host's configuration (SPEC 5 step 3): its groups, the merged
+// files of their group directories with templates rendered, packages,
+// services, triggers and commands. Pure: everything was read by loadConfig,
+// and the detected groups arrive as an argument, so `check` and `sync` share it.
+
+import { HostError } from "../errors.ts";
+import type { Config } from "../config/load.ts";
+import type { GroupDir } from "../config/group-dir.ts";
+import { memberGroups } from "../config/groups.ts";
+import { ALL } from "../config/names.ts";
+import type { HostConfig } from "../config/types.ts";
+import type { FileEntry, TriggerEntry } from "../protocol/messages.ts";
+import { pickWinner, prioritySort } from "./merge.ts";
+import type { Candidate, Priority } from "./merge.ts";
+import { renderTemplate } from "./templates.ts";
+import type { TemplateContext } from "./templates.ts";
+
+/** What the host told about itself. */
+export interface HostFacts {
+  /** Detected groups, already prefixed ("detected_debian") and validated. */
+  detected: string[];
+  /** The user and primary group the helper runs as: the default owner. */
+  uid: number;
+  gid: number;
+}
+
+export interface BuiltHost {
+  /** Every group of the host (all, its own, groups.yaml, detected), sorted. */
+  groups: string[];
+  /** Sorted by path, parents first; data_offset/data_length point into `attachment`. */
+  files: FileEntry[];
+  /** Contents of the regular files, in the order of `files`. */
+  attachment: Buffer[];
+  /** New content per path: file bytes, or the symlink's target bytes. */
+  content: Map<string, Buffer>;
+  packages: string[];
+  services: string[];
+  /** Sorted by path. */
+  triggers: TriggerEntry[];
+  /** In priority order, lowest group first. */
+  commands: string[];
+}
+
+/**
+ * Builds the configuration of `host`.
+ * @throws HostError (stage "build") for a priority conflict or a template error.
+ */
+export function buildHost(config: Config, host: HostConfig, facts: HostFacts): BuiltHost {
+  const groups = hostGroups(config, host.name, facts.detected);
+  const priority: Priority = { host: host.name, groupOrder: config.global.group_order };
+  const dirs = prioritySort(priority, groups)
+    .map((g) => config.groupDirs.get(g))
+    .filter((d): d is GroupDir => d !== undefined);
+
+  const context: TemplateContext = { host: host.name, groups: {} };
+  for (const g of [...config.knownGroups, ...facts.detected]) {
+    context.groups[g] = groups.includes(g);
+  }
+
+  const candidates = new Map<string, Candidate[]>();
+  for (const dir of dirs) {
+    for (const entry of dir.files.values()) {
+      const perm = dir.permissions.get(entry.path);
+      const template = dir.templates.get(entry.path);
+      const candidate: Candidate = {
+        group: dir.name,
+        path: entry.path,
+        type: entry.type,
+        mode: perm?.mode ?? entry.mode,
+        user: perm?.user ?? facts.uid,
+        ownerGroup: perm?.group ?? facts.gid,
+        content:
+          template === undefined ? entry.content : renderTemplate(template, dir.name, context),
+        template: template !== undefined,
+        triggers: dir.triggers.get(entry.path) ?? [],
+      };
+      if (entry.target !== undefined) candidate.target = entry.target;
+      const list = candidates.get(entry.path);
+      if (list === undefined) candidates.set(entry.path, [candidate]);
+      else list.push(candidate);
+    }
+  }
+
+  const winners = new Map<string, Candidate>();
+  for (const [path, list] of candidates) winners.set(path, pickWinner(priority, list));
+  const paths = [...winners.keys()].sort(byPath);
+
+  const built: BuiltHost = {
+    groups,
+    files: [],
+    attachment: [],
+    content: new Map(),
+    packages: unique(dirs.flatMap((d) => d.packages)),
+    services: unique(dirs.flatMap((d) => d.services)),
+    triggers: [],
+    commands: dirs.flatMap((d) => d.commands),
+  };
+  let offset = 0;
+  for (const path of paths) {
+    const c = winners.get(path);
+    if (c === undefined) continue;
+    checkParent(winners, c);
+    const file: FileEntry = { path, type: c.type, mode: c.mode, user: c.user, group: c.ownerGroup };
+    if (c.type === "symlink" && c.target !== undefined) file.target = c.target;
+    if (c.type === "file") {
+      file.data_offset = offset;
+      file.data_length = c.content.length;
+      offset += c.content.length;
+      built.attachment.push(c.content);
+    }
+    if (c.type !== "dir") built.content.set(path, c.content);
+    built.files.push(file);
+    if (c.triggers.length > 0) built.triggers.push({ path, commands: c.triggers });
+  }
+  return built;
+}
+
+/** All groups of a host, sorted: all, its own name, groups.yaml groups, detected groups. */
+export function hostGroups(config: Config, host: string, detected: readonly string[]): string[] {
+  const groups = new Set([ALL, host, ...memberGroups(config.groups, host, detected), ...detected]);
+  return [...groups].sort(byPath);
+}
+
+/** The entry of a path must lie in a directory: a group's file or symlink that won
+ * over another group's directory cannot have that group's children below it. */
+function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
+  if (c.path === "/") return;
+  const parentPath = c.path.slice(0, c.path.lastIndexOf("/")) || "/";
+  const parent = winners.get(parentPath);
+  if (parent === undefined || parent.type === "dir") return;
+  throw new HostError(
+    `"${c.path}" of group "${c.group}" lies below "${parentPath}", which is a ${parent.type} of group "${parent.group}"` +
+      ` (group "${parent.group}" has the higher priority); change the type in one of the groups`,
+    "build",
+  );
+}
+
+function byPath(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function unique(names: string[]): string[] {
+  return [...new Set(names)];
+}

@@ -1,0 +1,292 @@
+// One group directory (SPEC 3.5): the files/ tree and the per-group YAML files.
+// Everything is read once here and shared by every host of the group.
+
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Node } from "yaml";
+import type { FileType } from "../protocol/messages.ts";
+import { liquid, liquidError } from "./liquid.ts";
+import type { ParsedTemplate } from "./liquid.ts";
+import { formatMode, parsePermission } from "./permissions.ts";
+import type { Permission } from "./permissions.ts";
+import { YamlFile, errorText } from "./yaml.ts";
+import type { Problems } from "./yaml.ts";
+
+/** An entry of a group's files/ tree. */
+export interface LocalEntry {
+  /** Absolute path on the managed host; files/ itself is "/". */
+  path: string;
+  type: FileType;
+  /** The local permission bits & 0o777 (symbolic links 0o777). */
+  mode: number;
+  /** Regular file: its bytes; symbolic link: its target's bytes; directory: empty. */
+  content: Buffer;
+  /** Symbolic links: the target text (never followed). */
+  target?: string;
+  /** Path relative to the configuration directory, for messages. */
+  source: string;
+}
+
+export interface Template {
+  parsed: ParsedTemplate;
+  /** Path of the template relative to the configuration directory, for messages. */
+  source: string;
+}
+
+export interface GroupDir {
+  name: string;
+  /** By path; empty without files/. */
+  files: Map<string, LocalEntry>;
+  permissions: Map<string, Permission>;
+  templates: Map<string, Template>;
+  /** Path -> commands, as in triggers.yaml. */
+  triggers: Map<string, string[]>;
+  packages: string[];
+  services: string[];
+  commands: string[];
+}
+
+const YAML_FILES = [
+  "permissions.yaml",
+  "templates.yaml",
+  "triggers.yaml",
+  "packages.yaml",
+  "services.yaml",
+  "commands.yaml",
+] as const;
+type YamlName = (typeof YAML_FILES)[number];
+
+/** Debian package and systemd unit names; never starting with "-" (they become arguments). */
+const PACKAGE_OR_SERVICE = /^[A-Za-z0-9_.+:@\\][A-Za-z0-9_.+:@\\-]*$/;
+
+/** Reads the group directory `name` of the configuration directory `dir`. */
+export function loadGroupDir(dir: string, name: string, problems: Problems): GroupDir {
+  const group: GroupDir = {
+    name,
+    files: new Map(),
+    permissions: new Map(),
+    templates: new Map(),
+    triggers: new Map(),
+    packages: [],
+    services: [],
+    commands: [],
+  };
+  const present = new Set<YamlName>();
+  let names: string[];
+  try {
+    names = readdirSync(path.join(dir, name)).sort();
+  } catch (err) {
+    problems.add({ file: name }, `cannot read group directory: ${errorText(err)}`);
+    return group;
+  }
+  for (const entry of names) {
+    const rel = `${name}/${entry}`;
+    if (entry === "files") {
+      if (lstatSync(path.join(dir, rel)).isDirectory()) {
+        readTree(dir, name, group.files, problems);
+      } else {
+        problems.add({ file: rel }, `"files" in a group directory must be a directory`);
+      }
+    } else if (isYamlName(entry)) {
+      if (statSync(path.join(dir, rel), { throwIfNoEntry: false })?.isFile() === true) {
+        present.add(entry);
+      } else {
+        problems.add({ file: rel }, `${entry} must be a regular file`);
+      }
+    } else {
+      problems.add(
+        { file: rel },
+        `unknown entry "${entry}" in group directory "${name}" (allowed: files/, ${YAML_FILES.join(", ")})`,
+      );
+    }
+  }
+
+  for (const file of YAML_FILES) {
+    if (!present.has(file)) continue;
+    const yf = YamlFile.read(dir, `${name}/${file}`, problems);
+    if (!yf.ok || yf.isNull(yf.root)) continue;
+    switch (file) {
+      case "permissions.yaml":
+        readPermissions(yf, group);
+        break;
+      case "templates.yaml":
+        readTemplates(yf, group);
+        break;
+      case "triggers.yaml":
+        readTriggers(yf, group);
+        break;
+      case "packages.yaml":
+        group.packages = readNames(yf, "packages.yaml", "package");
+        break;
+      case "services.yaml":
+        group.services = readNames(yf, "services.yaml", "service");
+        break;
+      case "commands.yaml":
+        group.commands = (yf.stringList(yf.root, "commands.yaml") ?? []).map((c) => c.value);
+        break;
+    }
+  }
+  return group;
+}
+
+function isYamlName(name: string): name is YamlName {
+  return (YAML_FILES as readonly string[]).includes(name);
+}
+
+/** Walks files/ without following symbolic links. */
+function readTree(
+  dir: string,
+  group: string,
+  files: Map<string, LocalEntry>,
+  problems: Problems,
+): void {
+  const walk = (managed: string): void => {
+    const source = managed === "/" ? `${group}/files` : `${group}/files${managed}`;
+    const local = path.join(dir, source);
+    let st;
+    try {
+      st = lstatSync(local);
+    } catch (err) {
+      problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+      return;
+    }
+    let type: FileType;
+    if (st.isDirectory()) type = "dir";
+    else if (st.isFile()) type = "file";
+    else if (st.isSymbolicLink()) type = "symlink";
+    else {
+      problems.add(
+        { file: source },
+        `unsupported file type (only regular files, directories and symbolic links can be synced)`,
+      );
+      return;
+    }
+    if (type !== "symlink" && (st.mode & 0o022) !== 0) {
+      problems.add(
+        { file: source },
+        `writable by group or others (mode ${formatMode(st.mode & 0o7777)}); run "safcm fixperms" to fix the permissions of the local files`,
+      );
+    }
+    const entry: LocalEntry = {
+      path: managed,
+      type,
+      mode: type === "symlink" ? 0o777 : st.mode & 0o777,
+      content: Buffer.alloc(0),
+      source,
+    };
+    try {
+      if (type === "file") entry.content = readFileSync(local);
+      if (type === "symlink") {
+        const target = readlinkSync(local, { encoding: "buffer" });
+        entry.target = target.toString("utf8");
+        if (!Buffer.from(entry.target, "utf8").equals(target)) {
+          problems.add({ file: source }, `the symbolic link's target is not valid UTF-8`);
+        }
+        entry.content = target;
+      }
+    } catch (err) {
+      problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+      return;
+    }
+    files.set(managed, entry);
+    if (type === "dir") {
+      let children: string[];
+      try {
+        children = readdirSync(local).sort();
+      } catch (err) {
+        problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+        return;
+      }
+      for (const child of children) walk(managed === "/" ? `/${child}` : `${managed}/${child}`);
+    }
+  };
+  walk("/");
+}
+
+/** A path key of permissions/templates/triggers.yaml: absolute, normalized, present in files/. */
+function managedPath(yf: YamlFile, group: GroupDir, node: Node, p: string): string | undefined {
+  if (!p.startsWith("/")) {
+    return yf.error(node, `path "${p}" must be absolute, as on the managed host`);
+  }
+  let normal = path.posix.normalize(p);
+  if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
+  if (normal !== p) return yf.error(node, `path "${p}" is not normalized (write "${normal}")`);
+  if (!group.files.has(p)) {
+    return yf.error(node, `"${p}" does not exist in ${group.name}/files/`);
+  }
+  return p;
+}
+
+function readPermissions(yf: YamlFile, group: GroupDir): void {
+  for (const e of yf.map(yf.root, "permissions.yaml") ?? []) {
+    const p = managedPath(yf, group, e.keyNode, e.key);
+    const text = yf.string(e.value, `the permission of "${e.key}"`);
+    if (p === undefined || text === undefined) continue;
+    const perm = parsePermission(text);
+    if (typeof perm === "string") {
+      yf.error(e.value, perm);
+      continue;
+    }
+    if (group.files.get(p)?.type === "symlink" && perm.mode !== 0o777) {
+      yf.error(e.value, `"${p}" is a symbolic link, which has no mode of its own: use 0777`);
+      continue;
+    }
+    group.permissions.set(p, perm);
+  }
+}
+
+function readTemplates(yf: YamlFile, group: GroupDir): void {
+  for (const item of yf.stringList(yf.root, "templates.yaml") ?? []) {
+    const p = managedPath(yf, group, item.node, item.value);
+    if (p === undefined) continue;
+    const entry = group.files.get(p);
+    if (entry === undefined) continue;
+    if (entry.type !== "file") {
+      yf.error(item.node, `"${p}" is not a regular file, so it cannot be a template`);
+      continue;
+    }
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(entry.content);
+    } catch {
+      yf.error(item.node, `template "${p}" is not valid UTF-8 text`);
+      continue;
+    }
+    try {
+      const parsed = liquid.parse(text, entry.source);
+      group.templates.set(p, { parsed, source: entry.source });
+    } catch (err) {
+      const { line, message } = liquidError(err);
+      yf.problems.add(
+        line === null ? { file: entry.source } : { file: entry.source, line },
+        `template error in group "${group.name}": ${message}`,
+      );
+    }
+  }
+}
+
+function readTriggers(yf: YamlFile, group: GroupDir): void {
+  for (const e of yf.map(yf.root, "triggers.yaml") ?? []) {
+    const p = managedPath(yf, group, e.keyNode, e.key);
+    const commands = yf.stringList(e.value, `the commands of trigger "${e.key}"`);
+    if (p === undefined || commands === undefined) continue;
+    group.triggers.set(
+      p,
+      commands.map((c) => c.value),
+    );
+  }
+}
+
+function readNames(yf: YamlFile, what: string, kind: string): string[] {
+  const names: string[] = [];
+  for (const item of yf.stringList(yf.root, what) ?? []) {
+    if (PACKAGE_OR_SERVICE.test(item.value)) names.push(item.value);
+    else {
+      yf.error(
+        item.node,
+        `invalid ${kind} name "${item.value}": no whitespace, not starting with "-"`,
+      );
+    }
+  }
+  return names;
+}

@@ -1,0 +1,145 @@
+// groups.yaml (SPEC 3.3): group definitions, <group>_remove lists, cycle
+// detection, and a host's membership.
+
+import type { Node } from "yaml";
+import { ALL, REMOVE_SUFFIX, groupNameProblem, isDetectedGroup } from "./names.ts";
+import type { YamlFile } from "./yaml.ts";
+
+export interface Groups {
+  /** The groups of groups.yaml in file order, with their members as written. */
+  members: Map<string, string[]>;
+  /** <group>_remove: members removed from <group> after its members are expanded. */
+  removes: Map<string, string[]>;
+}
+
+export function emptyGroups(): Groups {
+  return { members: new Map(), removes: new Map() };
+}
+
+/**
+ * Reads groups.yaml. `hostNames` is null when hosts.yaml could not be read; the
+ * checks that need the hosts are skipped then (their errors would only be noise).
+ */
+export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null): Groups {
+  const groups = emptyGroups();
+  if (yf.isNull(yf.root)) return groups;
+  const entries = yf.map(yf.root, "groups.yaml");
+  if (entries === undefined) return groups;
+
+  const keyNodes = new Map<string, Node>();
+  const memberNodes = new Map<string, { value: string; node: Node }[]>();
+  const removes: { base: string; keyNode: Node; list: { value: string; node: Node }[] }[] = [];
+  for (const e of entries) {
+    const list = yf.stringList(e.value, `the members of "${e.key}"`) ?? [];
+    if (e.key.endsWith(REMOVE_SUFFIX)) {
+      removes.push({ base: e.key.slice(0, -REMOVE_SUFFIX.length), keyNode: e.keyNode, list });
+      continue;
+    }
+    const problem = groupNameProblem(e.key);
+    if (problem !== undefined) {
+      yf.error(e.keyNode, problem);
+      continue;
+    }
+    if (hostNames?.has(e.key) === true) {
+      yf.error(e.keyNode, `invalid group name "${e.key}": it is the name of a host in hosts.yaml`);
+      continue;
+    }
+    keyNodes.set(e.key, e.keyNode);
+    memberNodes.set(e.key, list);
+    groups.members.set(
+      e.key,
+      list.map((m) => m.value),
+    );
+  }
+  for (const r of removes) {
+    if (!groups.members.has(r.base)) {
+      yf.error(
+        r.keyNode,
+        `"${r.base}${REMOVE_SUFFIX}" removes members from group "${r.base}", which is not defined in groups.yaml`,
+      );
+      continue;
+    }
+    groups.removes.set(
+      r.base,
+      r.list.map((m) => m.value),
+    );
+    memberNodes.get(r.base)?.push(...r.list);
+  }
+
+  if (hostNames !== null) {
+    for (const [group, list] of memberNodes) {
+      for (const m of list) {
+        const known =
+          m.value === ALL ||
+          hostNames.has(m.value) ||
+          groups.members.has(m.value) ||
+          isDetectedGroup(m.value);
+        if (!known) {
+          yf.error(
+            m.node,
+            `unknown member "${m.value}" of group "${group}": not a host, a group of groups.yaml, "all" or detected_<name>`,
+          );
+        }
+      }
+    }
+  }
+  for (const cycle of findCycles(groups)) {
+    yf.error(keyNodes.get(cycle[0] ?? ""), `cycle in groups: ${cycle.join(" -> ")}`);
+  }
+  return groups;
+}
+
+/** Every cycle of the membership graph (members and _remove lists), each once, closed (a -> b -> a). */
+export function findCycles(groups: Groups): string[][] {
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const done = new Set<string>();
+  const stack: string[] = [];
+  const visit = (g: string): void => {
+    const at = stack.indexOf(g);
+    if (at >= 0) {
+      const cycle = stack.slice(at);
+      const key = [...cycle].sort().join(" ");
+      if (!seen.has(key)) {
+        seen.add(key);
+        cycles.push([...cycle, g]);
+      }
+      return;
+    }
+    if (done.has(g)) return;
+    stack.push(g);
+    for (const m of edges(groups, g)) visit(m);
+    stack.pop();
+    done.add(g);
+  };
+  for (const g of groups.members.keys()) visit(g);
+  return cycles;
+}
+
+function edges(groups: Groups, g: string): string[] {
+  const all = [...(groups.members.get(g) ?? []), ...(groups.removes.get(g) ?? [])];
+  return all.filter((m) => groups.members.has(m));
+}
+
+/**
+ * The groups of groups.yaml that `host` is a member of, given its detected
+ * groups. The configuration must have loaded without problems (no cycles).
+ */
+export function memberGroups(groups: Groups, host: string, detected: readonly string[]): string[] {
+  const memo = new Map<string, boolean>();
+  const matches = (member: string): boolean => {
+    if (member === ALL || member === host) return true;
+    if (groups.members.has(member)) return isMember(member);
+    return detected.includes(member);
+  };
+  const isMember = (g: string): boolean => {
+    const known = memo.get(g);
+    if (known !== undefined) return known;
+    memo.set(g, false); // a cycle (rejected by loadConfig) cannot recurse forever
+    const result =
+      (groups.members.get(g) ?? []).some(matches) && !(groups.removes.get(g) ?? []).some(matches);
+    memo.set(g, result);
+    return result;
+  };
+  return [...groups.members.keys()].filter(isMember);
+}

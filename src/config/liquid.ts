@@ -1,0 +1,38 @@
+// The template engine (SPEC 3.5): LiquidJS in strict mode. Templates are parsed
+// once by loadConfig (syntax errors are configuration errors) and rendered per
+// host by build/templates.ts with the same engine.
+
+import { Liquid } from "liquidjs";
+import type { Template } from "liquidjs";
+
+export type ParsedTemplate = Template[];
+
+export const liquid = new Liquid({
+  // Unknown variables and filters are errors, also in {% if %}, so a typo in
+  // a group name is not silently false.
+  strictVariables: true,
+  strictFilters: true,
+  lenientIf: false,
+  ownPropertyOnly: true,
+  // No file system: {% include %} and {% render %} find nothing instead of
+  // reading files of the workstation.
+  templates: {},
+  // A runaway template fails instead of hanging the sync.
+  renderLimit: 10_000,
+});
+
+/** The template's line and the message without LiquidJS's ", file:..., line:.., col:.." suffix. */
+export function liquidError(err: unknown): { line: number | null; message: string } {
+  if (!(err instanceof Error)) return { line: null, message: String(err) };
+  let line: number | null = null;
+  const token: unknown = "token" in err ? err.token : undefined;
+  if (typeof token === "object" && token !== null && "getPosition" in token) {
+    const getPosition = token.getPosition;
+    if (typeof getPosition === "function") {
+      const position: unknown = getPosition.call(token);
+      if (Array.isArray(position) && typeof position[0] === "number") line = position[0];
+    }
+  }
+  const message = err.message.replace(/(, file:.*?)?, line:\d+, col:\d+$/s, "");
+  return { line, message };
+}

@@ -1,0 +1,124 @@
+// Loading a configuration directory (SPEC 3). Everything that can be checked
+// without a host's detected groups is checked here, and every problem found is
+// reported together in one ConfigError.
+
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { ConfigError } from "../errors.ts";
+import { loadGroupDir } from "./group-dir.ts";
+import type { GroupDir } from "./group-dir.ts";
+import { checkGroupOrder, defaultGlobal, loadGlobal } from "./global.ts";
+import { emptyGroups, loadGroups } from "./groups.ts";
+import type { Groups } from "./groups.ts";
+import { loadHosts } from "./hosts.ts";
+import { ALL, isDetectedGroup } from "./names.ts";
+import type { GlobalConfig, HostConfig } from "./types.ts";
+import { Problems, YamlFile, errorText } from "./yaml.ts";
+
+export interface Config {
+  /** Absolute path of the configuration directory. */
+  dir: string;
+  global: GlobalConfig;
+  /** In hosts.yaml order. */
+  hosts: HostConfig[];
+  groups: Groups;
+  /** The group directories present, by group name. */
+  groupDirs: Map<string, GroupDir>;
+  /** Every group the configuration knows (all, hosts, groups.yaml, detected groups it
+   * names anywhere), sorted: the keys of a template's `groups`. */
+  knownGroups: string[];
+}
+
+/**
+ * Reads and checks the configuration directory `dir`.
+ * @throws ConfigError listing every problem found.
+ */
+export function loadConfig(dir: string): Config {
+  const abs = path.resolve(dir);
+  const problems = new Problems();
+  let isDir: boolean;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (err) {
+    throw new ConfigError([{ message: `configuration directory "${dir}": ${errorText(err)}` }]);
+  }
+  if (!isDir) {
+    throw new ConfigError([{ message: `configuration directory "${dir}" is not a directory` }]);
+  }
+
+  let global = defaultGlobal();
+  let configYaml: YamlFile | null = null;
+  let groupOrder: ReturnType<typeof loadGlobal>["groupOrder"] = [];
+  if (isFile(abs, "config.yaml")) {
+    configYaml = YamlFile.read(abs, "config.yaml", problems);
+    if (configYaml.ok) ({ global, groupOrder } = loadGlobal(configYaml, abs));
+  }
+
+  let hosts: HostConfig[] = [];
+  let hostsOk = false;
+  if (isFile(abs, "hosts.yaml")) {
+    const yf = YamlFile.read(abs, "hosts.yaml", problems);
+    if (yf.ok) ({ hosts, complete: hostsOk } = loadHosts(yf, abs));
+  } else {
+    problems.add({ file: "hosts.yaml" }, "missing: hosts.yaml must list the managed hosts");
+  }
+  const hostNames = new Set(hosts.map((h) => h.name));
+
+  let groups = emptyGroups();
+  let groupsOk = true;
+  if (isFile(abs, "groups.yaml")) {
+    const yf = YamlFile.read(abs, "groups.yaml", problems);
+    groupsOk = yf.ok;
+    if (yf.ok) groups = loadGroups(yf, hostsOk ? hostNames : null);
+  }
+  if (configYaml?.ok === true && hostsOk && groupsOk) {
+    checkGroupOrder(configYaml, groupOrder, groups, hostNames);
+  }
+
+  const groupDirs = new Map<string, GroupDir>();
+  for (const name of readdirSync(abs).sort()) {
+    if (name.startsWith(".")) continue;
+    if (statSync(path.join(abs, name), { throwIfNoEntry: false })?.isDirectory() !== true) {
+      continue; // README, ssh configuration, scripts ...
+    }
+    const known =
+      name === ALL || hostNames.has(name) || groups.members.has(name) || isDetectedGroup(name);
+    if (known) groupDirs.set(name, loadGroupDir(abs, name, problems));
+    else if (hostsOk && groupsOk) {
+      problems.add(
+        { file: name },
+        `directory "${name}" is not named like a group, a host, "all" or detected_<name>: probably a typo in a group name`,
+      );
+    }
+  }
+
+  problems.throwIfAny();
+  return {
+    dir: abs,
+    global,
+    hosts,
+    groups,
+    groupDirs,
+    knownGroups: knownGroups(global, hosts, groups, groupDirs),
+  };
+}
+
+function isFile(dir: string, name: string): boolean {
+  return statSync(path.join(dir, name), { throwIfNoEntry: false })?.isFile() === true;
+}
+
+function knownGroups(
+  global: GlobalConfig,
+  hosts: HostConfig[],
+  groups: Groups,
+  groupDirs: Map<string, GroupDir>,
+): string[] {
+  const names = new Set<string>([ALL, ...hosts.map((h) => h.name), ...groups.members.keys()]);
+  const mentioned = [
+    ...groupDirs.keys(),
+    ...global.group_order,
+    ...[...groups.members.values(), ...groups.removes.values()].flat(),
+  ];
+  for (const name of mentioned) if (isDetectedGroup(name)) names.add(name);
+  return [...names].sort();
+}

@@ -1,0 +1,195 @@
+// Reading the configuration's YAML files with positions: every mistake is
+// reported with the file (relative to the configuration directory), line and
+// column of the node that is wrong, and as many mistakes as possible are
+// collected before loadConfig throws.
+
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import type { Document, Node } from "yaml";
+import { ConfigError } from "../errors.ts";
+import type { Position, Problem } from "../errors.ts";
+
+/** Collects the problems of a whole configuration; thrown together at the end. */
+export class Problems {
+  readonly list: Problem[] = [];
+
+  add(pos: Position | undefined, message: string): void {
+    this.list.push(pos === undefined ? { message } : { pos, message });
+  }
+
+  throwIfAny(): void {
+    if (this.list.length > 0) throw new ConfigError(this.list);
+  }
+}
+
+/** A key of a YAML mapping with its value (null for an empty value). */
+export interface Entry {
+  key: string;
+  keyNode: Node;
+  value: Node | null;
+}
+
+/** One parsed YAML file and the helpers that check its nodes; every check
+ * records a problem at the node and returns undefined when it fails. */
+export class YamlFile {
+  /** The document's top-level node; null for an empty file or a syntax error. */
+  readonly root: Node | null = null;
+  /** False when the file could not be parsed (the problems are recorded). */
+  readonly ok: boolean;
+
+  private constructor(
+    /** Path relative to the configuration directory, for messages. */
+    readonly file: string,
+    private readonly doc: Document.Parsed | null,
+    readonly problems: Problems,
+    private readonly lineCounter: LineCounter = new LineCounter(),
+  ) {
+    this.ok = doc !== null;
+    if (doc !== null) this.root = this.resolve(doc.contents);
+  }
+
+  /** Reads and parses `dir/file`; syntax errors (and warnings such as unknown tags) are problems. */
+  static read(dir: string, file: string, problems: Problems): YamlFile {
+    let text: string;
+    try {
+      text = readFileSync(path.join(dir, file), "utf8");
+    } catch (err) {
+      problems.add({ file }, `cannot read: ${errorText(err)}`);
+      return new YamlFile(file, null, problems);
+    }
+    return YamlFile.parse(file, text, problems);
+  }
+
+  static parse(file: string, text: string, problems: Problems): YamlFile {
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const issues = [...doc.errors, ...doc.warnings];
+    for (const e of issues) {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      problems.add({ file, line, col }, e.message);
+    }
+    return new YamlFile(file, issues.length > 0 ? null : doc, problems, lineCounter);
+  }
+
+  pos(node: Node | null | undefined): Position {
+    const offset = node?.range?.[0];
+    if (offset === undefined) return { file: this.file };
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { file: this.file, line, col };
+  }
+
+  error(node: Node | null | undefined, message: string): undefined {
+    this.problems.add(this.pos(node), message);
+    return undefined;
+  }
+
+  /** Follows an alias to the node it names. */
+  resolve(node: unknown): Node | null {
+    if (isAlias(node) && this.doc !== null) {
+      const target: unknown = node.resolve(this.doc);
+      return isMap(target) || isSeq(target) || isScalar(target) ? target : null;
+    }
+    return isMap(node) || isSeq(node) || isScalar(node) ? node : null;
+  }
+
+  /** The entries of a mapping; keys must be strings (or plain numbers, taken as written). */
+  map(node: Node | null, what: string): Entry[] | undefined {
+    if (!isMap(node)) return this.error(node, `${what} must be a mapping`);
+    const entries: Entry[] = [];
+    for (const pair of node.items) {
+      const keyNode = this.resolve(pair.key);
+      if (keyNode === null) continue;
+      const key = this.text(keyNode);
+      if (key === undefined) {
+        this.error(keyNode, `a key of ${what} must be a string`);
+        continue;
+      }
+      entries.push({ key, keyNode, value: this.resolve(pair.value) });
+    }
+    return entries;
+  }
+
+  /** The items of a sequence (aliases resolved). */
+  seq(node: Node | null, what: string): (Node | null)[] | undefined {
+    if (!isSeq(node)) return this.error(node, `${what} must be a list`);
+    return node.items.map((item) => this.resolve(item));
+  }
+
+  /** Records an error for every key not in `allowed`. */
+  checkKeys(entries: Entry[], allowed: readonly string[], what: string): void {
+    for (const e of entries) {
+      if (!allowed.includes(e.key)) {
+        this.error(
+          e.keyNode,
+          `unknown key "${e.key}" in ${what} (known keys: ${allowed.join(", ")})`,
+        );
+      }
+    }
+  }
+
+  /** A string scalar; a plain number is taken as written (so 0644 stays "0644"). */
+  string(node: Node | null, what: string): string | undefined {
+    const s = this.text(node);
+    if (s === undefined) return this.error(node, `${what} must be a string`);
+    return s;
+  }
+
+  /** A non-empty string without control characters. */
+  nonEmptyString(node: Node | null, what: string): string | undefined {
+    const s = this.string(node, what);
+    if (s === undefined) return undefined;
+    if (s.trim() === "") return this.error(node, `${what} must not be empty`);
+    if (hasControlCharacter(s.replace(/[\t\n]/g, ""))) {
+      return this.error(node, `${what} must not contain control characters`);
+    }
+    return s;
+  }
+
+  bool(node: Node | null, what: string): boolean | undefined {
+    if (isScalar(node) && typeof node.value === "boolean") return node.value;
+    return this.error(node, `${what} must be true or false`);
+  }
+
+  /** A list of non-empty strings (an empty value is an empty list). */
+  stringList(node: Node | null, what: string): { value: string; node: Node }[] | undefined {
+    if (isScalar(node) && node.value === null) return [];
+    const items = this.seq(node, what);
+    if (items === undefined) return undefined;
+    const out: { value: string; node: Node }[] = [];
+    for (const item of items) {
+      const value = this.nonEmptyString(item, `an item of ${what}`);
+      if (value !== undefined && item !== null) out.push({ value, node: item });
+    }
+    return out;
+  }
+
+  /** True for a missing or null value (`key:` with nothing after it). */
+  isNull(node: Node | null): boolean {
+    return node === null || (isScalar(node) && node.value === null);
+  }
+
+  /** The scalar's text: strings as they are, plain numbers as written in the source. */
+  text(node: Node | null): string | undefined {
+    if (!isScalar(node)) return undefined;
+    if (typeof node.value === "string") return node.value;
+    if (typeof node.value === "number" && node.type === "PLAIN" && node.source !== undefined) {
+      return node.source;
+    }
+    return undefined;
+  }
+}
+
+/** True when `s` contains a C0 control character or DEL. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,327 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { HostError } from "../../src/errors.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { buildHost } from "../../src/build/host-config.ts";
+import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
+import { configDir, file, link } from "../config/tree.ts";
+import type { Tree } from "../config/tree.ts";
+
+const facts: HostFacts = { detected: [], uid: 1000, gid: 100 };
+
+/** Builds host `host` (default h1) of the configuration `tree`. */
+function build(tree: Tree, host = "h1", f: HostFacts = facts): BuiltHost {
+  const config = loadConfig(configDir(tree));
+  const h = config.hosts.find((x) => x.name === host);
+  assert.ok(h, `no host ${host}`);
+  return buildHost(config, h, f);
+}
+
+/** The HostError of building `tree`'s h1. */
+function buildError(tree: Tree, f: HostFacts = facts): HostError {
+  try {
+    build(tree, "h1", f);
+  } catch (err) {
+    assert.ok(err instanceof HostError, String(err));
+    assert.equal(err.stage, "build");
+    return err;
+  }
+  assert.fail("expected a HostError");
+}
+
+const content = (b: BuiltHost, path: string) => b.content.get(path)?.toString();
+
+test("buildHost: entries, attachment, owners and modes", () => {
+  const b = build({
+    "hosts.yaml": "- name: h1\n- name: h2\n",
+    "groups.yaml": "web:\n  - h1\nother:\n  - h2\n",
+    all: {
+      files: { etc: { motd: "all\n" }, tmp: {} },
+      "permissions.yaml": "/tmp: 1777\n/etc/motd: 0640 root 42\n",
+      "packages.yaml": "- htop\n- vim\n",
+    },
+    web: {
+      files: { etc: { nginx: { "nginx.conf": "conf\n" }, "motd.link": link("motd") } },
+      "packages.yaml": "- nginx\n- htop\n",
+      "services.yaml": "- nginx\n",
+      "triggers.yaml": "/etc/nginx:\n  - systemctl reload nginx\n",
+    },
+    other: { files: { secret: "other\n" } },
+    h1: { files: { empty: "" } },
+  });
+  assert.deepEqual(b.groups, ["all", "h1", "web"]);
+  assert.deepEqual(b.files, [
+    { path: "/", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    {
+      path: "/empty",
+      type: "file",
+      mode: 0o644,
+      user: 1000,
+      group: 100,
+      data_offset: 0,
+      data_length: 0,
+    },
+    { path: "/etc", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    {
+      path: "/etc/motd",
+      type: "file",
+      mode: 0o640,
+      user: "root",
+      group: 42,
+      data_offset: 0,
+      data_length: 4,
+    },
+    {
+      path: "/etc/motd.link",
+      type: "symlink",
+      mode: 0o777,
+      user: 1000,
+      group: 100,
+      target: "motd",
+    },
+    { path: "/etc/nginx", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    {
+      path: "/etc/nginx/nginx.conf",
+      type: "file",
+      mode: 0o644,
+      user: 1000,
+      group: 100,
+      data_offset: 4,
+      data_length: 5,
+    },
+    { path: "/tmp", type: "dir", mode: 0o1777, user: 1000, group: 100 },
+  ]);
+  assert.equal(Buffer.concat(b.attachment).toString(), "all\nconf\n");
+  assert.equal(content(b, "/etc/motd"), "all\n");
+  assert.equal(content(b, "/etc/motd.link"), "motd");
+  assert.equal(b.content.has("/etc"), false);
+  assert.deepEqual(b.packages, ["htop", "vim", "nginx"]);
+  assert.deepEqual(b.services, ["nginx"]);
+  assert.deepEqual(b.triggers, [{ path: "/etc/nginx", commands: ["systemctl reload nginx"] }]);
+  assert.equal(content(b, "/secret"), undefined, "no data of another host's groups");
+});
+
+test("buildHost: detected groups are groups of the host, with their directories", () => {
+  const tree: Tree = {
+    "groups.yaml": "debian:\n  - detected_debian\n",
+    detected_debian: { "packages.yaml": "- apt-listchanges\n" },
+    debian: { "packages.yaml": "- unattended-upgrades\n" },
+  };
+  assert.deepEqual(build(tree).packages, []);
+  const b = build(tree, "h1", { ...facts, detected: ["detected_debian", "detected_linux"] });
+  assert.deepEqual(b.groups, ["all", "debian", "detected_debian", "detected_linux", "h1"]);
+  assert.deepEqual(b.packages.sort(), ["apt-listchanges", "unattended-upgrades"]);
+});
+
+test("buildHost: commands in priority order, lowest first", () => {
+  const b = build({
+    "config.yaml": "group_order: [b]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\nc: [h1]\n",
+    h1: { "commands.yaml": "- host\n" },
+    b: { "commands.yaml": "- b\n" },
+    a: { "commands.yaml": "- a1\n- a2\n" },
+    c: { "commands.yaml": "- c\n" },
+    all: { "commands.yaml": "- all\n" },
+  });
+  assert.deepEqual(b.commands, ["all", "a1", "a2", "c", "b", "host"]);
+});
+
+// SPEC 3.6: group dirs a, b (both containing h1) and all/h1 provide /etc/motd.
+interface PriorityCase {
+  name: string;
+  order?: string[];
+  /** group -> content of /etc/motd (or a Tree for the whole group dir) */
+  dirs: Record<string, string | Tree>;
+  detected?: string[];
+  /** The content that wins, or an error's key phrases. */
+  want: string | RegExp[];
+}
+const priorityCases: PriorityCase[] = [
+  { name: "a group beats all", dirs: { all: "all", a: "a" }, want: "a" },
+  {
+    name: "the host's group beats everything",
+    dirs: { all: "all", a: "a", h1: "h1" },
+    order: ["a"],
+    want: "h1",
+  },
+  { name: "group_order: later wins", dirs: { a: "a", b: "b" }, order: ["b", "a"], want: "a" },
+  { name: "group_order: later wins (2)", dirs: { a: "a", b: "b" }, order: ["a", "b"], want: "b" },
+  {
+    name: "unordered groups conflict",
+    dirs: { all: "all", a: "a", b: "b" },
+    want: [/groups "a" and "b"/, /"\/etc\/motd"/, /group_order/, /content/],
+  },
+  {
+    name: "only one of the two in group_order is a conflict",
+    dirs: { a: "a", b: "b" },
+    order: ["a"],
+    want: [/groups "a" and "b"/, /group_order/],
+  },
+  {
+    name: "identical entries are no conflict",
+    dirs: { all: "all", a: "same", b: "same" },
+    want: "same",
+  },
+  {
+    name: "identical content but another mode conflicts",
+    dirs: {
+      a: "same",
+      b: { files: { etc: { motd: "same" } }, "permissions.yaml": "/etc/motd: 0600\n" },
+    },
+    want: [/groups "a" and "b"/, /mode/],
+  },
+  {
+    name: "identical content but another owner conflicts",
+    dirs: {
+      a: "same",
+      b: { files: { etc: { motd: "same" } }, "permissions.yaml": "/etc/motd: 0644 0 0\n" },
+    },
+    want: [/groups "a" and "b"/, /owner/],
+  },
+  {
+    name: "identical content but triggers conflict",
+    dirs: {
+      a: "same",
+      b: { files: { etc: { motd: "same" } }, "triggers.yaml": "/etc/motd: [x]\n" },
+    },
+    want: [/groups "a" and "b"/, /triggers/],
+  },
+  {
+    name: "a template rendering to the same content is still a different entry",
+    dirs: { a: "same", b: { files: { etc: { motd: "same" } }, "templates.yaml": "- /etc/motd\n" } },
+    want: [/groups "a" and "b"/, /template/],
+  },
+  {
+    name: "a symlink against a file conflicts",
+    dirs: { a: "same", b: { files: { etc: { motd: link("same") } } } },
+    want: [/groups "a" and "b"/, /type/],
+  },
+  {
+    name: "detected groups are ordered by group_order too",
+    dirs: { a: "a", detected_debian: "debian" },
+    order: ["a", "detected_debian"],
+    detected: ["detected_debian"],
+    want: "debian",
+  },
+  {
+    name: "detected groups without an order conflict",
+    dirs: { a: "a", detected_debian: "debian" },
+    detected: ["detected_debian"],
+    want: [/groups "a" and "detected_debian"/],
+  },
+  {
+    name: "a detected group that does not match is not used",
+    dirs: { a: "a", detected_debian: "debian" },
+    want: "a",
+  },
+  {
+    name: "the host's group settles an unordered conflict",
+    dirs: { a: "a", b: "b", h1: "h1" },
+    want: "h1",
+  },
+  {
+    name: "a higher group settles a conflict only if it is above both",
+    dirs: { a: "a", b: "b", c: "c" },
+    order: ["a", "c"],
+    want: [/groups "b" and "c"/],
+  },
+  {
+    name: "an unordered group identical to the winner is no conflict",
+    dirs: { a: "a", b: "c", c: "c" },
+    order: ["a", "c"],
+    want: "c",
+  },
+];
+for (const c of priorityCases) {
+  test(`priority: ${c.name}`, () => {
+    const tree: Tree = { "groups.yaml": "a: [h1]\nb: [h1]\nc: [h1]\n" };
+    if (c.order) tree["config.yaml"] = `group_order: [${c.order.join(", ")}]\n`;
+    for (const [group, dir] of Object.entries(c.dirs)) {
+      tree[group] = typeof dir === "string" ? { files: { etc: { motd: dir } } } : dir;
+    }
+    const f = { ...facts, detected: c.detected ?? [] };
+    if (typeof c.want === "string") {
+      assert.equal(content(build(tree, "h1", f), "/etc/motd"), c.want);
+    } else {
+      const err = buildError(tree, f);
+      for (const re of c.want) assert.match(err.message, re);
+    }
+  });
+}
+
+test("priority: a file that wins over a directory cannot have children from the other group", () => {
+  const err = buildError({
+    "config.yaml": "group_order: [b, a]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    a: { files: { x: "file" } },
+    b: { files: { x: { y: "child" } } },
+  });
+  assert.match(err.message, /"\/x\/y" of group "b" lies below "\/x", which is a file of group "a"/);
+});
+
+const template = [
+  "host={{ host }}",
+  "{% if groups.web %}web{% else %}not web{% endif %}",
+  "{% if groups.db %}db{% else %}not db{% endif %}",
+  "{% if groups.detected_debian %}debian{% endif %}",
+  "{% if groups.h2 %}h2{% endif %}",
+  "",
+].join("\n");
+const templateTree: Tree = {
+  "hosts.yaml": "- name: h1\n- name: h2\n",
+  "groups.yaml": "web: [h1]\ndb: [h2, detected_debian]\n",
+  all: { files: { etc: { motd: template } }, "templates.yaml": "- /etc/motd\n" },
+};
+
+test("templates see host and groups", () => {
+  assert.equal(content(build(templateTree, "h1"), "/etc/motd"), "host=h1\nweb\nnot db\n\n\n");
+  assert.equal(content(build(templateTree, "h2"), "/etc/motd"), "host=h2\nnot web\ndb\n\nh2\n");
+  const debian = build(templateTree, "h1", { ...facts, detected: ["detected_debian"] });
+  assert.equal(content(debian, "/etc/motd"), "host=h1\nweb\ndb\ndebian\n\n");
+  const b = build(templateTree, "h1");
+  const entry = b.files.find((f) => f.path === "/etc/motd");
+  assert.equal(entry?.data_length, b.content.get("/etc/motd")?.length);
+});
+
+const templateErrors: [string, string, RegExp][] = [
+  ["an unknown group", "a\nb\n{% if groups.webserverz %}x{% endif %}\n", /groups\.webserverz/],
+  ["an unknown variable", "a\n{{ hostname }}\n", /undefined variable: hostname/],
+  ["an unknown property", "{{ host }}\n{{ groups.web.x.y }}\n", /undefined variable/],
+];
+for (const [name, text, re] of templateErrors) {
+  test(`template error: ${name} names group, file and line`, () => {
+    const line =
+      text
+        .split("\n")
+        .findIndex(
+          (l) => l.includes("{{ hostname") || l.includes("webserverz") || l.includes("x.y"),
+        ) + 1;
+    const err = buildError({
+      "groups.yaml": "web: [h1]\n",
+      web: { files: { etc: { motd: text } }, "templates.yaml": "- /etc/motd\n" },
+    });
+    assert.match(err.message, /template error in group "web"/);
+    assert.ok(err.message.includes(`web/files/etc/motd:${line}`), err.message);
+    assert.match(err.message, re);
+  });
+}
+
+test("templates cannot read local files with include", () => {
+  const err = buildError({
+    all: { files: { motd: "{% include '/etc/passwd' %}\n" }, "templates.yaml": "- /motd\n" },
+  });
+  assert.match(err.message, /all\/files\/motd:1/);
+});
+
+test("a template that does not match another group's file is a conflict, templates render per host", () => {
+  const tree: Tree = {
+    "hosts.yaml": "- name: h1\n- name: h2\n",
+    all: { files: { etc: { motd: file("{{ host }}", 0o600) } }, "templates.yaml": "- /etc/motd\n" },
+  };
+  const config = loadConfig(configDir(tree));
+  const [h1, h2] = config.hosts;
+  assert.ok(h1 && h2);
+  assert.equal(buildHost(config, h1, facts).content.get("/etc/motd")?.toString(), "h1");
+  assert.equal(buildHost(config, h2, facts).content.get("/etc/motd")?.toString(), "h2");
+  assert.equal(buildHost(config, h2, facts).files.find((f) => f.path === "/etc/motd")?.mode, 0o600);
+});

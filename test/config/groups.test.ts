@@ -1,0 +1,116 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/errors.ts";
+import { memberGroups } from "../../src/config/groups.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { resolveTargets } from "../../src/config/targets.ts";
+import { configDir } from "./tree.ts";
+
+const hosts = "- name: web1\n- name: web2\n- name: db1\n- name: image\n";
+
+const groupsYaml = `
+webservers:
+  - web1
+  - web2
+debian:
+  - detected_debian
+monitored:
+  - webservers
+  - db1
+monitored_remove:
+  - web2
+everything:
+  - all
+everything_remove:
+  - monitored
+  - detected_bsd
+nested:
+  - monitored
+`;
+
+const config = loadConfig(configDir({ "hosts.yaml": hosts, "groups.yaml": groupsYaml }));
+
+// host, detected groups -> groups.yaml groups
+const membership: [string, string[], string[]][] = [
+  ["web1", [], ["webservers", "monitored", "nested"]],
+  ["web2", [], ["webservers", "everything"]],
+  ["db1", [], ["monitored", "nested"]],
+  ["image", [], ["everything"]],
+  ["image", ["detected_debian"], ["debian", "everything"]],
+  ["image", ["detected_bsd"], []],
+  ["web2", ["detected_debian"], ["webservers", "debian", "everything"]],
+];
+for (const [host, detected, want] of membership) {
+  test(`group membership: ${host} with [${detected.join(", ")}]`, () => {
+    assert.deepEqual(memberGroups(config.groups, host, detected).sort(), want.sort());
+  });
+}
+
+test("a _remove list applies after expansion, also for nested groups", () => {
+  const c = loadConfig(
+    configDir({
+      "hosts.yaml": hosts,
+      "groups.yaml":
+        "a:\n  - b\n  - db1\nb:\n  - all\na_remove:\n  - webs\nwebs:\n  - web1\n  - web2\n",
+    }),
+  );
+  assert.deepEqual(memberGroups(c.groups, "web1", []).sort(), ["b", "webs"]);
+  assert.deepEqual(memberGroups(c.groups, "image", []).sort(), ["a", "b"]);
+});
+
+const targets: [string[], string[]][] = [
+  [["web1"], ["web1"]],
+  [["all"], ["web1", "web2", "db1", "image"]],
+  [
+    ["db1", "webservers"],
+    ["web1", "web2", "db1"],
+  ],
+  [
+    ["monitored", "web1", "nested"],
+    ["web1", "db1"],
+  ],
+  [["debian"], []],
+  [["everything"], ["web2", "image"]],
+];
+for (const [names, want] of targets) {
+  test(`resolveTargets ${names.join(" ")}`, () => {
+    assert.deepEqual(
+      resolveTargets(config, names).map((h) => h.name),
+      want,
+    );
+  });
+}
+
+test("resolveTargets: unknown names and detected groups are errors", () => {
+  assert.throws(
+    () => resolveTargets(config, ["web1", "webserverz", "detected_debian"]),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 2);
+      assert.equal(err.problems[0]?.pos, undefined);
+      assert.match(err.problems[0]?.message ?? "", /unknown host or group "webserverz"/);
+      assert.match(err.problems[1]?.message ?? "", /"detected_debian" is a detected group/);
+      return true;
+    },
+  );
+});
+
+test("cycles through _remove lists are found too", () => {
+  assert.throws(
+    () =>
+      loadConfig(
+        configDir({
+          "hosts.yaml": hosts,
+          "groups.yaml": "a:\n  - all\na_remove:\n  - b\nb:\n  - a\n",
+        }),
+      ),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((p) => [p.pos?.file, p.pos?.line, p.message]),
+        [["groups.yaml", 1, "cycle in groups: a -> b -> a"]],
+      );
+      return true;
+    },
+  );
+});

@@ -1,0 +1,353 @@
+// End-to-end: the real CLI (bin/safcm) syncs files to temporary roots over
+// the local connection (a real helper child process, the real file system).
+
+import assert from "node:assert/strict";
+import { lstatSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { safcm, snapshot, tempDir, writeTree, type Node } from "../helpers/tree.ts";
+
+interface Fixture {
+  conf: string;
+  root: string;
+  sync: (...args: string[]) => ReturnType<typeof safcm>;
+  json: (...args: string[]) => Promise<JsonReport>;
+}
+
+interface JsonFile {
+  path: string;
+  created: boolean;
+  old: {
+    type: string;
+    mode: string;
+    user: string | null;
+    uid: number;
+    group: string | null;
+    gid: number;
+  } | null;
+  new: {
+    type: string;
+    mode: string;
+    user: string | null;
+    uid: number;
+    group: string | null;
+    gid: number;
+  };
+  diff: string | null;
+}
+interface JsonReport {
+  dry_run: boolean;
+  hosts: { name: string; ok: boolean; error: string | null; groups: string[]; files: JsonFile[] }[];
+}
+
+const cleanups: (() => void)[] = [];
+after(() => cleanups.forEach((c) => c()));
+
+/** A configuration directory with one local host "h1" whose root is a fresh directory. */
+function fixture(tree: Record<string, Node>, hosts?: string): Fixture {
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  const conf = join(dir, "conf");
+  const root = join(dir, "root");
+  mkdirSync(root, { mode: 0o755 });
+  writeTree(conf, {
+    "hosts.yaml": hosts ?? `- name: h1\n  connection: local\n  root: ${root}\n`,
+    ...tree,
+  });
+  const sync = (...args: string[]) => safcm(["sync", "-C", conf, ...args]);
+  const json = async (...args: string[]) => {
+    const r = await sync("--json", ...args);
+    assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as JsonReport;
+  };
+  return { conf, root, sync, json };
+}
+
+const paths = (report: JsonReport) => report.hosts[0].files.map((f) => f.path);
+
+describe("sync over the local connection", { concurrency: true }, () => {
+  test("creates files and directories, then a second run changes and reports nothing", async () => {
+    const f = fixture({
+      "all/files/etc/motd": "hello\n",
+      "all/files/etc/app/conf": { content: "x=1\n", mode: 0o600 },
+      "all/files/usr/bin/tool": { content: "#!/bin/sh\n", mode: 0o755 },
+      "all/files/etc/link": { symlink: "motd" },
+    });
+    const first = await f.sync("h1");
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /\[h1\] "\/etc\/motd": created, file, root\(0\) root\(0\), 0644/);
+    assert.match(
+      first.stdout,
+      /\[h1\] "\/etc\/app\/conf": created, file, root\(0\) root\(0\), 0600/,
+    );
+    assert.match(first.stdout, /\[h1\] "\/etc\/link": created, symlink/);
+    assert.equal(readFileSync(join(f.root, "etc/motd"), "utf8"), "hello\n");
+    assert.equal(lstatSync(join(f.root, "usr/bin/tool")).mode & 0o7777, 0o755);
+    assert.equal(lstatSync(join(f.root, "etc/app/conf")).mode & 0o7777, 0o600);
+    assert.equal(readlinkSync(join(f.root, "etc/link")), "motd");
+
+    const before = snapshot(f.root);
+    const second = await f.json("h1");
+    assert.deepEqual(paths(second), []);
+    assert.equal(second.hosts[0].ok, true);
+    assert.deepEqual(snapshot(f.root), before, "a no-op sync touches nothing");
+    const human = await f.sync("h1");
+    assert.equal(human.code, 0);
+    assert.doesNotMatch(human.stdout, /\[h1\]/, "nothing reported for an unchanged host");
+    assert.match(human.stdout, /1 host\(s\)/);
+  });
+
+  test("updates content with a unified diff, and leaves no temporary files", async () => {
+    const f = fixture({ "all/files/etc/motd": "one\ntwo\nthree\n" });
+    writeTree(f.root, { "etc/motd": "one\nTWO\nthree\n" });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /\[h1\] "\/etc\/motd": content\n {3}@@ -1,3 \+1,3 @@\n {3} one\n {3}-TWO\n {3}\+two\n {3} three/,
+    );
+    assert.equal(readFileSync(join(f.root, "etc/motd"), "utf8"), "one\ntwo\nthree\n");
+    assert.deepEqual(
+      Object.keys(snapshot(f.root)).filter((p) => p.includes(".motd")),
+      [],
+      "no temporary file left behind",
+    );
+  });
+
+  test("sets owners by number and by name, and 4-digit modes in every YAML spelling", async () => {
+    const f = fixture({
+      "all/files/a": "a",
+      "all/files/b": "b",
+      "all/files/c": "c",
+      "all/files/d": "d",
+      "all/files/e": "e",
+      "all/files/shared": { dir: true },
+      "all/permissions.yaml": [
+        "/a: 4755 1234 2345",
+        "/b: 2750 nobody nogroup",
+        '/c: "0640"',
+        "/d: 640",
+        "/e: 0600 daemon 0",
+        "/shared: 1777",
+      ].join("\n"),
+    });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 0, r.stderr);
+    const st = (p: string) => lstatSync(join(f.root, p));
+    assert.deepEqual([st("a").mode & 0o7777, st("a").uid, st("a").gid], [0o4755, 1234, 2345]);
+    assert.deepEqual([st("b").mode & 0o7777, st("b").uid, st("b").gid], [0o2750, 65534, 65534]);
+    assert.equal(st("c").mode & 0o7777, 0o640);
+    assert.equal(st("d").mode & 0o7777, 0o640);
+    assert.deepEqual([st("e").mode & 0o7777, st("e").uid, st("e").gid], [0o600, 1, 0]);
+    assert.equal(st("shared").mode & 0o7777, 0o1777);
+    assert.match(r.stdout, /"\/b": created, file, nobody\(65534\) nogroup\(65534\), 2750/);
+    const again = await f.json("h1");
+    assert.deepEqual(paths(again), [], "owners and modes are stable on the next run");
+  });
+
+  test("dry-run leaves the disk byte-for-byte untouched and reports what would change", async () => {
+    const f = fixture({
+      "all/files/etc/motd": "new\n",
+      "all/files/etc/new/deep/file": "x",
+      "all/files/var/link": { symlink: "/etc/motd" },
+      "all/permissions.yaml": "/etc: 0750 12 34\n",
+    });
+    writeTree(f.root, { "etc/motd": "old\n", var: { dir: true, mode: 0o700 } });
+    const before = snapshot(f.root);
+    const report = await f.json("--dry-run", "h1");
+    assert.deepEqual(snapshot(f.root), before);
+    assert.equal(report.dry_run, true);
+    assert.deepEqual(paths(report), [
+      "/etc",
+      "/etc/motd",
+      "/etc/new",
+      "/etc/new/deep",
+      "/etc/new/deep/file",
+      "/var",
+      "/var/link",
+    ]);
+    const byPath = new Map(report.hosts[0].files.map((x) => [x.path, x]));
+    assert.equal(
+      byPath.get("/etc/new/deep/file")!.created,
+      true,
+      "child of a missing directory is created",
+    );
+    assert.match(byPath.get("/etc/motd")!.diff!, /-old\n\+new/);
+    const human = await f.sync("-n", "h1");
+    assert.match(human.stdout, /\[h1\] changed 7 file\(s\): \(dry-run\)/);
+    assert.deepEqual(snapshot(f.root), before);
+    // and the real run does exactly what the dry-run said
+    const real = await f.json("h1");
+    assert.deepEqual(paths(real), paths(report));
+  });
+
+  test("changes types both ways: file, symlink, directory", async () => {
+    const f = fixture({
+      "all/files/f2l": { symlink: "target" },
+      "all/files/l2f": "now a file\n",
+      "all/files/f2d": { dir: true },
+      "all/files/d2f": "was a dir\n",
+      "all/files/l2d": { dir: true },
+    });
+    mkdirSync(join(f.root, "outside"));
+    writeTree(f.root, {
+      f2l: "file\n",
+      l2f: { symlink: "somewhere" },
+      f2d: "file\n",
+      d2f: { dir: true },
+      l2d: { symlink: "outside" },
+    });
+    const report = await f.json("h1");
+    assert.equal(report.hosts[0].ok, true, report.hosts[0].error ?? "");
+    const types = Object.fromEntries(
+      report.hosts[0].files.map((x) => [x.path, [x.old?.type, x.new.type]]),
+    );
+    assert.deepEqual(types, {
+      "/d2f": ["dir", "file"],
+      "/f2d": ["file", "dir"],
+      "/f2l": ["file", "symlink"],
+      "/l2d": ["symlink", "dir"],
+      "/l2f": ["symlink", "file"],
+    });
+    assert.equal(readlinkSync(join(f.root, "f2l")), "target");
+    assert.equal(readFileSync(join(f.root, "l2f"), "utf8"), "now a file\n");
+    assert.ok(lstatSync(join(f.root, "f2d")).isDirectory());
+    assert.ok(lstatSync(join(f.root, "l2d")).isDirectory());
+    assert.ok(lstatSync(join(f.root, "outside")).isDirectory(), "the link's target is untouched");
+  });
+
+  test("never replaces a non-empty directory: the host fails with exit 1 and the data stays", async () => {
+    const f = fixture({ "all/files/data": "file\n" });
+    writeTree(f.root, { "data/precious": "keep me\n" });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout + r.stderr, /"\/data".*will not replace non-empty directory/);
+    assert.equal(readFileSync(join(f.root, "data/precious"), "utf8"), "keep me\n");
+  });
+
+  test("shows binary content as sizes in text and JSON reports", async () => {
+    const f = fixture({
+      "all/files/bin": Buffer.from([0, 1, 2, 3, 255]),
+      "all/files/half": "text\n",
+    });
+    writeTree(f.root, { bin: Buffer.from([0, 9]), half: Buffer.from([0, 1, 2]) });
+    const report = await f.json("-n", "h1");
+    const diffs = Object.fromEntries(report.hosts[0].files.map((x) => [x.path, x.diff]));
+    assert.equal(diffs["/bin"], "<binary content, 2 bytes> -> <binary content, 5 bytes>");
+    assert.match(diffs["/half"]!, /<binary content, 3 bytes>/);
+    assert.match(diffs["/half"]!, /\+text/);
+  });
+
+  test("a symlink planted where a managed directory belongs is replaced, never followed", async () => {
+    const f = fixture({ "all/files/srv/www/index.html": "hello\n" });
+    const { dir: victim, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    mkdirSync(join(f.root, "srv"));
+    writeTree(f.root, { "srv/www": { symlink: victim } });
+    // /srv/www is a managed directory, so the link is replaced by a directory...
+    const ok = await f.json("h1");
+    assert.equal(ok.hosts[0].ok, true);
+    assert.ok(lstatSync(join(f.root, "srv/www")).isDirectory());
+    assert.deepEqual(Object.keys(snapshot(victim)), ["."], "nothing was written through the link");
+  });
+
+  test("applies group priority: group_order, the host's own group above all, all below all", async () => {
+    const f = fixture({
+      "groups.yaml": "low: [h1]\nhigh: [h1]\n",
+      "config.yaml": "group_order: [low, high]\n",
+      "all/files/a": "all\n",
+      "low/files/a": "low\n",
+      "low/files/b": "low\n",
+      "high/files/b": "high\n",
+      "h1/files/b": "host\n",
+      "high/files/c": "high\n",
+    });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(readFileSync(join(f.root, "a"), "utf8"), "low\n");
+    assert.equal(readFileSync(join(f.root, "b"), "utf8"), "host\n");
+    assert.equal(readFileSync(join(f.root, "c"), "utf8"), "high\n");
+  });
+
+  test("an unordered conflict fails the host (exit 1) naming both groups and the path", async () => {
+    const f = fixture({
+      "groups.yaml": "one: [h1]\ntwo: [h1]\n",
+      "one/files/etc/x": "1\n",
+      "two/files/etc/x": "2\n",
+    });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /one/);
+    assert.match(r.stdout, /two/);
+    assert.match(r.stdout, /\/etc\/x/);
+    assert.match(r.stdout, /group_order/);
+    assert.deepEqual(Object.keys(snapshot(f.root)), ["."], "nothing was changed");
+  });
+
+  test("renders templates per host; a template error names group, file and line", async () => {
+    const good = fixture({
+      "groups.yaml": "web: [h1]\n",
+      "all/files/etc/motd": "host {{ host }}{% if groups.web %} web{% endif %}\n",
+      "all/templates.yaml": "- /etc/motd\n",
+    });
+    assert.equal((await good.sync("h1")).code, 0);
+    assert.equal(readFileSync(join(good.root, "etc/motd"), "utf8"), "host h1 web\n");
+
+    const bad = fixture({
+      "groups.yaml": "web: [h1]\n",
+      "all/files/etc/motd": "line one\n{% if groups.webz %}x{% endif %}\n",
+      "all/templates.yaml": "- /etc/motd\n",
+    });
+    const r = await bad.sync("h1");
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /group "all" at all\/files\/etc\/motd:2: undefined variable: groups\.webz/,
+    );
+    const c = await safcm(["check", "-C", bad.conf]);
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /etc\/motd/);
+  });
+
+  test("exit status 2 for a configuration error, with file and line, nothing contacted, stdout empty", async () => {
+    const f = fixture({ "config.yaml": "dry_run: false\nbogus: 1\n", "all/files/x": "x" });
+    const r = await f.sync("--json", "h1");
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /config\.yaml:2:1: .*bogus/);
+    assert.deepEqual(Object.keys(snapshot(f.root)), ["."]);
+    const unknown = await f.sync("nosuchhost");
+    assert.equal(unknown.code, 2);
+  });
+
+  test("one failing host does not stop the others; exit status 1", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const rootA = join(dir, "a");
+    mkdirSync(rootA);
+    const f = fixture(
+      { "all/files/x": "x\n" },
+      `- name: good\n  connection: local\n  root: ${rootA}\n- name: bad\n  connection: local\n  root: ${join(dir, "missing")}\n`,
+    );
+    const report = await f.json("all");
+    const byName = Object.fromEntries(report.hosts.map((h) => [h.name, h]));
+    assert.equal(byName.good.ok, true);
+    assert.equal(byName.bad.ok, false);
+    assert.match(byName.bad.error!, /missing/);
+    assert.equal(readFileSync(join(rootA, "x"), "utf8"), "x\n");
+    const human = await f.sync("all");
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /2 host\(s\): .*1 failed/);
+  });
+
+  test("an unknown user on the host fails the host naming path and user; nothing is half-written", async () => {
+    const f = fixture({
+      "all/files/dir/file": "x\n",
+      "all/permissions.yaml": "/dir/file: 0644 nosuchuser nogroup\n",
+    });
+    const r = await f.sync("h1");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /"\/dir\/file".*nosuchuser/);
+    assert.deepEqual(Object.keys(snapshot(f.root)), [".", "dir"], "no file and no temporary file");
+  });
+});

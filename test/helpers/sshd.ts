@@ -1,0 +1,116 @@
+// A private sshd on 127.0.0.1 for the tests: generated host and client keys,
+// a free port, and an ssh client configuration with host aliases. Root's
+// ~/.bashrc on these machines is slow; the client key carries
+// environment="SHLVL=1" (allowed by PermitUserEnvironment) so that the
+// shell start-up is skipped for this key only.
+
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { tempDir } from "./tree.ts";
+
+export interface Sshd {
+  /** ssh client configuration with the aliases (Host <alias> -> 127.0.0.1:port). */
+  config: string;
+  port: number;
+  dir: string;
+  stop: () => Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+export async function startSshd(aliases: string[], extraConfig = ""): Promise<Sshd> {
+  const { dir, cleanup } = tempDir("safcm-sshd-");
+  const port = await freePort();
+  const hostKey = join(dir, "host_ed25519");
+  const clientKey = join(dir, "client_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey]);
+  const authorized = join(dir, "authorized_keys");
+  writeFileSync(authorized, `environment="SHLVL=1" ${readFileSync(`${clientKey}.pub`, "utf8")}`, {
+    mode: 0o600,
+  });
+  const sshdConfig = join(dir, "sshd_config");
+  writeFileSync(
+    sshdConfig,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${authorized}`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      "PermitUserEnvironment SHLVL",
+      "MaxStartups 200",
+      "MaxSessions 200",
+      "LogLevel ERROR",
+      extraConfig,
+    ].join("\n") + "\n",
+  );
+  const knownHosts = join(dir, "known_hosts");
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, "utf8")}`);
+  const config = join(dir, "ssh_config");
+  writeFileSync(
+    config,
+    aliases
+      .map((a) =>
+        [
+          `Host ${a}`,
+          "  HostName 127.0.0.1",
+          `  Port ${port}`,
+          "  User root",
+          `  IdentityFile ${clientKey}`,
+          "  IdentitiesOnly yes",
+          `  UserKnownHostsFile ${knownHosts}`,
+          "  StrictHostKeyChecking yes",
+          "  LogLevel ERROR",
+        ].join("\n"),
+      )
+      .join("\n") + "\n",
+  );
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const sshd: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", sshdConfig], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  sshd.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  // Wait until it accepts connections.
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync("ssh", ["-F", config, aliases[0], "true"], { stdio: "pipe", timeout: 10_000 });
+      break;
+    } catch (err) {
+      if (i > 50 || sshd.exitCode !== null)
+        throw new Error(`sshd did not start: ${log}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    config,
+    port,
+    dir,
+    stop: async () => {
+      if (sshd.exitCode === null) {
+        const exited = new Promise((r) => sshd.once("exit", r));
+        sshd.kill("SIGTERM");
+        await exited;
+      }
+      cleanup();
+    },
+  };
+}
