@@ -1,0 +1,47 @@
+// Shared by the benchmarks: run a command under /usr/bin/time for wall time and peak memory.
+
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+export interface Measure {
+  seconds: number;
+  /** Peak resident memory of the command in MiB (NaN without /usr/bin/time). */
+  peakMiB: number;
+}
+
+const TIME = "/usr/bin/time";
+
+/** Runs argv, fails loudly on a non-zero exit, returns wall time and peak memory. */
+export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): Measure {
+  const withTime = existsSync(TIME);
+  const start = process.hrtime.bigint();
+  const r = spawnSync(
+    withTime ? TIME : argv[0]!,
+    withTime ? ["-f", "%M", ...argv] : argv.slice(1),
+    {
+      encoding: "utf8",
+      env,
+      maxBuffer: 1024 * 1024 * 1024,
+    },
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0)
+    throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  const kib = withTime ? Number(r.stderr.trim().split("\n").at(-1)) : NaN;
+  return { seconds, peakMiB: kib / 1024 };
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Runs fn `runs` times and keeps the run with the median time. */
+export function medianOf(runs: number, fn: () => Measure): Measure {
+  const all = Array.from({ length: runs }, fn).sort((a, b) => a.seconds - b.seconds);
+  return all[Math.floor(all.length / 2)]!;
+}
+
+export function row(cells: (string | number)[], widths: number[]): string {
+  return cells.map((c, i) => String(c).padEnd(widths[i] ?? 12)).join(" ");
+}

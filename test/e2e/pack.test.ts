@@ -1,0 +1,55 @@
+// What ships: `npm pack` gives a package whose `safcm` command works when installed.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { REPO, tempDir, writeTree } from "../helpers/tree.ts";
+
+test("npm pack gives an installable package with a working safcm command", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const packed = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], {
+        cwd: REPO,
+        encoding: "utf8",
+      }),
+    ) as { filename: string; files: { path: string }[] }[];
+    const files = packed[0]!.files.map((f) => f.path);
+    assert.ok(files.includes("bin/safcm"));
+    assert.ok(files.includes("dist/remote.js"));
+    assert.ok(files.includes("dist/cli/main.js"));
+    assert.deepEqual(
+      files.filter((f) => f.startsWith("src/") || f.startsWith("test/")),
+      [],
+      "sources and tests do not ship",
+    );
+    const prefix = join(dir, "install");
+    mkdirSync(prefix);
+    execFileSync(
+      "npm",
+      [
+        "install",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--omit=dev",
+        join(dir, packed[0]!.filename),
+      ],
+      { cwd: prefix, stdio: "pipe" },
+    );
+    const bin = join(prefix, "node_modules", ".bin", "safcm");
+    assert.match(execFileSync(bin, ["version"], { encoding: "utf8" }), /^safcm \d+\.\d+\.\d+\n$/);
+    const root = join(dir, "root");
+    mkdirSync(root);
+    writeTree(join(dir, "conf"), {
+      "hosts.yaml": `- name: h\n  connection: local\n  root: ${root}\n`,
+      "all/files/etc/motd": "installed\n",
+    });
+    execFileSync(bin, ["sync", "-C", join(dir, "conf"), "h"], { encoding: "utf8" });
+    assert.equal(readFileSync(join(root, "etc/motd"), "utf8"), "installed\n");
+  } finally {
+    cleanup();
+  }
+});
