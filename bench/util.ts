@@ -15,15 +15,11 @@ const TIME = "/usr/bin/time";
 export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): Measure {
   const withTime = existsSync(TIME);
   const start = process.hrtime.bigint();
-  const r = spawnSync(
-    withTime ? TIME : argv[0]!,
-    withTime ? ["-f", "%M", ...argv] : argv.slice(1),
-    {
-      encoding: "utf8",
-      env,
-      maxBuffer: 1024 * 1024 * 1024,
-    },
-  );
+  const r = spawnSync(withTime ? TIME : argv[0], withTime ? ["-f", "%M", ...argv] : argv.slice(1), {
+    encoding: "utf8",
+    env,
+    maxBuffer: 1024 * 1024 * 1024,
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (r.status !== 0)
     throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
@@ -33,13 +29,13 @@ export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): M
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 /** Runs fn `runs` times and keeps the run with the median time. */
 export function medianOf(runs: number, fn: () => Measure): Measure {
   const all = Array.from({ length: runs }, fn).sort((a, b) => a.seconds - b.seconds);
-  return all[Math.floor(all.length / 2)]!;
+  return all[Math.floor(all.length / 2)];
 }
 
 export function row(cells: (string | number)[], widths: number[]): string {

@@ -16,7 +16,7 @@ test("npm pack gives an installable package with a working safcm command", () =>
         encoding: "utf8",
       }),
     ) as { filename: string; files: { path: string }[] }[];
-    const files = packed[0]!.files.map((f) => f.path);
+    const files = packed[0].files.map((f) => f.path);
     assert.ok(files.includes("bin/safcm"));
     assert.ok(files.includes("dist/remote.js"));
     assert.ok(files.includes("dist/cli/main.js"));
@@ -35,7 +35,7 @@ test("npm pack gives an installable package with a working safcm command", () =>
         "--no-audit",
         "--no-fund",
         "--omit=dev",
-        join(dir, packed[0]!.filename),
+        join(dir, packed[0].filename),
       ],
       { cwd: prefix, stdio: "pipe" },
     );

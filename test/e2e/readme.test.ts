@@ -12,7 +12,7 @@ function quickStart(): string {
   const section = readme.slice(readme.indexOf("## Quick start"));
   const block = /```sh\n([\s\S]*?)```/.exec(section);
   assert.ok(block, "the quick start has a sh block");
-  return block[1]!;
+  return block[1];
 }
 
 test("the README quick start works as written and is safe to run", () => {
@@ -30,7 +30,7 @@ test("the README quick start works as written and is safe to run", () => {
     });
     assert.equal(r.status, 0, r.stderr);
     const runs = r.stdout.split(/^1 host\(s\): /m);
-    assert.match(runs[0]!, /\[demo\] "\/etc\/motd": created, file/);
+    assert.match(runs[0], /\[demo\] "\/etc\/motd": created, file/);
     assert.match(r.stdout, /1 changed, 0 unchanged, 0 failed \(dry-run\)/);
     assert.match(
       r.stdout,

@@ -2,7 +2,8 @@
 // (started by these tests with generated keys), with several host aliases.
 
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
@@ -30,8 +31,22 @@ before(async () => {
       "  IdentitiesOnly yes",
       `  UserKnownHostsFile ${join(sshd.dir, "known_hosts")}`,
       "  StrictHostKeyChecking yes",
+      "Host changedkey",
+      "  HostName 127.0.0.1",
+      `  Port ${sshd.port}`,
+      "  User root",
+      `  IdentityFile ${join(sshd.dir, "client_ed25519")}`,
+      "  IdentitiesOnly yes",
+      `  UserKnownHostsFile ${join(sshd.dir, "known_hosts_changed")}`,
+      "  StrictHostKeyChecking yes",
       "",
     ].join("\n"),
+  );
+  // A known_hosts entry with another key: what a changed host key looks like.
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(sshd.dir, "other_key")]);
+  writeFileSync(
+    join(sshd.dir, "known_hosts_changed"),
+    `[127.0.0.1]:${sshd.port} ${readFileSync(join(sshd.dir, "other_key.pub"), "utf8")}`,
   );
 });
 after(async () => {
@@ -135,6 +150,36 @@ describe("sync over ssh", { concurrency: true }, () => {
     const r = await f.run("wrongkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[wrongkey\] error: ssh failed: .*Permission denied/);
+  });
+
+  test("a changed host key is refused with ssh's own words", async () => {
+    const f = fixture(["changedkey"], { "all/files/x": "x\n" });
+    const r = await f.run("changedkey");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\[changedkey\] error: ssh failed: Host key verification failed/);
+    assert.deepEqual(readdirSync(f.roots.changedkey), []);
+  });
+
+  test("ssh_user is passed to ssh as the login user", async () => {
+    const f = fixture(["h4"], { "all/files/x": "x\n" }, { h4: "  ssh_user: nosuchuser\n" });
+    const r = await f.run("h4");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\[h4\] error: ssh failed: .*Permission denied/);
+  });
+
+  test("remote log lines arrive with the host's name in front at the chosen log level", async () => {
+    const f = fixture(["h1", "h2"], { "all/files/etc/motd": "x\n" });
+    const quiet = await f.run("-n", "all");
+    assert.doesNotMatch(quiet.stderr, /verbose:/);
+    const r = await f.run("-l", "verbose", "all");
+    assert.equal(r.code, 0, r.stderr);
+    for (const h of ["h1", "h2"]) {
+      assert.match(
+        r.stderr,
+        new RegExp(`^\\[${h}\\] verbose: .*/etc/motd`, "m"),
+        `a line of ${h} from its helper`,
+      );
+    }
   });
 
   test("a connection killed in the middle of a sync fails the host with a clear error", async () => {
