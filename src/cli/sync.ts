@@ -14,8 +14,23 @@ import { parseOptions } from "./options.ts";
 
 const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
 
+/** Default for how long a helper may stay silent (it sends keepalives while it works). */
+const DEFAULT_TIMEOUT_S = 120;
+
+function helperTimeoutMs(): number {
+  const value = process.env.SAFCM_HELPER_TIMEOUT;
+  const seconds = value === undefined || value === "" ? DEFAULT_TIMEOUT_S : Number(value);
+  if (!(seconds > 0)) {
+    throw new ConfigError([
+      { message: `invalid SAFCM_HELPER_TIMEOUT "${value}", expected seconds` },
+    ]);
+  }
+  return seconds * 1000;
+}
+
 export async function sync(args: string[]): Promise<number> {
   const opts = parseOptions(args, SYNC_OPTIONS);
+  const timeoutMs = helperTimeoutMs();
   if (opts.targets.length === 0) {
     throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
   }
@@ -34,7 +49,7 @@ export async function sync(args: string[]): Promise<number> {
     progress.line(logLine(host, msgLevel, text, logColor));
   };
   const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
-    const result = await syncHost(config, host, { dryRun, onLog });
+    const result = await syncHost(config, host, { dryRun, timeoutMs, onLog });
     done++;
     if (!result.ok) failed++;
     if (!opts.json) {

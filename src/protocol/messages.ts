@@ -147,12 +147,20 @@ export interface SyncResponse {
   error: string | null;
 }
 
+/** Sent by the helper at least every KEEPALIVE_INTERVAL ms while it works on a request. */
+export interface KeepAlive {
+  type: "keepalive";
+}
+
+/** How often the helper says it is still working (ms); the local side's timeout is much longer. */
+export const KEEPALIVE_INTERVAL = 5_000;
+
 export interface ErrorMessage {
   type: "error";
   message: string;
 }
 
-export type Response = LogMessage | InfoResponse | SyncResponse | ErrorMessage;
+export type Response = LogMessage | KeepAlive | InfoResponse | SyncResponse | ErrorMessage;
 
 /** Largest old content the helper sends back for a diff. */
 export const MAX_DIFF_CONTENT = 4 * 1024 * 1024;

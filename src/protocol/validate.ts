@@ -173,6 +173,9 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
         text: string(o.text, "log.text", MAX_LOG_TEXT),
       };
     }
+    case "keepalive":
+      object(header, "keepalive", ["type"]);
+      return { type };
     case "error": {
       const o = object(header, "error", ["type", "message"]);
       return { type, message: string(o.message, "error.message", MAX_LOG_TEXT) };

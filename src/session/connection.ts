@@ -9,8 +9,10 @@ import type { HelperProcess, Transport } from "../transport/transport.ts";
 
 /** How much of the helper's stderr is kept to explain a failure. */
 const MAX_STDERR = 64 * 1024;
+/** Log lines one host may send; a helper that floods the terminal is stopped. */
+export const MAX_LOG_LINES = 100_000;
 
-export type Reply = Exclude<Response, { type: "log" }> & { attachment: Buffer };
+export type Reply = Exclude<Response, { type: "log" | "keepalive" }> & { attachment: Buffer };
 
 export class Connection {
   private readonly child: HelperProcess;
@@ -20,11 +22,18 @@ export class Connection {
   private failure: Error | null = null;
   private stderr = "";
   private readonly exited: Promise<void>;
+  private logLines = 0;
+  private timer: NodeJS.Timeout | null = null;
 
+  /**
+   * @param timeoutMs how long the helper may stay silent while a request is
+   * pending (it sends keepalives while it works) before the host fails.
+   */
   constructor(
     private readonly transport: Transport,
     helper: Buffer,
     private readonly onLog: (level: LogLevel, text: string) => void,
+    private readonly timeoutMs: number,
   ) {
     this.child = transport.start(helper.length);
     this.child.stdin.on("error", () => {
@@ -50,7 +59,13 @@ export class Connection {
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
   async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
     for (const part of encodeFrame(request, attachment)) this.child.stdin.write(part);
-    const reply = await this.next();
+    this.armTimer();
+    let reply: Reply;
+    try {
+      reply = await this.next();
+    } finally {
+      this.disarmTimer();
+    }
     if (reply.type === "error") {
       throw new HostError(`helper failed: ${reply.message}`, this.stage(request));
     }
@@ -71,6 +86,19 @@ export class Connection {
     await this.exited;
   }
 
+  private armTimer(): void {
+    this.disarmTimer();
+    this.timer = setTimeout(() => {
+      this.fail(new HostError(`no answer from the helper for ${this.timeoutMs / 1000} s`, "sync"));
+      this.child.kill("SIGKILL");
+    }, this.timeoutMs);
+  }
+
+  private disarmTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   private stage(request: Request): Stage {
     return request.type === "info_request" ? "info" : "sync";
   }
@@ -89,7 +117,12 @@ export class Connection {
     try {
       for (const frame of this.decoder.push(chunk)) {
         const message = validateResponse(frame.header, frame.attachment.length);
+        if (this.timer !== null) this.armTimer();
+        if (message.type === "keepalive") continue;
         if (message.type === "log") {
+          if (++this.logLines > MAX_LOG_LINES) {
+            throw new ValidationError(`more than ${MAX_LOG_LINES} log lines`);
+          }
           this.onLog(message.level, message.text);
           continue;
         }
@@ -97,6 +130,7 @@ export class Connection {
       }
     } catch (err) {
       if (err instanceof FrameError || err instanceof ValidationError) {
+        this.disarmTimer();
         this.fail(new HostError(`protocol error: ${err.message}`, "sync", { cause: err }));
         this.child.kill("SIGKILL");
         return;

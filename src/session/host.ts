@@ -16,6 +16,8 @@ import type { FileResult, HostResult } from "./result.ts";
 
 export interface SyncOptions {
   dryRun: boolean;
+  /** How long a helper may stay silent while a request is pending. */
+  timeoutMs: number;
   /** Called for every log line of this host (remote ones are untrusted text). */
   onLog: (host: string, level: LogLevel, text: string) => void;
 }
@@ -55,7 +57,7 @@ export async function syncHost(
   let connection: Connection | null = null;
   try {
     log("verbose", `connecting (${host.connection})`);
-    connection = new Connection(transportFor(config, host), helperBundle(), log);
+    connection = new Connection(transportFor(config, host), helperBundle(), log, options.timeoutMs);
 
     const commands = config.global.detect_groups;
     const info = expect(

@@ -1,0 +1,79 @@
+// A compromised managed host controls what its "helper" sends. These tests
+// replace the host's Node.js (hosts.yaml `node:`) with a program that speaks
+// the protocol wrongly (test/fixtures/hostile-helper.mjs) and check that the
+// host ends with a clear error in bounded time, that the other host in the
+// same sync is unaffected, and that no raw control byte reaches the terminal.
+
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { REPO, safcm, tempDir, writeTree } from "../helpers/tree.ts";
+
+const { dir, cleanup } = tempDir();
+after(cleanup);
+
+const cases: [string, RegExp][] = [
+  ["garbage", /protocol error: frame of \d+ bytes exceeds the limit/],
+  ["huge-length", /protocol error: frame of \d+ bytes exceeds the limit/],
+  ["truncated", /connection closed unexpectedly: helper exited with status 0/],
+  ["truncated-hang", /no answer from the helper for 6 s/],
+  ["invalid-json", /protocol error: frame header is not valid JSON/],
+  ["oversized-json", /protocol error: invalid message from helper: log\.text: string longer than/],
+  [
+    "unknown-type",
+    /protocol error: invalid message from helper: message: unknown type "run_on_workstation"/,
+  ],
+  ["paths-not-sent", /helper reported a path that was not sent: "\/etc\/shadow"/],
+  ["endless-logs", /more than 100000 log lines/],
+  ["escapes", /error \\x1b\[2J\\x1b\]0;pwned\\x07\\x9b31m/],
+  ["error-escapes", /helper failed: fatal \\x1b\[2J/],
+  ["silent", /no answer from the helper for 6 s/],
+  ["stderr-escapes", /helper exited with status 1: oops \\x1b\[2J/],
+];
+
+// Control characters that must never reach the terminal (\n and \t are fine).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+describe("a hostile helper", { concurrency: 4 }, () => {
+  for (const [behaviour, expected] of cases) {
+    test(`${behaviour}: the host fails with a clear error, the other host syncs, the terminal stays clean`, async () => {
+      const base = join(dir, behaviour);
+      const fake = join(base, `${behaviour}.mjs`);
+      mkdirSync(base);
+      copyFileSync(join(REPO, "test/fixtures/hostile-helper.mjs"), fake);
+      const goodRoot = join(base, "good-root");
+      mkdirSync(goodRoot);
+      const conf = join(base, "conf");
+      writeTree(conf, {
+        "hosts.yaml": [
+          `- name: good\n  connection: local\n  root: ${goodRoot}`,
+          `- name: evil\n  connection: local\n  root: ${join(base, "evil-root")}\n  node: ${fake}`,
+        ].join("\n"),
+        "all/files/etc/motd": "hello\n",
+      });
+      for (const level of ["info", "debug2"]) {
+        const r = await safcm(["sync", "-C", conf, "-l", level, "all"], {
+          env: { SAFCM_HELPER_TIMEOUT: "6" },
+        });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stdout, new RegExp(`^\\[evil\\] error: .*${expected.source}`, "m"));
+        assert.match(r.stdout, /2 host\(s\): .*1 failed/);
+        assert.ok(
+          !CONTROL.test(r.stdout),
+          `no control character on stdout: ${JSON.stringify(r.stdout)}`,
+        );
+        assert.ok(
+          !CONTROL.test(r.stderr),
+          `no control character on stderr: ${JSON.stringify(r.stderr.slice(0, 500))}`,
+        );
+      }
+      assert.equal(
+        readFileSync(join(goodRoot, "etc/motd"), "utf8"),
+        "hello\n",
+        "the other host synced",
+      );
+    });
+  }
+});
