@@ -2,13 +2,14 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fixperms } from "../config/fixperms.ts";
 import { ConfigError } from "../errors.ts";
+import { packageFile } from "../paths.ts";
 import { check } from "./check.ts";
 import { helpText } from "./help.ts";
 import { parseOptions } from "./options.ts";
 import { sync } from "./sync.ts";
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  const pkg = JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as {
     version: string;
   };
   return pkg.version;

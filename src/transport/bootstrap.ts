@@ -7,6 +7,7 @@
 // syntax error.
 
 import { readFileSync } from "node:fs";
+import { packageFile } from "../paths.ts";
 
 /** Exit status of the bootstrap when the host's Node.js is older than 18. */
 export const EXIT_NODE_TOO_OLD = 97;
@@ -27,8 +28,7 @@ let bundle: Buffer | undefined;
 
 /** The helper bundle built by `npm run build` (dist/remote.js), read once. */
 export function helperBundle(): Buffer {
-  // src/transport and dist/transport are both two levels below the package root.
-  bundle ??= readFileSync(new URL("../../dist/remote.js", import.meta.url));
+  bundle ??= readFileSync(packageFile("dist/remote.js"));
   return bundle;
 }
 

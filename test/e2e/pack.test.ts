@@ -19,7 +19,7 @@ test("npm pack gives an installable package with a working safcm command", () =>
     const files = packed[0].files.map((f) => f.path);
     assert.ok(files.includes("bin/safcm"));
     assert.ok(files.includes("dist/remote.js"));
-    assert.ok(files.includes("dist/cli/main.js"));
+    assert.ok(files.includes("dist/safcm.js"));
     assert.deepEqual(
       files.filter((f) => f.startsWith("src/") || f.startsWith("test/")),
       [],

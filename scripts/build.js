@@ -1,0 +1,55 @@
+// The build: two bundles, made by esbuild (type checking is `npm run lint`).
+//
+// dist/remote.js  the helper that travels to every managed host: src/remote
+//                 and src/protocol only, node: builtins only, Node.js >= 18.
+//                 It is one function expression `(function (require) {...})`:
+//                 the bootstrap (src/transport/bootstrap.ts) evaluates it and
+//                 passes its require.
+// dist/safcm.js   the local side with its dependencies in one file, so that
+//                 starting the CLI does not resolve hundreds of modules.
+import { build } from "esbuild";
+import { mkdirSync, writeFileSync } from "node:fs";
+
+mkdirSync("dist", { recursive: true });
+
+const helper = await build({
+  entryPoints: ["src/remote/main.ts"],
+  bundle: true,
+  platform: "node",
+  target: "node18",
+  format: "iife",
+  minify: true,
+  legalComments: "none",
+  write: false,
+  metafile: true,
+  banner: { js: "(function(require){" },
+  footer: { js: "})" },
+});
+const outside = Object.keys(helper.metafile.inputs).filter(
+  (input) => !input.startsWith("src/remote/") && !input.startsWith("src/protocol/"),
+);
+if (outside.length > 0) {
+  console.error(
+    `helper bundle may only contain src/remote and src/protocol, found: ${outside.join(", ")}`,
+  );
+  process.exit(1);
+}
+writeFileSync("dist/remote.js", helper.outputFiles[0].contents);
+writeFileSync(
+  "dist/remote-inputs.json",
+  JSON.stringify(Object.keys(helper.metafile.inputs)) + "\n",
+);
+
+await build({
+  entryPoints: ["src/cli/main.ts"],
+  outfile: "dist/safcm.js",
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  legalComments: "none",
+  // Bundled CommonJS dependencies may call require(); give the ESM bundle one.
+  banner: {
+    js: 'import { createRequire as __safcmRequire } from "node:module"; const require = __safcmRequire(import.meta.url);',
+  },
+});

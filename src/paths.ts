@@ -1,0 +1,7 @@
+// Files of the installed package. This file sits one level below the package
+// root both as src/paths.ts (tests, tsx) and inside dist/safcm.js (the bundle),
+// so "../" is the package root in both cases.
+
+export function packageFile(relative: string): URL {
+  return new URL(`../${relative}`, import.meta.url);
+}
