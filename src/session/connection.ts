@@ -23,6 +23,8 @@ export class Connection {
   private stderr = "";
   private readonly exited: Promise<void>;
   private logLines = 0;
+  private roundTrips = 0;
+  private readonly started = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
   /**
@@ -58,7 +60,12 @@ export class Connection {
 
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
   async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
-    for (const part of encodeFrame(request, attachment)) this.child.stdin.write(part);
+    const sent = Date.now();
+    let bytes = 0;
+    for (const part of encodeFrame(request, attachment)) {
+      bytes += part.length;
+      this.child.stdin.write(part);
+    }
     this.armTimer();
     let reply: Reply;
     try {
@@ -66,6 +73,12 @@ export class Connection {
     } finally {
       this.disarmTimer();
     }
+    // The number of round trips per host is constant, whatever the number of files (SPEC 1.5).
+    this.onLog(
+      "debug",
+      `round trip ${++this.roundTrips}: ${request.type} (${bytes} bytes) -> ${reply.type} ` +
+        `(${reply.attachment.length} bytes attached) in ${Date.now() - sent} ms, ${Date.now() - this.started} ms since start`,
+    );
     if (reply.type === "error") {
       throw new HostError(`helper failed: ${reply.message}`, this.stage(request));
     }
