@@ -95,6 +95,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     triggers: [],
     commands: dirs.flatMap((d) => d.commands),
   };
+  checkRoot(host, built);
   let offset = 0;
   for (const path of paths) {
     const c = winners.get(path);
@@ -133,6 +134,23 @@ function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
       ` (group "${parent.group}" has the higher priority); change the type in one of the groups`,
     "build",
   );
+}
+
+/** Packages and services act on the host itself, never below a root (SPEC 3.2); refusing
+ * here fails the host before anything is sent (the helper refuses again). */
+function checkRoot(host: HostConfig, built: BuiltHost): void {
+  if (host.root === "/") return;
+  for (const [what, names, file] of [
+    ["packages", built.packages, "packages.yaml"],
+    ["services", built.services, "services.yaml"],
+  ] as const) {
+    if (names.length === 0) continue;
+    throw new HostError(
+      `${what} need root "/", but host "${host.name}" has root ${JSON.stringify(host.root)}; ` +
+        `remove ${file} from its groups (its ${what}: ${names.map((n) => JSON.stringify(n)).join(", ")})`,
+      "build",
+    );
+  }
 }
 
 function byPath(a: string, b: string): number {

@@ -3,6 +3,7 @@
 // /bin/sh -c as one argument.
 
 import { spawn } from "node:child_process";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { constants } from "node:os";
 import {
   MAX_OUTPUT,
@@ -59,11 +60,36 @@ export interface ShellResult {
 // positional parameter $1, never pasted into script text): one pipe, so the
 // output keeps the order in which the command wrote it.
 const COMBINE = 'exec 2>&1; exec /bin/sh -c "$1"';
+// The same for a program and its arguments: they are the positional
+// parameters, so no shell ever parses them.
+const COMBINE_ARGV = 'exec 2>&1; exec "$@"';
 
 /** Runs `/bin/sh -c command` with standard input closed and captures its output. */
 export function runShell(command: string, options: ShellOptions): Promise<ShellResult> {
-  const limit = options.limit ?? MAX_OUTPUT;
   const args = options.combined ? ["-c", COMBINE, "sh", command] : ["-c", command];
+  return capture("/bin/sh", args, options);
+}
+
+/**
+ * Runs the executable `file` with `args` as its arguments (no shell parses
+ * them), standard input closed, and captures its output. Used for dpkg-query,
+ * apt-get and systemctl, whose arguments include names from the request.
+ */
+export function runProgram(
+  file: string,
+  args: readonly string[],
+  options: ShellOptions,
+): Promise<ShellResult> {
+  if (!options.combined) return capture(file, args, options);
+  return capture("/bin/sh", ["-c", COMBINE_ARGV, "sh", file, ...args], options);
+}
+
+function capture(
+  file: string,
+  args: readonly string[],
+  options: ShellOptions,
+): Promise<ShellResult> {
+  const limit = options.limit ?? MAX_OUTPUT;
   return new Promise((resolve) => {
     const stdout = new Capture(limit);
     // Combined: standard error holds only what the outer shell itself says.
@@ -75,19 +101,39 @@ export function runShell(command: string, options: ShellOptions): Promise<ShellR
       const err = stderr.text() + (extra ?? "");
       resolve({ exitCode, stdout: stdout.text(), stderr: err });
     };
-    const child = spawn("/bin/sh", args, {
+    const child = spawn(file, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
     });
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (err) => finish(-1, `cannot run /bin/sh: ${err.message}`));
+    child.on("error", (err) => finish(-1, `cannot run ${file}: ${err.message}`));
     child.on("close", (code, signal) => {
       if (code !== null) finish(code);
       else finish(signal !== null ? 128 + (constants.signals[signal] ?? 0) : -1);
     });
   });
+}
+
+/**
+ * The full path of the executable `name` in the helper's PATH (the first
+ * directory that has it as an executable regular file), or null. How the
+ * helper decides whether a host has dpkg, apt or systemd's tools.
+ */
+export function findExecutable(name: string, path = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(":")) {
+    if (!dir.startsWith("/")) continue; // a relative PATH entry depends on the cwd: skip it
+    const file = `${dir.replace(/\/+$/, "")}/${name}`;
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, fsConstants.X_OK);
+      return file;
+    } catch {
+      // not there or not executable: try the next directory
+    }
+  }
+  return null;
 }
 
 /** Whether `trigger` (a path of triggers.yaml) covers `path`: the path itself or below it. */

@@ -3,19 +3,21 @@
 // side and standard output carries frames back, nothing else (SPEC 8).
 
 import { Console } from "node:console";
-import { readFileSync } from "node:fs";
 import { FrameDecoder, MAX_FRAME_TO_HELPER, encodeFrame, type Frame } from "../protocol/frame.ts";
 import {
+  KEEPALIVE_INTERVAL,
   MAX_OUTPUT,
   PROTOCOL_VERSION,
   type DetectResult,
   type InfoRequest,
   type InfoResponse,
   type LogLevel,
+  type Request,
   type Response,
 } from "../protocol/messages.ts";
 import { TRUNCATED_NOTE, runShell } from "./commands.ts";
 import { clip, type Log } from "./log.ts";
+import { osName } from "./os.ts";
 import { parseRequest } from "./request.ts";
 import { handleSync } from "./sync.ts";
 import { loadUserDb, processOwner } from "./users.ts";
@@ -52,17 +54,6 @@ function fatal(err: unknown): void {
 
 const log: Log = (level: LogLevel, text: string) => send({ type: "log", level, text: clip(text) });
 
-/** The ID of /etc/os-release ("debian"), or the platform when there is none. */
-function osName(): string {
-  try {
-    const match = /^ID=("?)([^"\n]*)\1$/m.exec(readFileSync("/etc/os-release", "utf8"));
-    if (match?.[2]) return match[2].slice(0, 256);
-  } catch {
-    // no os-release: not a typical Linux distribution
-  }
-  return process.platform;
-}
-
 async function info(request: InfoRequest): Promise<InfoResponse> {
   const detect: DetectResult[] = [];
   for (const command of request.detect_groups) {
@@ -88,6 +79,20 @@ async function info(request: InfoRequest): Promise<InfoResponse> {
 async function handle(frame: Frame): Promise<void> {
   if (exiting) return;
   const request = parseRequest(frame.header, frame.attachment.length);
+  // detect_groups commands, apt-get install, systemctl start and user commands
+  // can stay silent far longer than the local side's inactivity timeout: say
+  // that the helper is still working.
+  const keepalive = setInterval(() => {
+    if (!exiting) send({ type: "keepalive" });
+  }, KEEPALIVE_INTERVAL);
+  try {
+    await answer(request, frame.attachment);
+  } finally {
+    clearInterval(keepalive);
+  }
+}
+
+async function answer(request: Request, attachment: Buffer): Promise<void> {
   if (request.type === "info_request") {
     if (request.version !== PROTOCOL_VERSION) {
       throw new Error(
@@ -98,8 +103,8 @@ async function handle(frame: Frame): Promise<void> {
     return;
   }
   log("debug", `sync: ${request.files.length} file(s)${request.dry_run ? " (dry-run)" : ""}`);
-  const { response, attachment } = await handleSync(request, frame.attachment, log);
-  send(response, attachment);
+  const reply = await handleSync(request, attachment, log);
+  send(reply.response, reply.attachment);
 }
 
 export function main(): void {

@@ -6,6 +6,8 @@ import type { SyncRequest, SyncResponse } from "../protocol/messages.ts";
 import { runCommands } from "./commands.ts";
 import { syncFiles } from "./files.ts";
 import { clip, silent, type Log } from "./log.ts";
+import { syncPackages } from "./packages.ts";
+import { syncServices } from "./services.ts";
 import type { UserDb } from "./users.ts";
 
 export interface SyncOutput {
@@ -38,9 +40,29 @@ export async function handleSync(
   };
   const output = { response, attachment: files.oldData };
   if (response.error !== null) return finish(output);
-  if (request.packages.length > 0) response.error = "packages are not supported yet";
-  else if (request.services.length > 0) response.error = "services are not supported yet";
+
+  const apply = !request.dry_run;
+  const packages = await syncPackages({
+    root: request.root,
+    packages: request.packages,
+    apply,
+    log,
+  });
+  response.packages = packages.changes;
+  response.error = packages.error;
   if (response.error !== null) return finish(output);
+
+  const services = await syncServices({
+    root: request.root,
+    services: request.services,
+    apply,
+    log,
+  });
+  response.services = services.changes;
+  response.error = services.error;
+  if (response.error !== null) return finish(output);
+
+  // Triggers fire on file changes only (SPEC 3.5), then commands.yaml.
 
   const commands = await runCommands({
     root: request.root,

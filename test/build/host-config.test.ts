@@ -325,3 +325,13 @@ test("a template that does not match another group's file is a conflict, templat
   assert.equal(buildHost(config, h2, facts).content.get("/etc/motd")?.toString(), "h2");
   assert.equal(buildHost(config, h2, facts).files.find((f) => f.path === "/etc/motd")?.mode, 0o600);
 });
+
+test("packages and services with a root other than / fail the build (SPEC 3.2)", () => {
+  const rooted = "- name: h1\n  connection: local\n  root: /srv/image\n";
+  const packages = buildError({ "hosts.yaml": rooted, all: { "packages.yaml": "- htop\n" } });
+  assert.match(packages.message, /^packages need root "\/", but host "h1" has root "\/srv\/image"/);
+  const services = buildError({ "hosts.yaml": rooted, all: { "services.yaml": "- nginx\n" } });
+  assert.match(services.message, /^services need root "\/", but host "h1" has root "\/srv\/image"/);
+  const b = build({ "hosts.yaml": rooted, all: { "commands.yaml": "- echo ok\n" } });
+  assert.deepEqual(b.commands, ["echo ok"], "commands are fine below a root");
+});

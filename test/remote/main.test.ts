@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
-import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import { KEEPALIVE_INTERVAL, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
 import { request, removeDir, tempDir } from "./util.ts";
 
@@ -129,7 +129,7 @@ describe("helper main loop", () => {
     }
   });
 
-  test("packages and services are refused for now", async () => {
+  test("packages and services are refused with a root other than /; nothing after them runs", async () => {
     const root = tempDir();
     try {
       const ex = await exchange(
@@ -144,8 +144,34 @@ describe("helper main loop", () => {
           commands: ["true"],
         }),
       );
-      assert.equal(last(ex).error, "packages are not supported yet");
+      assert.match(String(last(ex).error), /^packages need root "\/", but this host's root is "/);
       assert.deepEqual(last(ex).commands, []);
+    } finally {
+      removeDir(root);
+    }
+  });
+
+  test("sends keepalives while a long command runs, and none after the reply", async () => {
+    const root = tempDir();
+    try {
+      const ex = await exchange(
+        encodeFrame({
+          type: "sync_request",
+          dry_run: false,
+          root,
+          files: [],
+          packages: [],
+          services: [],
+          triggers: [],
+          commands: [`sleep ${(KEEPALIVE_INTERVAL * 1.3) / 1000}`],
+        }),
+      );
+      assert.equal(ex.exitCode, 0, ex.stderr);
+      const types = ex.messages.map((m) => m.type);
+      const reply = types.indexOf("sync_response");
+      assert.ok(types.slice(0, reply).includes("keepalive"), types.join(" "));
+      assert.equal(reply, types.length - 1, "nothing after the reply");
+      assert.equal(last(ex).error, null);
     } finally {
       removeDir(root);
     }
