@@ -53,7 +53,11 @@ export async function sync(args: string[]): Promise<number> {
     done++;
     if (!result.ok) failed++;
     if (!opts.json) {
-      const lines = hostLines(result, { dryRun, color });
+      const lines = hostLines(result, {
+        dryRun,
+        color,
+        verbose: level >= LOG_LEVELS.indexOf("verbose"),
+      });
       if (lines.length > 0) {
         progress.clear();
         process.stdout.write(lines.join("\n") + "\n");
