@@ -1,6 +1,5 @@
 // config.yaml (SPEC 3.1).
 
-import { statSync } from "node:fs";
 import path from "node:path";
 import type { Node } from "yaml";
 import { LOG_LEVELS } from "../protocol/messages.ts";
@@ -8,6 +7,7 @@ import type { LogLevel } from "../protocol/messages.ts";
 import type { Groups } from "./groups.ts";
 import { ALL, isDetectedGroup } from "./names.ts";
 import type { GlobalConfig } from "./types.ts";
+import { statQuietly } from "./util-fs.ts";
 import type { YamlFile } from "./yaml.ts";
 
 const KEYS = ["dry_run", "log_level", "detect_groups", "group_order", "ssh_config"] as const;
@@ -59,7 +59,7 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
         const file = yf.nonEmptyString(e.value, "ssh_config");
         if (file === undefined) break;
         const abs = path.resolve(dir, file);
-        if (statSync(abs, { throwIfNoEntry: false })?.isFile() !== true) {
+        if (statQuietly(abs)?.isFile() !== true) {
           yf.error(e.value, `ssh_config "${file}" is not a file (resolved to ${abs})`);
         }
         global.ssh_config = abs;

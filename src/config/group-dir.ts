@@ -1,14 +1,16 @@
 // One group directory (SPEC 3.5): the files/ tree and the per-group YAML files.
 // Everything is read once here and shared by every host of the group.
 
-import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import type { Node } from "yaml";
 import type { FileType } from "../protocol/messages.ts";
 import { liquid, liquidError } from "./liquid.ts";
 import type { ParsedTemplate } from "./liquid.ts";
+import { PACKAGE_NAME, PACKAGE_RULE, UNIT_NAME, UNIT_RULE } from "./names.ts";
 import { formatMode, parsePermission } from "./permissions.ts";
 import type { Permission } from "./permissions.ts";
+import { statQuietly } from "./util-fs.ts";
 import { YamlFile, errorText } from "./yaml.ts";
 import type { Problems } from "./yaml.ts";
 
@@ -56,9 +58,6 @@ const YAML_FILES = [
 ] as const;
 type YamlName = (typeof YAML_FILES)[number];
 
-/** Debian package and systemd unit names; never starting with "-" (they become arguments). */
-const PACKAGE_OR_SERVICE = /^[A-Za-z0-9_.+:@\\][A-Za-z0-9_.+:@\\-]*$/;
-
 /** Reads the group directory `name` of the configuration directory `dir`. */
 export function loadGroupDir(dir: string, name: string, problems: Problems): GroupDir {
   const group: GroupDir = {
@@ -88,7 +87,7 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
         problems.add({ file: rel }, `"files" in a group directory must be a directory`);
       }
     } else if (isYamlName(entry)) {
-      if (statSync(path.join(dir, rel), { throwIfNoEntry: false })?.isFile() === true) {
+      if (statQuietly(path.join(dir, rel))?.isFile() === true) {
         present.add(entry);
       } else {
         problems.add({ file: rel }, `${entry} must be a regular file`);
@@ -116,10 +115,10 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
         readTriggers(yf, group);
         break;
       case "packages.yaml":
-        group.packages = readNames(yf, "packages.yaml", "package");
+        group.packages = readNames(yf, "packages.yaml", "package", PACKAGE_NAME, PACKAGE_RULE);
         break;
       case "services.yaml":
-        group.services = readNames(yf, "services.yaml", "service");
+        group.services = readNames(yf, "services.yaml", "service", UNIT_NAME, UNIT_RULE);
         break;
       case "commands.yaml":
         group.commands = (yf.stringList(yf.root, "commands.yaml") ?? []).map((c) => c.value);
@@ -277,16 +276,18 @@ function readTriggers(yf: YamlFile, group: GroupDir): void {
   }
 }
 
-function readNames(yf: YamlFile, what: string, kind: string): string[] {
+/** Package or service names; `rule` says what a valid name looks like. */
+function readNames(
+  yf: YamlFile,
+  what: string,
+  kind: string,
+  grammar: RegExp,
+  rule: string,
+): string[] {
   const names: string[] = [];
   for (const item of yf.stringList(yf.root, what) ?? []) {
-    if (PACKAGE_OR_SERVICE.test(item.value)) names.push(item.value);
-    else {
-      yf.error(
-        item.node,
-        `invalid ${kind} name "${item.value}": no whitespace, not starting with "-"`,
-      );
-    }
+    if (grammar.test(item.value)) names.push(item.value);
+    else yf.error(item.node, `invalid ${kind} name ${JSON.stringify(item.value)}: ${rule}`);
   }
   return names;
 }

@@ -89,30 +89,47 @@ export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null):
   return groups;
 }
 
-/** Every cycle of the membership graph (members and _remove lists), each once, closed (a -> b -> a). */
+/**
+ * Every cycle of the membership graph (members and _remove lists), each once, closed (a -> b -> a).
+ * A depth-first search with its own stack: a chain of thousands of groups must not overflow
+ * the call stack (loadConfig throws nothing but ConfigError).
+ */
 export function findCycles(groups: Groups): string[][] {
   const cycles: string[][] = [];
   const seen = new Set<string>();
   const done = new Set<string>();
-  const stack: string[] = [];
-  const visit = (g: string): void => {
-    const at = stack.indexOf(g);
-    if (at >= 0) {
-      const cycle = stack.slice(at);
-      const key = [...cycle].sort().join(" ");
-      if (!seen.has(key)) {
-        seen.add(key);
-        cycles.push([...cycle, g]);
-      }
-      return;
-    }
-    if (done.has(g)) return;
-    stack.push(g);
-    for (const m of edges(groups, g)) visit(m);
-    stack.pop();
-    done.add(g);
+  const path: string[] = [];
+  /** Index in `path` of each group on it. */
+  const onPath = new Map<string, number>();
+  const frames: { edges: string[]; next: number }[] = [];
+  const enter = (g: string): void => {
+    onPath.set(g, path.length);
+    path.push(g);
+    frames.push({ edges: edges(groups, g), next: 0 });
   };
-  for (const g of groups.members.keys()) visit(g);
+  for (const start of groups.members.keys()) {
+    if (done.has(start)) continue;
+    enter(start);
+    for (let frame = frames.at(-1); frame !== undefined; frame = frames.at(-1)) {
+      const m = frame.edges[frame.next++];
+      if (m === undefined) {
+        frames.pop();
+        const g = path.pop() ?? "";
+        onPath.delete(g);
+        done.add(g);
+        continue;
+      }
+      const at = onPath.get(m);
+      if (at !== undefined) {
+        const cycle = path.slice(at);
+        const key = [...cycle].sort().join(" ");
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push([...cycle, m]);
+        }
+      } else if (!done.has(m)) enter(m);
+    }
+  }
   return cycles;
 }
 
@@ -124,22 +141,36 @@ function edges(groups: Groups, g: string): string[] {
 /**
  * The groups of groups.yaml that `host` is a member of, given its detected
  * groups. The configuration must have loaded without problems (no cycles).
+ * Each group is decided after the groups it names (its own stack, no
+ * recursion, so a long chain of groups cannot overflow the call stack).
  */
 export function memberGroups(groups: Groups, host: string, detected: readonly string[]): string[] {
-  const memo = new Map<string, boolean>();
+  const decided = new Map<string, boolean>();
   const matches = (member: string): boolean => {
     if (member === ALL || member === host) return true;
-    if (groups.members.has(member)) return isMember(member);
+    if (groups.members.has(member)) return decided.get(member) === true; // a cycle: false
     return detected.includes(member);
   };
-  const isMember = (g: string): boolean => {
-    const known = memo.get(g);
-    if (known !== undefined) return known;
-    memo.set(g, false); // a cycle (rejected by loadConfig) cannot recurse forever
-    const result =
-      (groups.members.get(g) ?? []).some(matches) && !(groups.removes.get(g) ?? []).some(matches);
-    memo.set(g, result);
-    return result;
-  };
-  return [...groups.members.keys()].filter(isMember);
+  const started = new Set<string>();
+  for (const start of groups.members.keys()) {
+    const stack = [start];
+    for (let g = stack.at(-1); g !== undefined; g = stack.at(-1)) {
+      if (decided.has(g)) {
+        stack.pop();
+        continue;
+      }
+      const members = groups.members.get(g) ?? [];
+      const removes = groups.removes.get(g) ?? [];
+      if (!started.has(g)) {
+        started.add(g);
+        for (const m of [...members, ...removes]) {
+          if (groups.members.has(m) && !started.has(m)) stack.push(m);
+        }
+        continue;
+      }
+      stack.pop();
+      decided.set(g, members.some(matches) && !removes.some(matches));
+    }
+  }
+  return [...groups.members.keys()].filter((g) => decided.get(g) === true);
 }

@@ -19,6 +19,7 @@ export const liquid = new Liquid({
   templates: {},
   // A runaway template fails instead of hanging the sync.
   renderLimit: 10_000,
+  memoryLimit: 16 * 1024 * 1024,
 });
 
 /** The template's line and the message without LiquidJS's ", file:..., line:.., col:.." suffix. */

@@ -13,6 +13,7 @@ import type { Groups } from "./groups.ts";
 import { loadHosts } from "./hosts.ts";
 import { ALL, isDetectedGroup } from "./names.ts";
 import type { GlobalConfig, HostConfig } from "./types.ts";
+import { existsButUnreadable, statQuietly } from "./util-fs.ts";
 import { Problems, YamlFile, errorText } from "./yaml.ts";
 
 export interface Config {
@@ -78,7 +79,7 @@ export function loadConfig(dir: string): Config {
   const groupDirs = new Map<string, GroupDir>();
   for (const name of readdirSync(abs).sort()) {
     if (name.startsWith(".")) continue;
-    if (statSync(path.join(abs, name), { throwIfNoEntry: false })?.isDirectory() !== true) {
+    if (statQuietly(path.join(abs, name))?.isDirectory() !== true) {
       continue; // README, ssh configuration, scripts ...
     }
     const known =
@@ -103,8 +104,10 @@ export function loadConfig(dir: string): Config {
   };
 }
 
+/** A regular file, or something that cannot be looked at (YamlFile.read then says why). */
 function isFile(dir: string, name: string): boolean {
-  return statSync(path.join(dir, name), { throwIfNoEntry: false })?.isFile() === true;
+  const p = path.join(dir, name);
+  return statQuietly(p)?.isFile() === true || existsButUnreadable(p);
 }
 
 function knownGroups(

@@ -24,6 +24,7 @@ import {
   openRoot,
   readAll,
   readlinkAt,
+  removeStaleTemps,
   rmdirAt,
   sameContent,
   symlinkAt,
@@ -63,6 +64,8 @@ class Run {
   private readonly dirs = new Map<string, number>();
   /** Dry-run: directories that do not exist (yet) or would be replaced; their children are "created". */
   private readonly virtual = new Set<string>();
+  /** Directories already freed of stale temporary files (or created by this run). */
+  private readonly cleaned = new Set<string>();
 
   constructor(
     readonly rootFd: number,
@@ -90,15 +93,39 @@ class Run {
     this.virtual.add(path);
   }
 
-  /** The descriptor of the directory at `path`, walking down from the root without following symlinks. */
+  /**
+   * The descriptor of the directory at `path`, walking down from the root
+   * without following symlinks. The first time a real run needs a directory
+   * (as the parent of an entry), stale temporary files of a crashed earlier
+   * run are removed from it.
+   */
   dir(path: string): number {
+    const fd = this.open(path);
+    if (this.apply && !this.cleaned.has(path)) {
+      this.cleaned.add(path);
+      for (const name of removeStaleTemps(fd)) {
+        this.log(
+          "verbose",
+          `${quote(path === "/" ? `/${name}` : `${path}/${name}`)}: removed stale temporary file`,
+        );
+      }
+    }
+    return fd;
+  }
+
+  private open(path: string): number {
     if (path === "/") return this.rootFd;
     const cached = this.dirs.get(path);
     if (cached !== undefined) return cached;
     const [parent, name] = split(path);
-    const fd = openDirAt(this.dir(parent), name);
+    const fd = openDirAt(this.open(parent), name);
     this.dirs.set(path, fd);
     return fd;
+  }
+
+  /** A directory this run created: it has no stale temporary files. */
+  markCreated(path: string): void {
+    this.cleaned.add(path);
   }
 
   keepDir(path: string, fd: number): void {
@@ -265,7 +292,10 @@ function create(
   if (entry.type === "file") writeFileAt(parentFd, name, data, wanted.mode, wanted.uid, wanted.gid);
   else if (entry.type === "symlink")
     symlinkAt(parentFd, name, entry.target ?? "", wanted.uid, wanted.gid);
-  else run.keepDir(entry.path, mkdirAt(parentFd, name, wanted.mode, wanted.uid, wanted.gid));
+  else {
+    run.keepDir(entry.path, mkdirAt(parentFd, name, wanted.mode, wanted.uid, wanted.gid));
+    run.markCreated(entry.path);
+  }
 }
 
 /**

@@ -200,6 +200,52 @@ export function tempName(name: string): string {
   return `.${base}.safcm-${randomBytes(8).toString("hex")}`;
 }
 
+/** What tempName() returns (any name: it may have been cut to 200 bytes). */
+const TEMP_NAME = /^\..+\.safcm-[0-9a-f]{16}$/s;
+
+/** Whether `name` looks like one of safcm's temporary files. */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/**
+ * Removes the temporary files a crashed (SIGKILLed, powered off) earlier run
+ * left in the directory `dirFd`: entries named like tempName() that are
+ * regular files or symlinks. One readdir() of the directory; each candidate is
+ * checked with lstat() (a symlink is removed itself, never followed) and
+ * removed with unlink(), which refuses directories, so a directory named like
+ * a temporary file is never touched, even if it replaces a file after the
+ * lstat(). Returns the names removed.
+ */
+export function removeStaleTemps(dirFd: number): string[] {
+  const removed: string[] = [];
+  // Names as bytes: a name that is not valid UTF-8 must not be turned into another name.
+  for (const name of readdirSync(at(dirFd), { encoding: "buffer" })) {
+    if (!isTempName(name.toString("latin1"))) continue;
+    const path = Buffer.concat([Buffer.from(`${at(dirFd)}/`), name]);
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") continue;
+      throw err;
+    }
+    if (!st.isFile() && !st.isSymbolicLink()) continue;
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      // Gone, or swapped for a directory (EISDIR), or not ours to remove in a
+      // sticky directory (EPERM): leave it.
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "EISDIR" || code === "EPERM") continue;
+      throw err;
+    }
+    removed.push(name.toString("utf8"));
+  }
+  if (removed.length > 0) fsyncSync(dirFd);
+  return removed;
+}
+
 function removeQuietly(dirFd: number, name: string): void {
   try {
     unlinkSync(at(dirFd, name));

@@ -356,6 +356,14 @@ const cases: Case[] = [
     phrase: 'invalid package name "vim nano"',
   },
   {
+    name: "packages.yaml: upper case or a version is not a Debian package name",
+    tree: { all: { "packages.yaml": "- htop\n- nginx=1.22\n" } },
+    file: "all/packages.yaml",
+    line: 2,
+    col: 3,
+    phrase: 'invalid package name "nginx=1.22": a Debian package name is lower case letters',
+  },
+  {
     name: "services.yaml: name starting with -",
     tree: { all: { "services.yaml": '- "--now"\n' } },
     file: "all/services.yaml",

@@ -1,0 +1,238 @@
+// Load: one sync of 100 host aliases against the loopback sshd with -j 32,
+// each host into its own root; then the same with 10 of them unreachable
+// (a closed port): the other 90 still succeed and the summary counts the
+// failures. Afterwards no ssh client of the run and no session (helper) below
+// the test's sshd is left, the CLI's peak RSS stays within a generous bound,
+// and the local side, run in-process for many hosts (local, ssh, unreachable,
+// a missing node), ends with exactly the descriptors it started with.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { loadConfig } from "../../src/config/load.ts";
+import { syncHost } from "../../src/session/host.ts";
+import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { SAFCM, tempDir, writeTree, type Node } from "../helpers/tree.ts";
+
+const HOSTS = 100;
+const DEAD = 10;
+/** Peak resident memory the CLI may use for the 100-host sync (a bound, not a goal). */
+const MAX_RSS_MIB = 500;
+
+const aliases = Array.from({ length: HOSTS }, (_, i) => `h${String(i).padStart(3, "0")}`);
+const { dir: base, cleanup } = tempDir("safcm-load-");
+// The roots on tmpfs when there is one: this test is about connections and
+// processes, not about the disk's fsync() speed (100 hosts x 22 files).
+const rootsBase = existsSync("/dev/shm")
+  ? mkdtempSync("/dev/shm/safcm-load-")
+  : join(base, "roots");
+let sshd: Sshd;
+
+before(async () => {
+  sshd = await startSshd(aliases);
+  const closedPort = sshd.port === 1 ? 2 : 1;
+  appendFileSync(
+    sshd.config,
+    ["Host dead*", "  HostName 127.0.0.1", `  Port ${closedPort}`, "  ConnectTimeout 5", ""].join(
+      "\n",
+    ),
+  );
+});
+after(async () => {
+  await sshd.stop();
+  cleanup();
+  rmSync(rootsBase, { recursive: true, force: true });
+});
+
+/** A configuration for `hosts` (each with its own root below `dir`): 20 small files and one of 256 KiB. */
+function configure(dir: string, hosts: string[], extra: Record<string, string> = {}): string {
+  const conf = join(dir, "conf");
+  const tree: Record<string, Node> = {
+    "config.yaml": `ssh_config: ${sshd.config}\n`,
+    "hosts.yaml": hosts
+      .map((h) => {
+        const root = join(rootsBase, dir.slice(base.length), h);
+        mkdirSync(root, { recursive: true, mode: 0o755 });
+        return `- name: ${h}\n  root: ${root}\n${extra[h] ?? ""}`;
+      })
+      .join(""),
+    "all/files/etc/big": Buffer.alloc(256 * 1024, "x"),
+    "all/files/etc/motd": "{{ host }}\n",
+    "all/templates.yaml": "- /etc/motd\n",
+  };
+  for (let i = 0; i < 20; i++) tree[`all/files/etc/small/f${i}`] = `file ${i}\n`;
+  writeTree(conf, tree);
+  return conf;
+}
+
+/** Runs the CLI, recording its peak RSS (KiB) through a preloaded exit hook. */
+function runMeasured(
+  dir: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; maxRssMiB: number }> {
+  const hook = join(dir, "max-rss.mjs");
+  const out = join(dir, "max-rss");
+  writeFileSync(
+    hook,
+    `import { writeFileSync } from "node:fs";\n` +
+      `process.on("exit", () => writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`,
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", hook, SAFCM, ...args], {
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const maxRssMiB = Number(readFileSync(out, "utf8")) / 1024;
+      resolve({ code, stdout, stderr, maxRssMiB });
+    });
+  });
+}
+
+/** Processes whose command line contains `text` (other than pgrep itself). */
+function pgrep(text: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-a", "-f", text], { encoding: "utf8" }).trim().split("\n");
+  } catch {
+    return []; // exit status 1: none
+  }
+}
+
+/** Every process below `pid` (through /proc/<pid>/stat's parent field). */
+function descendants(pid: number): string[] {
+  const parent = new Map<number, number>();
+  const cmd = new Map<number, string>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parent.set(Number(name), Number(fields[1]));
+      cmd.set(Number(name), readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " "));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const below: string[] = [];
+  for (const [p] of parent) {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) {
+      if (q === pid) {
+        below.push(`${p} ${cmd.get(p)}`);
+        break;
+      }
+    }
+  }
+  return below;
+}
+
+/** Waits (a few seconds at most) until `probe` finds nothing; returns what is left. */
+async function settled(probe: () => string[]): Promise<string[]> {
+  let left = probe();
+  for (let i = 0; i < 50 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = probe();
+  }
+  return left;
+}
+
+const openFds = (): number => readdirSync("/proc/self/fd").length;
+
+describe("load", { concurrency: false }, () => {
+  test(`${HOSTS} hosts over ssh with -j 32: all succeed, then ${DEAD} unreachable ones fail alone; no leak, bounded memory`, async () => {
+    const sshdPid = Number(readFileSync(join(sshd.dir, "sshd.pid"), "utf8"));
+    const all = join(base, "all-up");
+    const conf = configure(all, aliases);
+    const first = await runMeasured(all, ["sync", "-C", conf, "-j", "32", "all"]);
+    assert.equal(first.code, 0, first.stdout.slice(-2000) + first.stderr.slice(-2000));
+    assert.match(
+      first.stdout,
+      new RegExp(`^${HOSTS} host\\(s\\): ${HOSTS} changed, 0 unchanged, 0 failed$`, "m"),
+    );
+    for (const h of aliases) {
+      assert.equal(readFileSync(join(rootsBase, "all-up", h, "etc/motd"), "utf8"), `${h}\n`);
+    }
+    process.stdout.write(
+      `# load: peak RSS of the CLI syncing ${HOSTS} hosts: ${first.maxRssMiB.toFixed(1)} MiB\n`,
+    );
+    assert.ok(first.maxRssMiB < MAX_RSS_MIB, `peak RSS ${first.maxRssMiB} MiB`);
+    assert.deepEqual(await settled(() => pgrep(all)), [], "no ssh client of the run is left");
+    assert.deepEqual(await settled(() => descendants(sshdPid)), [], "no session or helper is left");
+
+    const some = join(base, "some-down");
+    const hosts = [
+      ...aliases.slice(0, HOSTS - DEAD),
+      ...Array.from({ length: DEAD }, (_, i) => `dead${i}`),
+    ];
+    const conf2 = configure(some, hosts);
+    const second = await runMeasured(some, ["sync", "-C", conf2, "-j", "32", "all"]);
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(
+      second.stdout,
+      new RegExp(
+        `^${HOSTS} host\\(s\\): ${HOSTS - DEAD} changed, 0 unchanged, ${DEAD} failed$`,
+        "m",
+      ),
+    );
+    for (let i = 0; i < DEAD; i++)
+      assert.match(second.stdout, new RegExp(`^\\[dead${i}\\] error: `, "m"));
+    for (const h of aliases.slice(0, HOSTS - DEAD)) {
+      assert.equal(readFileSync(join(rootsBase, "some-down", h, "etc/motd"), "utf8"), `${h}\n`);
+    }
+    process.stdout.write(
+      `# load: peak RSS with ${DEAD} hosts down: ${second.maxRssMiB.toFixed(1)} MiB\n`,
+    );
+    assert.ok(second.maxRssMiB < MAX_RSS_MIB, `peak RSS ${second.maxRssMiB} MiB`);
+    assert.deepEqual(await settled(() => pgrep(some)), [], "no ssh client of the run is left");
+    assert.deepEqual(await settled(() => descendants(sshdPid)), [], "no session or helper is left");
+  });
+
+  test("the local side closes every descriptor it opens (in-process: local, ssh, unreachable, missing node)", async () => {
+    const dir = join(base, "in-process");
+    const local = Array.from({ length: 10 }, (_, i) => `local${i}`);
+    const ssh = aliases.slice(0, 4);
+    const dead = ["dead0", "dead1"];
+    const nonode = ["nonode0", "nonode1"];
+    const extra: Record<string, string> = {};
+    for (const h of local) extra[h] = "  connection: local\n";
+    for (const h of nonode) extra[h] = "  connection: local\n  node: /nonexistent/node\n";
+    const conf = configure(dir, [...local, ...ssh, ...dead, ...nonode], extra);
+    const config = loadConfig(conf);
+    const run = () =>
+      Promise.all(
+        config.hosts.map((h) =>
+          syncHost(config, h, { dryRun: false, timeoutMs: 60_000, onLog: () => {} }),
+        ),
+      );
+    await run(); // warm-up: module loading, the helper bundle read once
+    const before = openFds();
+    for (let round = 0; round < 1; round++) {
+      const results = await run();
+      const failed = results
+        .filter((r) => !r.ok)
+        .map((r) => r.name)
+        .sort();
+      assert.deepEqual(failed, [...dead, ...nonode].sort());
+    }
+    const left = await settled(() =>
+      openFds() > before ? [`${openFds() - before} more descriptors`] : [],
+    );
+    assert.deepEqual(left, [], "no descriptor leaked");
+    assert.deepEqual(await settled(() => pgrep(dir)), [], "no ssh client left");
+  });
+});
