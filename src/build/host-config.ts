@@ -3,6 +3,7 @@
 // services, triggers and commands. Pure: everything was read by loadConfig,
 // and the detected groups arrive as an argument, so `check` and `sync` share it.
 
+import { createHash } from "node:crypto";
 import { HostError } from "../errors.ts";
 import type { Config } from "../config/load.ts";
 import type { GroupDir } from "../config/group-dir.ts";
@@ -27,10 +28,9 @@ export interface HostFacts {
 export interface BuiltHost {
   /** Every group of the host (all, its own, groups.yaml, detected), sorted. */
   groups: string[];
-  /** Sorted by path, parents first; data_offset/data_length point into `attachment`. */
+  /** Sorted by path, parents first; regular files carry size and SHA-256, not content. */
   files: FileEntry[];
   /** Contents of the regular files, in the order of `files`. */
-  attachment: Buffer[];
   /** New content per path: file bytes, or the symlink's target bytes. */
   content: Map<string, Buffer>;
   packages: string[];
@@ -88,7 +88,6 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
   const built: BuiltHost = {
     groups,
     files: [],
-    attachment: [],
     content: new Map(),
     packages: unique(dirs.flatMap((d) => d.packages)),
     services: unique(dirs.flatMap((d) => d.services)),
@@ -96,7 +95,6 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     commands: dirs.flatMap((d) => d.commands),
   };
   checkRoot(host, built);
-  let offset = 0;
   for (const path of paths) {
     const c = winners.get(path);
     if (c === undefined) continue;
@@ -104,16 +102,26 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     const file: FileEntry = { path, type: c.type, mode: c.mode, user: c.user, group: c.ownerGroup };
     if (c.type === "symlink" && c.target !== undefined) file.target = c.target;
     if (c.type === "file") {
-      file.data_offset = offset;
-      file.data_length = c.content.length;
-      offset += c.content.length;
-      built.attachment.push(c.content);
+      file.size = c.content.length;
+      file.sha256 = sha256(c.content);
     }
     if (c.type !== "dir") built.content.set(path, c.content);
     built.files.push(file);
     if (c.triggers.length > 0) built.triggers.push({ path, commands: c.triggers });
   }
   return built;
+}
+
+/** Content shared by many hosts (everything but templates) is hashed once. */
+const hashes = new WeakMap<Buffer, string>();
+
+function sha256(content: Buffer): string {
+  let hash = hashes.get(content);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(content).digest("hex");
+    hashes.set(content, hash);
+  }
+  return hash;
 }
 
 /** All groups of a host, sorted: all, its own name, groups.yaml groups, detected groups. */

@@ -1,10 +1,16 @@
 // Messages between the local side and the helper. Both sides are built from
 // this file, so the only negotiation is PROTOCOL_VERSION in the info request.
 //
-// Conversation (one connection per host, a constant number of round trips):
-//   local -> helper  InfoRequest            helper -> local  Log* InfoResponse
-//   local -> helper  SyncRequest (+content) helper -> local  Log* SyncResponse (+old content)
-// At any time the helper may send ErrorMessage and exit.
+// Conversation (one connection per host, at most three round trips whatever
+// the number of files):
+//   local -> helper  InfoRequest               helper -> local  InfoResponse
+//   local -> helper  SyncRequest (sizes and    helper -> local  SyncResponse (+old content),
+//                    SHA-256, no content)                       or, when it must write files,
+//                                                               ContentRequest (paths)
+//   local -> helper  Content (+those contents) helper -> local  SyncResponse (+old content)
+// So unchanged content never travels, and changed content travels once.
+// Log and KeepAlive messages may come at any time; the helper may send
+// ErrorMessage and exit at any time.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -36,7 +42,11 @@ export interface FileEntry {
   group: Owner;
   /** Symbolic links: the target text. */
   target?: string;
-  /** Regular files: where the content lies in the frame's attachment. */
+  /** Regular files: size and SHA-256 (hex) of the content, to compare without sending it. */
+  size?: number;
+  sha256?: string;
+  /** Regular files: where the content lies in the attachment of the frame
+   * that carried it (a Content message, or the request itself). */
   data_offset?: number;
   data_length?: number;
 }
@@ -59,7 +69,13 @@ export interface SyncRequest {
   commands: string[];
 }
 
-export type Request = InfoRequest | SyncRequest;
+/** The contents the helper asked for (ContentRequest), in the frame's attachment. */
+export interface ContentMessage {
+  type: "content";
+  files: { path: string; data_offset: number; data_length: number }[];
+}
+
+export type Request = InfoRequest | SyncRequest | ContentMessage;
 
 // ---- helper -> local -------------------------------------------------------
 
@@ -155,12 +171,19 @@ export interface KeepAlive {
 /** How often the helper says it is still working (ms); the local side's timeout is much longer. */
 export const KEEPALIVE_INTERVAL = 5_000;
 
+/** The helper needs the content of these regular files (sent, by path, in the sync request). */
+export interface ContentRequest {
+  type: "content_request";
+  paths: string[];
+}
+
 export interface ErrorMessage {
   type: "error";
   message: string;
 }
 
-export type Response = LogMessage | KeepAlive | InfoResponse | SyncResponse | ErrorMessage;
+export type Response =
+  LogMessage | KeepAlive | InfoResponse | ContentRequest | SyncResponse | ErrorMessage;
 
 /** Largest old content the helper sends back for a diff. */
 export const MAX_DIFF_CONTENT = 4 * 1024 * 1024;

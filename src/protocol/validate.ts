@@ -180,6 +180,15 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       const o = object(header, "error", ["type", "message"]);
       return { type, message: string(o.message, "error.message", MAX_LOG_TEXT) };
     }
+    case "content_request": {
+      const o = object(header, "content_request", ["type", "paths"]);
+      return {
+        type,
+        paths: array(o.paths, "content_request.paths", MAX_ITEMS, (v, w) =>
+          string(v, w, MAX_NAME * 16),
+        ),
+      };
+    }
     case "info_response": {
       const o = object(header, "info_response", [
         "type",

@@ -2,6 +2,7 @@
 // place, or in dry-run only compares. One function per entry does both, with
 // an `apply` flag, so dry-run cannot drift from a real run.
 
+import { createHash } from "node:crypto";
 import { closeSync, fstatSync, type Stats } from "node:fs";
 import {
   MAX_DIFF_CONTENT,
@@ -27,6 +28,7 @@ import {
   removeStaleTemps,
   rmdirAt,
   sameContent,
+  sameHash,
   symlinkAt,
   unlinkAt,
   writeFileAt,
@@ -215,11 +217,25 @@ function sameMeta(a: FileInfo, b: FileInfo): boolean {
 }
 
 function entryData(run: Run, entry: FileEntry): Buffer {
-  const offset = entry.data_offset ?? 0;
+  if (entry.data_offset === undefined) {
+    // The comparison before asking for content found it unchanged, and now it differs.
+    throw new SafeFsError("content was not sent: the file changed during the sync; sync again");
+  }
+  const offset = entry.data_offset;
   const length = entry.data_length ?? 0;
   if (offset + length > run.input.data.length)
     throw new SafeFsError("content lies outside the request");
   return run.input.data.subarray(offset, offset + length);
+}
+
+/** Whether `old` (all of a regular file) is the entry's content: by SHA-256 when announced, else bytes. */
+function sameBytes(run: Run, entry: FileEntry, old: Buffer): boolean {
+  if (entry.sha256 !== undefined) {
+    return (
+      old.length === entry.size && createHash("sha256").update(old).digest("hex") === entry.sha256
+    );
+  }
+  return old.equals(entryData(run, entry));
 }
 
 /** What is on the host at a path: its info, and for files and symlinks what the diff needs. */
@@ -232,14 +248,7 @@ interface Existing {
   oldSize?: number;
 }
 
-function inspect(
-  run: Run,
-  parentFd: number,
-  name: string,
-  st: Stats,
-  entry: FileEntry,
-  data: Buffer,
-): Existing {
+function inspect(run: Run, parentFd: number, name: string, st: Stats, entry: FileEntry): Existing {
   const info = statInfo(run, st);
   if (info.type === "symlink") {
     const target = readlinkAt(parentFd, name);
@@ -258,11 +267,19 @@ function inspect(
     }
     if (stat.size <= MAX_DIFF_CONTENT) {
       const old = readAll(fd, stat.size);
-      return { info: real, sameContent: old.equals(data), oldContent: old, oldSize: stat.size };
+      return {
+        info: real,
+        sameContent: sameBytes(run, entry, old),
+        oldContent: old,
+        oldSize: stat.size,
+      };
     }
     return {
       info: real,
-      sameContent: sameContent(fd, stat.size, data),
+      sameContent:
+        entry.sha256 !== undefined
+          ? stat.size === entry.size && sameHash(fd, stat.size, entry.sha256)
+          : sameContent(fd, stat.size, entryData(run, entry)),
       oldContent: null,
       oldSize: stat.size,
     };
@@ -287,10 +304,10 @@ function create(
   name: string,
   entry: FileEntry,
   wanted: FileInfo,
-  data: Buffer,
 ): void {
-  if (entry.type === "file") writeFileAt(parentFd, name, data, wanted.mode, wanted.uid, wanted.gid);
-  else if (entry.type === "symlink")
+  if (entry.type === "file") {
+    writeFileAt(parentFd, name, entryData(run, entry), wanted.mode, wanted.uid, wanted.gid);
+  } else if (entry.type === "symlink")
     symlinkAt(parentFd, name, entry.target ?? "", wanted.uid, wanted.gid);
   else {
     run.keepDir(entry.path, mkdirAt(parentFd, name, wanted.mode, wanted.uid, wanted.gid));
@@ -325,7 +342,6 @@ function syncEntry(run: Run, entry: FileEntry): void {
   }
 
   const parentFd = run.dir(parent);
-  const data = entry.type === "file" ? entryData(run, entry) : Buffer.alloc(0);
   const st = lstatAt(parentFd, name);
 
   if (st === null) {
@@ -337,7 +353,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
       content_changed: entry.type !== "dir",
     });
     run.log("verbose", `${quote(path)}: ${verb}created`);
-    if (run.apply) create(run, parentFd, name, entry, wanted, data);
+    if (run.apply) create(run, parentFd, name, entry, wanted);
     else if (entry.type === "dir") run.markVirtual(path);
     return;
   }
@@ -366,7 +382,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
     run.log("verbose", `${quote(path)}: ${verb}replaced`);
     if (!run.apply) return run.markVirtual(path);
     unlinkAt(parentFd, name);
-    create(run, parentFd, name, entry, wanted, data);
+    create(run, parentFd, name, entry, wanted);
     return;
   }
 
@@ -392,11 +408,11 @@ function syncEntry(run: Run, entry: FileEntry): void {
     if (!run.apply) return;
     run.forgetDir(path);
     rmdirAt(parentFd, name);
-    create(run, parentFd, name, entry, wanted, data);
+    create(run, parentFd, name, entry, wanted);
     return;
   }
 
-  const existing = inspect(run, parentFd, name, st, entry, data);
+  const existing = inspect(run, parentFd, name, st, entry);
   const sameType = existing.info.type === entry.type;
   if (sameType && existing.sameContent && sameMeta(existing.info, wanted)) {
     return run.log("debug2", `${quote(path)}: unchanged`);
@@ -415,7 +431,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
   run.changes.push(change);
   run.log("verbose", `${quote(path)}: ${verb}${sameType ? "updated" : "replaced"}`);
   // Rename over the old entry (file, symlink, FIFO, socket, device): the path never disappears.
-  if (run.apply) create(run, parentFd, name, entry, wanted, data);
+  if (run.apply) create(run, parentFd, name, entry, wanted);
 }
 
 /**

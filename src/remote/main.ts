@@ -19,7 +19,7 @@ import { TRUNCATED_NOTE, runShell } from "./commands.ts";
 import { clip, type Log } from "./log.ts";
 import { osName } from "./os.ts";
 import { parseRequest } from "./request.ts";
-import { handleSync } from "./sync.ts";
+import { handleSync, type FetchContent } from "./sync.ts";
 import { loadUserDb, processOwner } from "./users.ts";
 
 /** Anything printed through console.* goes to standard error, never between the frames. */
@@ -76,23 +76,39 @@ async function info(request: InfoRequest): Promise<InfoResponse> {
   };
 }
 
-async function handle(frame: Frame): Promise<void> {
-  if (exiting) return;
-  const request = parseRequest(frame.header, frame.attachment.length);
-  // detect_groups commands, apt-get install, systemctl start and user commands
-  // can stay silent far longer than the local side's inactivity timeout: say
-  // that the helper is still working.
-  const keepalive = setInterval(() => {
-    if (!exiting) send({ type: "keepalive" });
-  }, KEEPALIVE_INTERVAL);
-  try {
-    await answer(request, frame.attachment);
-  } finally {
-    clearInterval(keepalive);
+/** Frames from standard input, one at a time, in order; null when the input has ended. */
+class FrameReader {
+  private readonly frames: Frame[] = [];
+  private waiter: ((frame: Frame | null) => void) | null = null;
+  private ended = false;
+
+  push(frames: Frame[]): void {
+    this.frames.push(...frames);
+    this.wake();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  next(): Promise<Frame | null> {
+    const frame = this.frames.shift();
+    if (frame !== undefined || this.ended) return Promise.resolve(frame ?? null);
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    if (waiter === null) return;
+    this.waiter = null;
+    const frame = this.frames.shift();
+    if (frame !== undefined || this.ended) waiter(frame ?? null);
+    else this.waiter = waiter;
   }
 }
 
-async function answer(request: Request, attachment: Buffer): Promise<void> {
+async function answer(request: Request, attachment: Buffer, reader: FrameReader): Promise<void> {
   if (request.type === "info_request") {
     if (request.version !== PROTOCOL_VERSION) {
       throw new Error(
@@ -102,9 +118,40 @@ async function answer(request: Request, attachment: Buffer): Promise<void> {
     send(await info(request));
     return;
   }
+  if (request.type !== "sync_request") throw new Error(`unexpected ${request.type} message`);
   log("debug", `sync: ${request.files.length} file(s)${request.dry_run ? " (dry-run)" : ""}`);
-  const reply = await handleSync(request, attachment, log);
+  const fetchContent: FetchContent = async (paths) => {
+    send({ type: "content_request", paths });
+    const frame = await reader.next();
+    if (frame === null) throw new Error("standard input ended while waiting for file content");
+    const reply = parseRequest(frame.header, frame.attachment.length);
+    if (reply.type !== "content") throw new Error(`expected content, got ${reply.type}`);
+    return { files: reply.files, data: frame.attachment };
+  };
+  const reply = await handleSync(request, attachment, log, undefined, fetchContent);
   send(reply.response, reply.attachment);
+}
+
+/** Answers one request after another until standard input ends. */
+async function serve(reader: FrameReader, decoder: FrameDecoder): Promise<void> {
+  for (;;) {
+    const frame = await reader.next();
+    if (frame === null) break;
+    const request = parseRequest(frame.header, frame.attachment.length);
+    // detect_groups commands, apt-get install, systemctl start and user commands
+    // can stay silent far longer than the local side's inactivity timeout: say
+    // that the helper is still working.
+    const keepalive = setInterval(() => {
+      if (!exiting) send({ type: "keepalive" });
+    }, KEEPALIVE_INTERVAL);
+    try {
+      await answer(request, frame.attachment, reader);
+    } finally {
+      clearInterval(keepalive);
+    }
+  }
+  if (decoder.pending > 0) throw new Error("standard input ended in the middle of a frame");
+  exit(0);
 }
 
 export function main(): void {
@@ -113,24 +160,17 @@ export function main(): void {
   process.on("uncaughtException", fatal);
   process.on("unhandledRejection", fatal);
   const decoder = new FrameDecoder(MAX_FRAME_TO_HELPER);
-  let queue: Promise<void> = Promise.resolve();
+  const reader = new FrameReader();
   process.stdin.on("data", (chunk: Buffer) => {
     if (exiting) return;
-    let frames: Frame[];
     try {
-      frames = decoder.push(chunk);
+      reader.push(decoder.push(chunk));
     } catch (err) {
       fatal(err);
-      return;
     }
-    for (const frame of frames) queue = queue.then(() => handle(frame)).catch(fatal);
   });
-  process.stdin.on("end", () => {
-    void queue.then(() => {
-      if (decoder.pending > 0) fatal(new Error("standard input ended in the middle of a frame"));
-      else if (!exiting) exit(0);
-    });
-  });
+  process.stdin.on("end", () => reader.end());
+  serve(reader, decoder).catch(fatal);
 }
 
 main();

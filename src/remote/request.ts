@@ -3,6 +3,7 @@
 // crash halfway through changing the host.
 
 import type {
+  ContentMessage,
   FileEntry,
   InfoRequest,
   Request,
@@ -60,14 +61,30 @@ function fileEntry(v: unknown, where: string, attachmentLength: number): FileEnt
   if (!entry.path.startsWith("/")) fail(`${where}.path`, "not absolute");
   if (type === "symlink") entry.target = string(o.target, `${where}.target`);
   if (type === "file") {
-    entry.data_offset = integer(o.data_offset, `${where}.data_offset`, attachmentLength);
-    entry.data_length = integer(
-      o.data_length,
-      `${where}.data_length`,
-      attachmentLength - entry.data_offset,
-    );
+    if (o.sha256 !== undefined || o.size !== undefined) {
+      entry.size = integer(o.size, `${where}.size`, Number.MAX_SAFE_INTEGER);
+      entry.sha256 = string(o.sha256, `${where}.sha256`);
+      if (!/^[0-9a-f]{64}$/.test(entry.sha256)) fail(`${where}.sha256`, "not a SHA-256 in hex");
+    }
+    if (o.data_offset !== undefined || entry.sha256 === undefined) {
+      Object.assign(entry, dataRange(o, where, attachmentLength));
+    }
   }
   return entry;
+}
+
+function dataRange(
+  o: Obj,
+  where: string,
+  attachmentLength: number,
+): { data_offset: number; data_length: number } {
+  const data_offset = integer(o.data_offset, `${where}.data_offset`, attachmentLength);
+  const data_length = integer(
+    o.data_length,
+    `${where}.data_length`,
+    attachmentLength - data_offset,
+  );
+  return { data_offset, data_length };
 }
 
 function trigger(v: unknown, where: string): TriggerEntry {
@@ -108,6 +125,16 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         commands: strings(o.commands, "sync_request.commands"),
       };
       if (!request.root.startsWith("/")) fail("sync_request.root", "not absolute");
+      return request;
+    }
+    case "content": {
+      const request: ContentMessage = {
+        type: "content",
+        files: array(o.files, "content.files", (v, w) => {
+          const f = object(v, w);
+          return { path: string(f.path, `${w}.path`), ...dataRange(f, w, attachmentLength) };
+        }),
+      };
       return request;
     }
     default:

@@ -9,7 +9,7 @@
 // refers to (the /proc link itself is followed, <name> is then looked up like
 // the last component of any path), which gives the same guarantee.
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -181,6 +181,20 @@ export function sameContent(fd: number, size: number, data: Buffer): boolean {
     position += n;
   }
   return true;
+}
+
+/** Whether a regular file of `size` bytes has this SHA-256 (hex), read in chunks. */
+export function sameHash(fd: number, size: number, sha256: string): boolean {
+  const hash = createHash("sha256");
+  const chunk = Buffer.alloc(Math.min(Math.max(size, 1), 1024 * 1024));
+  let position = 0;
+  while (position < size) {
+    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+    if (n === 0) return false;
+    hash.update(chunk.subarray(0, n));
+    position += n;
+  }
+  return hash.digest("hex") === sha256;
 }
 
 /** The target of a symlink as bytes (readlink() never follows it). */

@@ -24,7 +24,10 @@ export class Connection {
   private readonly exited: Promise<void>;
   private logLines = 0;
   private roundTrips = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
   private readonly started = Date.now();
+  private readonly helperLength: number;
   private timer: NodeJS.Timeout | null = null;
 
   /**
@@ -38,13 +41,17 @@ export class Connection {
     private readonly timeoutMs: number,
   ) {
     this.child = transport.start(helper.length);
+    this.helperLength = helper.length;
     this.child.stdin.on("error", () => {
       // EPIPE when the helper died; its exit explains why.
     });
     this.child.stderr.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString("utf8")).slice(-MAX_STDERR);
     });
-    this.child.stdout.on("data", (chunk: Buffer) => this.receive(chunk));
+    this.child.stdout.on("data", (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
+      this.receive(chunk);
+    });
     this.exited = new Promise((resolve) => {
       this.child.on("error", (err) => {
         this.fail(new HostError(`cannot start the connection: ${err.message}`, "connect"));
@@ -56,6 +63,7 @@ export class Connection {
       });
     });
     this.child.stdin.write(helper);
+    this.bytesSent += helper.length;
   }
 
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
@@ -66,6 +74,7 @@ export class Connection {
       bytes += part.length;
       this.child.stdin.write(part);
     }
+    this.bytesSent += bytes;
     this.armTimer();
     let reply: Reply;
     try {
@@ -87,6 +96,10 @@ export class Connection {
 
   /** Ends the conversation: closes stdin and waits for the helper to exit. */
   async close(): Promise<void> {
+    this.onLog(
+      "debug",
+      `${this.roundTrips} round trip(s); sent ${this.bytesSent} bytes (helper ${this.helperLength}), received ${this.bytesReceived} bytes`,
+    );
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
     await this.exited;

@@ -6,7 +6,7 @@ import type { HostConfig } from "../config/types.ts";
 import { buildHost, type BuiltHost } from "../build/host-config.ts";
 import { HostError } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
-import type { DetectResult, LogLevel, SyncResponse } from "../protocol/messages.ts";
+import type { ContentMessage, DetectResult, LogLevel, SyncResponse } from "../protocol/messages.ts";
 import { helperBundle } from "../transport/bootstrap.ts";
 import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
@@ -87,26 +87,26 @@ export async function syncHost(
     result.groups = built.groups;
     log("verbose", `sending ${built.files.length} file(s)`);
 
-    const reply = expect(
-      await connection.request(
-        {
-          type: "sync_request",
-          dry_run: options.dryRun,
-          root: host.root,
-          files: built.files,
-          packages: built.packages,
-          services: built.services,
-          triggers: built.triggers,
-          commands: built.commands,
-        },
-        built.attachment,
-      ),
-      "sync_response",
-    );
-    applyResponse(result, built, reply);
+    let reply = await connection.request({
+      type: "sync_request",
+      dry_run: options.dryRun,
+      root: host.root,
+      files: built.files,
+      packages: built.packages,
+      services: built.services,
+      triggers: built.triggers,
+      commands: built.commands,
+    });
+    if (reply.type === "content_request" && !options.dryRun) {
+      const { message, attachment } = contentFor(built, reply.paths);
+      log("verbose", `sending the content of ${reply.paths.length} file(s)`);
+      reply = await connection.request(message, attachment);
+    }
+    const response = expect(reply, "sync_response");
+    applyResponse(result, built, response);
     await connection.close();
     connection = null;
-    if (reply.error !== null) throw new HostError(reply.error, "sync");
+    if (response.error !== null) throw new HostError(response.error, "sync");
   } catch (err) {
     if (!(err instanceof HostError)) throw err;
     result.ok = false;
@@ -155,6 +155,32 @@ export function detectedGroups(commands: string[], results: DetectResult[]): str
     }
   }
   return [...groups].sort();
+}
+
+/** The Content message for a ContentRequest: only regular files that were sent, each once. */
+function contentFor(
+  built: BuiltHost,
+  paths: string[],
+): { message: ContentMessage; attachment: Buffer[] } {
+  const files = new Map(built.files.map((f) => [f.path, f]));
+  const seen = new Set<string>();
+  const message: ContentMessage = { type: "content", files: [] };
+  const attachment: Buffer[] = [];
+  let offset = 0;
+  for (const path of paths) {
+    const content = built.content.get(path);
+    if (files.get(path)?.type !== "file" || content === undefined || seen.has(path)) {
+      throw new HostError(
+        `protocol error: helper asked for content that was not offered: "${path}"`,
+        "sync",
+      );
+    }
+    seen.add(path);
+    message.files.push({ path, data_offset: offset, data_length: content.length });
+    attachment.push(content);
+    offset += content.length;
+  }
+  return { message, attachment };
 }
 
 /** Checks the response against the request (only paths and items that were sent) and fills the result. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HostError } from "../../src/errors.ts";
@@ -29,9 +30,10 @@ function buildError(tree: Tree, f: HostFacts = facts): HostError {
   assert.fail("expected a HostError");
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const content = (b: BuiltHost, path: string) => b.content.get(path)?.toString();
 
-test("buildHost: entries, attachment, owners and modes", () => {
+test("buildHost: entries with size and SHA-256 of the content, owners and modes", () => {
   const b = build({
     "hosts.yaml": "- name: h1\n- name: h2\n",
     "groups.yaml": "web:\n  - h1\nother:\n  - h2\n",
@@ -58,8 +60,8 @@ test("buildHost: entries, attachment, owners and modes", () => {
       mode: 0o644,
       user: 1000,
       group: 100,
-      data_offset: 0,
-      data_length: 0,
+      size: 0,
+      sha256: sha256(""),
     },
     { path: "/etc", type: "dir", mode: 0o755, user: 1000, group: 100 },
     {
@@ -68,8 +70,8 @@ test("buildHost: entries, attachment, owners and modes", () => {
       mode: 0o640,
       user: "root",
       group: 42,
-      data_offset: 0,
-      data_length: 4,
+      size: 4,
+      sha256: sha256("all\n"),
     },
     {
       path: "/etc/motd.link",
@@ -86,12 +88,11 @@ test("buildHost: entries, attachment, owners and modes", () => {
       mode: 0o644,
       user: 1000,
       group: 100,
-      data_offset: 4,
-      data_length: 5,
+      size: 5,
+      sha256: sha256("conf\n"),
     },
     { path: "/tmp", type: "dir", mode: 0o1777, user: 1000, group: 100 },
   ]);
-  assert.equal(Buffer.concat(b.attachment).toString(), "all\nconf\n");
   assert.equal(content(b, "/etc/motd"), "all\n");
   assert.equal(content(b, "/etc/motd.link"), "motd");
   assert.equal(b.content.has("/etc"), false);
@@ -280,7 +281,8 @@ test("templates see host and groups", () => {
   assert.equal(content(debian, "/etc/motd"), "host=h1\nweb\ndb\ndebian\n\n");
   const b = build(templateTree, "h1");
   const entry = b.files.find((f) => f.path === "/etc/motd");
-  assert.equal(entry?.data_length, b.content.get("/etc/motd")?.length);
+  assert.equal(entry?.size, b.content.get("/etc/motd")?.length);
+  assert.equal(entry?.sha256, sha256(b.content.get("/etc/motd")?.toString() ?? ""));
 });
 
 const templateErrors: [string, string, RegExp][] = [

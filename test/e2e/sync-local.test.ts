@@ -145,6 +145,24 @@ describe("sync over the local connection", { concurrency: true }, () => {
     assert.deepEqual(paths(again), [], "owners and modes are stable on the next run");
   });
 
+  test("a change of mode or owner alone is applied and keeps the content", async () => {
+    const f = fixture({
+      "all/files/etc/conf": "same\n",
+      "all/permissions.yaml": "/etc/conf: 0600 12 34\n",
+    });
+    writeTree(f.root, { "etc/conf": "same\n" });
+    const report = await f.json("h1");
+    const change = report.hosts[0].files.find((x) => x.path === "/etc/conf");
+    assert.equal(report.hosts[0].ok, true, report.hosts[0].error ?? "");
+    assert.deepEqual(
+      [change?.old?.mode, change?.new.mode, change?.new.uid, change?.diff],
+      ["0644", "0600", 12, null],
+    );
+    const st = lstatSync(join(f.root, "etc/conf"));
+    assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o600, 12, 34]);
+    assert.equal(readFileSync(join(f.root, "etc/conf"), "utf8"), "same\n");
+  });
+
   test("dry-run leaves the disk byte-for-byte untouched and reports what would change", async () => {
     const f = fixture({
       "all/files/etc/motd": "new\n",

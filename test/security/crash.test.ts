@@ -305,7 +305,7 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   writeOld(root);
   checkConsistent(root, "old state");
   const full = await sync(null);
-  assert.equal(full.code, 0, full.stderr);
+  assert.equal(full.code, 0, full.stdout + full.stderr);
   checkNew(root, "uninterrupted sync");
   const noop = await sync(null);
   assert.equal(noop.code, 0, noop.stderr);
