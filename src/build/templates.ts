@@ -19,7 +19,7 @@ export function renderTemplate(
   context: TemplateContext,
 ): Buffer {
   try {
-    const text: unknown = liquid.renderSync(template.parsed, context);
+    const text: unknown = liquid().renderSync(template.parsed, context);
     if (typeof text !== "string") throw new Error("the template did not render to text");
     return Buffer.from(text, "utf8");
   } catch (err) {

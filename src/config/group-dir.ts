@@ -252,7 +252,7 @@ function readTemplates(yf: YamlFile, group: GroupDir): void {
       continue;
     }
     try {
-      const parsed = liquid.parse(text, entry.source);
+      const parsed = liquid().parse(text, entry.source);
       group.templates.set(p, { parsed, source: entry.source });
     } catch (err) {
       const { line, message } = liquidError(err);

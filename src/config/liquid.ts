@@ -7,20 +7,26 @@ import type { Template } from "liquidjs";
 
 export type ParsedTemplate = Template[];
 
-export const liquid = new Liquid({
-  // Unknown variables and filters are errors, also in {% if %}, so a typo in
-  // a group name is not silently false.
-  strictVariables: true,
-  strictFilters: true,
-  lenientIf: false,
-  ownPropertyOnly: true,
-  // No file system: {% include %} and {% render %} find nothing instead of
-  // reading files of the workstation.
-  templates: {},
-  // A runaway template fails instead of hanging the sync.
-  renderLimit: 10_000,
-  memoryLimit: 16 * 1024 * 1024,
-});
+let engine: Liquid | undefined;
+
+/** The engine, created on first use (creating it costs start-up time that configurations without templates need not pay). */
+export function liquid(): Liquid {
+  engine ??= new Liquid({
+    // Unknown variables and filters are errors, also in {% if %}, so a typo in
+    // a group name is not silently false.
+    strictVariables: true,
+    strictFilters: true,
+    lenientIf: false,
+    ownPropertyOnly: true,
+    // No file system: {% include %} and {% render %} find nothing instead of
+    // reading files of the workstation.
+    templates: {},
+    // A runaway template fails instead of hanging the sync.
+    renderLimit: 10_000,
+    memoryLimit: 16 * 1024 * 1024,
+  });
+  return engine;
+}
 
 /** The template's line and the message without LiquidJS's ", file:..., line:.., col:.." suffix. */
 export function liquidError(err: unknown): { line: number | null; message: string } {

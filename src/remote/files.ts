@@ -12,6 +12,7 @@ import {
 } from "../protocol/messages.ts";
 import { quote, silent, type Log } from "./log.ts";
 import {
+  DirSync,
   NON_EMPTY_DIR,
   SafeFsError,
   changeDir,
@@ -68,6 +69,8 @@ class Run {
   private readonly virtual = new Set<string>();
   /** Directories already freed of stale temporary files (or created by this run). */
   private readonly cleaned = new Set<string>();
+  /** Directories whose entries changed, fsynced once at the end. */
+  readonly dirSync = new DirSync();
 
   constructor(
     readonly rootFd: number,
@@ -132,17 +135,23 @@ class Run {
 
   keepDir(path: string, fd: number): void {
     const old = this.dirs.get(path);
-    if (old !== undefined) closeSync(old);
+    if (old !== undefined && old !== fd) this.closeDir(old);
     this.dirs.set(path, fd);
   }
 
   forgetDir(path: string): void {
     const old = this.dirs.get(path);
-    if (old !== undefined) closeSync(old);
+    if (old !== undefined) this.closeDir(old);
     this.dirs.delete(path);
   }
 
+  private closeDir(fd: number): void {
+    this.dirSync.release(fd);
+    closeSync(fd);
+  }
+
   close(): void {
+    this.dirSync.flush();
     for (const fd of this.dirs.values()) closeSync(fd);
     this.dirs.clear();
     closeSync(this.rootFd);
@@ -306,11 +315,13 @@ function create(
   wanted: FileInfo,
 ): void {
   if (entry.type === "file") {
-    writeFileAt(parentFd, name, entryData(run, entry), wanted.mode, wanted.uid, wanted.gid);
+    const data = entryData(run, entry);
+    writeFileAt(parentFd, name, data, wanted.mode, wanted.uid, wanted.gid, run.dirSync);
   } else if (entry.type === "symlink")
-    symlinkAt(parentFd, name, entry.target ?? "", wanted.uid, wanted.gid);
+    symlinkAt(parentFd, name, entry.target ?? "", wanted.uid, wanted.gid, run.dirSync);
   else {
-    run.keepDir(entry.path, mkdirAt(parentFd, name, wanted.mode, wanted.uid, wanted.gid));
+    const fd = mkdirAt(parentFd, name, wanted.mode, wanted.uid, wanted.gid, run.dirSync);
+    run.keepDir(entry.path, fd);
     run.markCreated(entry.path);
   }
 }
@@ -381,7 +392,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
     });
     run.log("verbose", `${quote(path)}: ${verb}replaced`);
     if (!run.apply) return run.markVirtual(path);
-    unlinkAt(parentFd, name);
+    unlinkAt(parentFd, name, run.dirSync);
     create(run, parentFd, name, entry, wanted);
     return;
   }
@@ -458,6 +469,10 @@ export function syncFiles(input: FilesInput): FilesResult {
         break;
       }
     }
+    // Every directory whose entries changed is fsynced once, before the report.
+    run.dirSync.flush();
+  } catch (err) {
+    error ??= describeError(err);
   } finally {
     run.close();
   }
