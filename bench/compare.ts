@@ -16,7 +16,9 @@
 //   npm run build && node --import tsx bench/compare.ts
 //   env: RUNS (default 3), ANSIBLE_BUDGET seconds for all Ansible cells (default 1800),
 //        SIZES (default "20,200"), HOSTS (default "1,8"), BIG (files of the
-//        extra safcm-only cell, default 1000; 0 to skip)
+//        extra safcm-only cell, default 1000; 0 to skip), ANSIBLE_FACTS (default
+//        "off,on"), ANSIBLE_CASES (default "first,no-op,1 changed": the cases
+//        Ansible runs; each costs RUNS runs)
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +34,8 @@ const BIG = Number(process.env.BIG ?? 1000);
 let ansibleBudget = Number(process.env.ANSIBLE_BUDGET ?? 1800);
 /** Seconds per file and host batch of the last measured Ansible cell, by tool name (for estimates). */
 const ansibleRate = new Map<string, number>();
+const ANSIBLE_FACTS = (process.env.ANSIBLE_FACTS ?? "off,on").split(",").map((f) => f === "on");
+const ANSIBLE_CASES = (process.env.ANSIBLE_CASES ?? "first,no-op,1 changed").split(",");
 const haveAnsible = spawnSync("ansible-playbook", ["--version"], { stdio: "ignore" }).status === 0;
 
 const aliases = Array.from({ length: 8 }, (_, i) => `bench${i}`);
@@ -128,23 +132,32 @@ function freshRoot(tool: string, n: number, host: string, generation: number): s
 const ENV = { ...process.env, ANSIBLE_HOST_KEY_CHECKING: "False", ANSIBLE_NOCOLOR: "1" };
 
 /** first, no-op and one-file-changed sync; each a median of RUNS. */
-function runTool(
-  tool: Tool,
-  n: number,
-  hosts: string[],
-): { first: Measure; noop: Measure; change: Measure } {
-  const first: Measure[] = [];
-  let command: string[] = [];
-  for (let g = 0; g < RUNS; g++) {
-    command = tool.prepare(n, hosts, g);
-    first.push(measure(command, ENV));
+type Kind = "first" | "no-op" | "1 changed";
+
+/** first, no-op and one-file-changed sync (those in `cases`); each a median of RUNS. */
+function runTool(tool: Tool, n: number, hosts: string[], cases: string[]): Map<Kind, Measure> {
+  const out = new Map<Kind, Measure>();
+  // The first sync of generation 0 also sets up the hosts for the other cases.
+  let command = tool.prepare(n, hosts, 0);
+  const first = [measure(command, ENV)];
+  if (cases.includes("first")) {
+    for (let g = 1; g < RUNS; g++) {
+      command = tool.prepare(n, hosts, g);
+      first.push(measure(command, ENV));
+    }
+    out.set("first", median(first));
   }
-  const noop = Array.from({ length: RUNS }, () => measure(command, ENV));
-  const change = Array.from({ length: RUNS }, (_, i) => {
-    writeFileSync(tool.changeFile(n), `changed ${i} ${Date.now()}\n`.repeat(100));
-    return measure(command, ENV);
-  });
-  return { first: median(first), noop: median(noop), change: median(change) };
+  if (cases.includes("no-op")) {
+    out.set("no-op", median(Array.from({ length: RUNS }, () => measure(command, ENV))));
+  }
+  if (cases.includes("1 changed")) {
+    const change = Array.from({ length: RUNS }, (_, i) => {
+      writeFileSync(tool.changeFile(n), `changed ${i} ${Date.now()}\n`.repeat(100));
+      return measure(command, ENV);
+    });
+    out.set("1 changed", median(change));
+  }
+  return out;
 }
 
 function floor(n: number, remote: string): Measure {
@@ -177,9 +190,8 @@ try {
   for (const [n, h] of cells) {
     const hosts = aliases.slice(0, h);
     const f = floors.get(h) ?? { sshTrue: floor(h, "true"), sshNode: floor(h, "node -e 0") };
-    const s = runTool(safcm, n, hosts);
-    const ours = { first: s.first, "no-op": s.noop, "1 changed": s.change };
-    for (const [kind, m] of Object.entries(ours)) {
+    const ours = runTool(safcm, n, hosts, ["first", "no-op", "1 changed"]);
+    for (const [kind, m] of ours) {
       print([
         `safcm ${n} files x ${h}: ${kind}`,
         m.seconds.toFixed(3),
@@ -190,10 +202,11 @@ try {
       ]);
     }
     if (n === BIG && !SIZES.includes(n)) continue;
-    for (const facts of [false, true]) {
+    for (const facts of ANSIBLE_FACTS) {
       const tool = ansible(facts);
-      // Estimated from the last measured cell (about 1 s per file and host batch here); 3 kinds x RUNS runs.
-      const estimate = 3 * RUNS * (ansibleRate.get(tool.name) ?? 1) * n * Math.ceil(h / 8);
+      // Estimated from the last measured cell (about 1 s per file and host batch here).
+      const runs = ANSIBLE_CASES.length * RUNS + (ANSIBLE_CASES.includes("first") ? 0 : 1);
+      const estimate = runs * (ansibleRate.get(tool.name) ?? 1) * n * Math.ceil(h / 8);
       if (!haveAnsible || estimate > ansibleBudget) {
         skipped.push(
           `${tool.name} ${n} files x ${h} (${haveAnsible ? `~${Math.round(estimate)} s estimated` : "ansible-playbook not installed"})`,
@@ -201,12 +214,12 @@ try {
         continue;
       }
       const started = Date.now();
-      const a = runTool(tool, n, hosts);
-      ansibleBudget -= (Date.now() - started) / 1000;
-      ansibleRate.set(tool.name, a.noop.seconds / n / Math.ceil(h / 8));
-      const theirs = { first: a.first, "no-op": a.noop, "1 changed": a.change };
-      for (const [kind, m] of Object.entries(theirs)) {
-        const mine = ours[kind as keyof typeof ours];
+      const theirs = runTool(tool, n, hosts, ANSIBLE_CASES);
+      const seconds = (Date.now() - started) / 1000;
+      ansibleBudget -= seconds;
+      ansibleRate.set(tool.name, seconds / runs / n / Math.ceil(h / 8));
+      for (const [kind, m] of theirs) {
+        const mine = ours.get(kind)!;
         print([
           `${tool.name} ${n} x ${h}: ${kind}`,
           m.seconds.toFixed(3),
