@@ -238,6 +238,10 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       };
     }
     default:
-      fail("message", `unknown type ${JSON.stringify(String(type).slice(0, 64))}`);
+      // Never String() a host's value: a deeply nested array would overflow the stack.
+      fail(
+        "message",
+        `unknown type ${typeof type === "string" ? JSON.stringify(type.slice(0, 64)) : typeof type}`,
+      );
   }
 }

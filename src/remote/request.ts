@@ -138,6 +138,9 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
       return request;
     }
     default:
-      fail("message", `unknown type ${JSON.stringify(String(o.type).slice(0, 64))}`);
+      fail(
+        "message",
+        `unknown type ${typeof o.type === "string" ? JSON.stringify(o.type.slice(0, 64)) : typeof o.type}`,
+      );
   }
 }

@@ -17,7 +17,10 @@ export type Reply = Exclude<Response, { type: "log" | "keepalive" }> & { attachm
 export class Connection {
   private readonly child: HelperProcess;
   private readonly decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
-  private readonly replies: Reply[] = [];
+  /** The reply that arrived for the pending request before anyone waited for it. */
+  private reply: Reply | null = null;
+  /** A request was sent and its reply has not arrived: any other reply is a protocol error. */
+  private pending = false;
   private waiter: ((r: Reply | Error) => void) | null = null;
   private failure: Error | null = null;
   private stderr = "";
@@ -68,6 +71,7 @@ export class Connection {
 
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
   async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
+    this.pending = true;
     const sent = Date.now();
     let bytes = 0;
     for (const part of encodeFrame(request, attachment)) {
@@ -130,8 +134,9 @@ export class Connection {
   }
 
   private next(): Promise<Reply> {
-    const queued = this.replies.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
+    const queued = this.reply;
+    this.reply = null;
+    if (queued !== null) return Promise.resolve(queued);
     if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiter = (r) => (r instanceof Error ? reject(r) : resolve(r));
@@ -155,21 +160,23 @@ export class Connection {
         this.deliver({ ...message, attachment: frame.attachment });
       }
     } catch (err) {
-      if (err instanceof FrameError || err instanceof ValidationError) {
-        this.disarmTimer();
-        this.fail(new HostError(`protocol error: ${err.message}`, "sync", { cause: err }));
-        this.child.kill("SIGKILL");
-        return;
-      }
-      throw err;
+      // Whatever a helper sends ends its host only, never the whole run.
+      const message =
+        err instanceof FrameError || err instanceof ValidationError ? err.message : String(err);
+      this.disarmTimer();
+      this.fail(new HostError(`protocol error: ${message}`, "sync", { cause: err }));
+      this.child.kill("SIGKILL");
     }
   }
 
   private deliver(reply: Reply): void {
+    if (!this.pending)
+      throw new ValidationError(`unexpected ${reply.type}: no request is waiting for it`);
+    this.pending = false;
     const waiter = this.waiter;
     this.waiter = null;
     if (waiter !== null) waiter(reply);
-    else this.replies.push(reply);
+    else this.reply = reply;
   }
 
   private fail(err: Error): void {

@@ -29,6 +29,8 @@ const cases: [string, RegExp][] = [
   ["escapes", /error \\x1b\[2J\\x1b\]0;pwned\\x07\\x9b31m/],
   ["error-escapes", /helper failed: fatal \\x1b\[2J/],
   ["silent", /no answer from the helper for 15 s/],
+  ["deep-type", /protocol error: invalid message from helper: message: unknown type object/],
+  ["unsolicited", /protocol error: unexpected info_response: no request is waiting for it/],
   ["stderr-escapes", /helper exited with status 1: oops \\x1b\[2J/],
 ];
 
