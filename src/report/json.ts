@@ -1,6 +1,8 @@
-// The JSON report (SPEC 7.2). Strings from the host stay raw: JSON escaping
-// makes them safe (JSON.stringify also escapes lone surrogates, so the output
-// is always valid UTF-8 JSON).
+// The JSON report (SPEC 7.2). Strings from the host keep their value: JSON
+// escaping makes them safe. JSON.stringify escapes C0 controls and lone
+// surrogates itself; DEL, the C1 controls (U+009B is an 8-bit CSI), the line
+// separators and the bidi overrides it leaves raw, so they are escaped here
+// too: the report can be read on a terminal, and parses to the same values.
 
 import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
@@ -9,8 +11,12 @@ import { formatMode } from "./util-mode.ts";
 
 /** One JSON object, pretty-printed, ending with a newline. */
 export function jsonReport(result: SyncResult): string {
-  return JSON.stringify({ dry_run: result.dry_run, hosts: result.hosts.map(host) }, null, 2) + "\n";
+  const text = JSON.stringify({ dry_run: result.dry_run, hosts: result.hosts.map(host) }, null, 2);
+  // Only inside strings can these characters occur, and \uXXXX means the same there.
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
 }
+
+const UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function host(h: HostResult): object {
   return {

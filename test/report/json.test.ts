@@ -93,3 +93,27 @@ test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON
   const parsed = JSON.parse(json) as { hosts: { commands: { output: string }[] }[] };
   assert.equal(parsed.hosts[0].commands[0].output, output); // everything kept, not shortened
 });
+
+test("jsonReport escapes DEL, C1 controls, line separators and bidi overrides, and parses to the same strings", () => {
+  const nasty = "a\x7fb\x9b31mc\u2028d\u202ee\u2066f";
+  const text = jsonReport({
+    dry_run: false,
+    hosts: [
+      {
+        name: "h",
+        ok: false,
+        error: nasty,
+        stage: "sync",
+        groups: [],
+        files: [],
+        packages: [],
+        services: [],
+        commands: [],
+      },
+    ],
+  });
+
+  assert.doesNotMatch(text, /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+  assert.match(text, /a\\u007fb\\u009b31mc\\u2028d\\u202ee\\u2066f/);
+  assert.equal((JSON.parse(text) as { hosts: { error: string }[] }).hosts[0].error, nasty);
+});
