@@ -270,11 +270,14 @@ function inspect(run: Run, parentFd: number, name: string, st: Stats, entry: Fil
   try {
     const real = statInfo(run, stat);
     if (real.type !== "file") return { info: real, sameContent: false, oldContent: null };
+    // A file with several names may be a hard link a local user planted to
+    // another file: its content is compared, but never sent for a diff.
+    const diffable = stat.size <= MAX_DIFF_CONTENT && stat.nlink === 1;
     if (entry.type !== "file") {
-      const old = stat.size <= MAX_DIFF_CONTENT ? readAll(fd, stat.size) : null;
+      const old = diffable ? readAll(fd, stat.size) : null;
       return { info: real, sameContent: false, oldContent: old, oldSize: stat.size };
     }
-    if (stat.size <= MAX_DIFF_CONTENT) {
+    if (diffable) {
       const old = readAll(fd, stat.size);
       return {
         info: real,

@@ -231,6 +231,34 @@ export function isTempName(name: string): boolean {
  * a temporary file is never touched, even if it replaces a file after the
  * lstat(). Returns the names removed.
  */
+function removeStalePrivateDir(path: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, DIR_FLAGS);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    const euid = process.geteuid?.() ?? st.uid;
+    if (st.uid !== euid || (st.mode & 0o7077) !== 0) return false;
+    for (const entry of readdirSync(at(fd))) {
+      if (entry !== "link") return false;
+      unlinkSync(at(fd, entry));
+    }
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    rmdirSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function removeStaleTemps(dirFd: number): string[] {
   const removed: string[] = [];
   // Names as bytes: a name that is not valid UTF-8 must not be turned into another name.
@@ -243,6 +271,12 @@ export function removeStaleTemps(dirFd: number): string[] {
     } catch (err) {
       if (errnoCode(err) === "ENOENT") continue;
       throw err;
+    }
+    if (st.isDirectory()) {
+      // symlinkAt's private directory, left by a crash: only one of ours
+      // (owned by this user, no group or other access) is emptied and removed.
+      if (removeStalePrivateDir(path)) removed.push(name.toString("utf8"));
+      continue;
     }
     if (!st.isFile() && !st.isSymbolicLink()) continue;
     try {
@@ -292,9 +326,12 @@ export class DirSync {
     if (this.pending.delete(dirFd)) fsyncSync(dirFd);
   }
 
+  /** Fsyncs every pending directory once; one that fails is not tried again. */
   flush(): void {
-    for (const fd of this.pending) fsyncSync(fd);
-    this.pending.clear();
+    for (const fd of this.pending) {
+      this.pending.delete(fd);
+      fsyncSync(fd);
+    }
   }
 }
 
@@ -320,21 +357,38 @@ export function writeFileAt(
 ): void {
   const tmp = tempName(name);
   const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  let open = true;
   try {
     writeAllSync(fd, data);
     fchownSync(fd, uid, gid);
     fchmodSync(fd, mode);
     fsyncSync(fd);
-  } catch (err) {
+    open = false;
     closeSync(fd);
+  } catch (err) {
+    if (open) closeQuietly(fd);
     removeQuietly(dirFd, tmp);
     throw err;
   }
-  closeSync(fd);
   renameOver(dirFd, tmp, name, dirSync);
 }
 
-/** Replaces (or creates) the symlink `name` the same way: temporary link, lchown, rename. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // the error that brought us here matters more
+  }
+}
+
+/**
+ * Replaces (or creates) the symlink `name`: a temporary link, lchown, rename.
+ * Node has no fchownat(), so lchown() goes by name; in a directory other
+ * users can write, one of them could swap the temporary link for a hard link
+ * to another file and have that file chowned. So the link is made inside a
+ * fresh private directory (0700, ours, checked through its descriptor) and
+ * renamed from there into place.
+ */
 export function symlinkAt(
   dirFd: number,
   name: string,
@@ -343,15 +397,31 @@ export function symlinkAt(
   gid: number,
   dirSync?: DirSync,
 ): void {
-  const tmp = tempName(name);
-  symlinkSync(target, at(dirFd, tmp));
+  const privateName = tempName(name);
+  const privateFd = mkdirAt(
+    dirFd,
+    privateName,
+    0o700,
+    process.geteuid?.() ?? 0,
+    process.getegid?.() ?? 0,
+    dirSync,
+  );
   try {
-    lchownSync(at(dirFd, tmp), uid, gid);
+    symlinkSync(target, at(privateFd, "link"));
+    lchownSync(at(privateFd, "link"), uid, gid);
+    renameSync(at(privateFd, "link"), at(dirFd, name));
   } catch (err) {
-    removeQuietly(dirFd, tmp);
+    removeQuietly(privateFd, "link");
     throw err;
+  } finally {
+    closeQuietly(privateFd);
+    try {
+      rmdirSync(at(dirFd, privateName));
+    } catch {
+      // left for the next sync's cleanup of stale temporary entries
+    }
   }
-  renameOver(dirFd, tmp, name, dirSync);
+  syncDir(dirFd, dirSync);
 }
 
 function renameOver(dirFd: number, tmp: string, name: string, dirSync: DirSync | undefined): void {
@@ -369,6 +439,12 @@ function renameOver(dirFd: number, tmp: string, name: string, dirSync: DirSync |
  * returns a descriptor of it. A directory left half-configured by a failure
  * is removed again.
  */
+/** A directory this process just made with mkdir(0700): its owner, no group or other access, empty. */
+function isOwnFreshDir(st: Stats): boolean {
+  const euid = process.geteuid?.() ?? st.uid;
+  return st.isDirectory() && st.uid === euid && (st.mode & 0o7077) === 0 && st.nlink === 2;
+}
+
 export function mkdirAt(
   dirFd: number,
   name: string,
@@ -381,16 +457,26 @@ export function mkdirAt(
   let fd = -1;
   try {
     fd = openSync(at(dirFd, name), DIR_FLAGS);
+    // Between mkdir and open another user of a writable parent could have put
+    // their own directory at the name: only ours (just made, no group or other
+    // access, empty) will do, and theirs is left alone.
+    if (!isOwnFreshDir(fstatSync(fd))) {
+      closeSync(fd);
+      fd = -1;
+      throw new SafeFsError("the new directory was replaced while it was being created");
+    }
     fchownSync(fd, uid, gid);
     fchmodSync(fd, mode);
     syncDir(dirFd, dirSync);
     return fd;
   } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      rmdirSync(at(dirFd, name));
-    } catch {
-      // someone else put something there; leave it
+    if (fd >= 0) {
+      closeSync(fd);
+      try {
+        rmdirSync(at(dirFd, name));
+      } catch {
+        // someone else put something there; leave it
+      }
     }
     throw err;
   }

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -299,6 +300,45 @@ describe("files: owners and modes", () => {
 });
 
 describe("files: attacks (SPEC 6)", () => {
+  test(
+    "a hard link planted at a managed path: never sent for a diff, its other name untouched",
+    withDirs((root, outside) => {
+      mkdirSync(join(root, "etc"));
+      writeFileSync(join(outside, "secret"), "secret\n");
+      linkSync(join(outside, "secret"), join(root, "etc/motd"));
+      const result = sync(root, [{ path: "/etc" }, { path: "/etc/motd", content: "hello\n" }]);
+      assert.equal(result.error, null);
+      const change = result.changes.find((c) => c.path === "/etc/motd");
+      assert.equal(change?.content_changed, true);
+      assert.equal(oldData(result, change), null, "the linked file's content is not sent");
+      assert.equal(change?.old_size, 7);
+      assert.equal(readFileSync(join(outside, "secret"), "utf8"), "secret\n");
+      assert.equal(readFileSync(join(root, "etc/motd"), "utf8"), "hello\n");
+    }),
+  );
+
+  test(
+    "symlinks are made in a private directory: nothing of it is left, and a stale one is removed",
+    withDirs((root) => {
+      mkdirSync(join(root, "etc"));
+      // What a crash in symlinkAt leaves: a private directory (ours, 0700) holding the link.
+      const stale = join(root, "etc", ".link.safcm-0123456789abcdef");
+      mkdirSync(stale, { mode: 0o700 });
+      symlinkSync("motd", join(stale, "link"));
+      const result = sync(root, [
+        { path: "/etc" },
+        { path: "/etc/link", target: "motd", user: 1234, group: 2345 },
+      ]);
+      assert.equal(result.error, null);
+      assert.deepEqual(readdirSync(join(root, "etc")), ["link"]);
+      assert.equal(readlinkSync(join(root, "etc/link")), "motd");
+      assert.deepEqual(
+        [lstatSync(join(root, "etc/link")).uid, lstatSync(join(root, "etc/link")).gid],
+        [1234, 2345],
+      );
+    }),
+  );
+
   test(
     "a symlink in a parent component is never written through",
     withDirs((root, outside) => {
