@@ -20,9 +20,10 @@ const DEFAULT_TIMEOUT_S = 120;
 function helperTimeoutMs(): number {
   const value = process.env.SAFCM_HELPER_TIMEOUT;
   const seconds = value === undefined || value === "" ? DEFAULT_TIMEOUT_S : Number(value);
-  if (!(seconds > 0)) {
+  // setTimeout takes at most 2^31-1 ms; anything larger would fire at once.
+  if (!(seconds > 0) || seconds > 2_147_483) {
     throw new ConfigError([
-      { message: `invalid SAFCM_HELPER_TIMEOUT "${value}", expected seconds` },
+      { message: `invalid SAFCM_HELPER_TIMEOUT "${value}", expected seconds (at most 2147483)` },
     ]);
   }
   return seconds * 1000;

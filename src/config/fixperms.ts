@@ -6,9 +6,27 @@
 
 import { chmodSync, lstatSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { ConfigError } from "../errors.ts";
 
-/** Fixes the files/ trees of every top-level directory of `dir`; returns the changed paths, relative to `dir`. */
+/**
+ * Fixes the files/ trees of every top-level directory of `dir`; returns the
+ * changed paths, relative to `dir`. A path it cannot read or change is a
+ * ConfigError naming it (paths changed before it stay changed).
+ */
 export function fixperms(dir: string): string[] {
+  try {
+    return fixTrees(dir);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code !== "string") throw err;
+    const where = typeof e.path === "string" ? path.relative(dir, e.path) || "." : dir;
+    throw new ConfigError([
+      { pos: { file: where }, message: `cannot fix permissions: ${e.code} (${e.syscall ?? "fs"})` },
+    ]);
+  }
+}
+
+function fixTrees(dir: string): string[] {
   const changed: string[] = [];
   const fix = (rel: string): void => {
     const abs = path.join(dir, rel);

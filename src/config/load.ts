@@ -77,7 +77,13 @@ export function loadConfig(dir: string): Config {
   }
 
   const groupDirs = new Map<string, GroupDir>();
-  for (const name of readdirSync(abs).sort()) {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(abs).sort();
+  } catch (err) {
+    problems.add({ file: "." }, `cannot list the configuration directory: ${errorText(err)}`);
+  }
+  for (const name of entries) {
     if (name.startsWith(".")) continue;
     if (statQuietly(path.join(abs, name))?.isDirectory() !== true) {
       continue; // README, ssh configuration, scripts ...

@@ -49,6 +49,17 @@ describe("the command line", { concurrency: true }, () => {
     });
   }
 
+  test("fixperms on a missing directory and an absurd SAFCM_HELPER_TIMEOUT are exit 2 with a message", async () => {
+    const missing = await safcm(["fixperms", "-C", join(dir, "no-such-dir")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot fix permissions: ENOENT/);
+    for (const value of ["Infinity", "0", "soon", "99999999"]) {
+      const r = await safcm(["sync", "-C", dir, "x"], { env: { SAFCM_HELPER_TIMEOUT: value } });
+      assert.equal(r.code, 2, value);
+      assert.match(r.stderr, /invalid SAFCM_HELPER_TIMEOUT/);
+    }
+  });
+
   test("check builds every host and lists every error with exit 2; 0 when all build", async () => {
     const conf = join(dir, "check");
     writeTree(conf, {
