@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startSshd } from "../test/helpers/sshd.ts";
-import { measure, row, type Measure } from "./util.ts";
+import { measure, medianMeasure as median, row, type Measure } from "./util.ts";
 
 const SAFCM = new URL("../bin/safcm", import.meta.url).pathname;
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -44,11 +44,6 @@ const work = join(sshd.dir, "work");
 const skipped: string[] = [];
 const lines: string[] = [];
 const W = [34, 9, 9, 12, 12, 12];
-
-function median(runs: Measure[]): Measure {
-  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** The source tree: n files of ~1 KiB in 10 directories. */
 function sourceTree(dir: string, n: number): void {

@@ -27,15 +27,15 @@ export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): M
   return { seconds, peakMiB: kib / 1024 };
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+/** The measurement with the median time. */
+export function medianMeasure(all: Measure[]): Measure {
+  const sorted = [...all].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Runs fn `runs` times and keeps the run with the median time. */
 export function medianOf(runs: number, fn: () => Measure): Measure {
-  const all = Array.from({ length: runs }, fn).sort((a, b) => a.seconds - b.seconds);
-  return all[Math.floor(all.length / 2)];
+  return medianMeasure(Array.from({ length: runs }, fn));
 }
 
 export function row(cells: (string | number)[], widths: number[]): string {

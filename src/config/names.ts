@@ -43,20 +43,10 @@ export function isDetectedGroup(name: string): boolean {
   );
 }
 
-/**
- * A Debian package name (Debian Policy 5.6.7), optionally with ":<arch>".
- * Names become arguments of dpkg-query and apt-get; the helper checks the
- * same grammar again (PACKAGE_NAME in src/remote/packages.ts).
- */
-export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9][a-z0-9-]*)?$/;
+/** Package and unit names: the grammar both sides check (src/protocol/names.ts). */
+export { PACKAGE_NAME, UNIT_NAME } from "../protocol/names.ts";
 export const PACKAGE_RULE =
   'a Debian package name is lower case letters, digits, "+", "-" and ".", at least 2 characters, starting with a letter or digit, optionally followed by ":<arch>"';
 
-/**
- * A systemd unit name (systemd.unit(5)), "nginx" meaning "nginx.service".
- * Names become arguments of systemctl; the helper checks the same grammar
- * again (UNIT_NAME in src/remote/services.ts).
- */
-export const UNIT_NAME = /^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]{0,254}$/;
 export const UNIT_RULE =
   'a systemd unit name is letters, digits, ":", "-", "_", ".", "\\" and "@", not starting with "-", at most 255 characters';

@@ -4,20 +4,13 @@
 // Dry-run runs the same code with apply=false and stops before acting.
 // Packages are never removed.
 
+import { PACKAGE_NAME } from "../protocol/names.ts";
 import type { PackageChange } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";
 import { osName } from "./os.ts";
 
-/**
- * A Debian package name (Debian Policy 5.6.7: lower case letters, digits,
- * "+", "-" and ".", at least two characters, starting with a letter or digit),
- * optionally followed by ":<architecture>" ("libc6:i386"). Names become
- * arguments of dpkg-query and apt-get, so nothing else is let through (never
- * a leading "-", never an apt pattern or version like "foo=1.0" or "~i").
- * src/config/group-dir.ts checks the same grammar locally.
- */
-export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9][a-z0-9-]*)?$/;
+export { PACKAGE_NAME };
 
 /** `Package<TAB>Architecture<TAB>db:Status-Abbrev`, one line per package instance. */
 export const DPKG_QUERY_FORMAT = "${Package}\\t${Architecture}\\t${db:Status-Abbrev}\\n";

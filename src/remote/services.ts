@@ -3,17 +3,12 @@
 // (decideUnit), act (daemon-reload once, then start and enable). Dry-run
 // runs the same code with apply=false and stops before acting.
 
+import { UNIT_NAME } from "../protocol/names.ts";
 import type { ServiceChange } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";
 
-/**
- * A systemd unit name (systemd.unit(5): ASCII letters, digits, ":", "-",
- * "_", ".", "\" and "@", at most 255 characters); without a suffix systemctl
- * reads it as "<name>.service". Never starting with "-": names become
- * arguments of systemctl.
- */
-export const UNIT_NAME = /^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]{0,254}$/;
+export { UNIT_NAME };
 
 export const SHOW_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState";
 
