@@ -7,7 +7,7 @@
 // a missing node), ends with exactly the descriptors it started with.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import {
   appendFileSync,
   existsSync,
@@ -105,13 +105,20 @@ function runMeasured(
   });
 }
 
-/** Processes whose command line contains `text` (other than pgrep itself). */
+/** Processes whose command line contains `text` (read from /proc, so it needs no procps). */
 function pgrep(text: string): string[] {
-  try {
-    return execFileSync("pgrep", ["-a", "-f", text], { encoding: "utf8" }).trim().split("\n");
-  } catch {
-    return []; // exit status 1: none
+  const found: string[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (cmdline.includes(text)) found.push(`${name} ${cmdline}`);
   }
+  return found;
 }
 
 /** Every process below `pid` (through /proc/<pid>/stat's parent field). */
