@@ -341,8 +341,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
   const [parent, name] = split(path);
   const verb = run.apply ? "" : "would be ";
 
-  if (run.isVirtual(parent)) {
-    // Dry-run below a directory that does not exist yet: nothing to compare.
+  const created = (): void => {
     run.changes.push({
       path,
       created: true,
@@ -350,8 +349,13 @@ function syncEntry(run: Run, entry: FileEntry): void {
       new: wanted,
       content_changed: entry.type !== "dir",
     });
-    if (entry.type === "dir") run.markVirtual(path);
     run.log("verbose", `${quote(path)}: ${verb}created`);
+  };
+
+  if (run.isVirtual(parent)) {
+    // Dry-run below a directory that does not exist yet: nothing to compare.
+    created();
+    if (entry.type === "dir") run.markVirtual(path);
     return;
   }
 
@@ -359,14 +363,7 @@ function syncEntry(run: Run, entry: FileEntry): void {
   const st = lstatAt(parentFd, name);
 
   if (st === null) {
-    run.changes.push({
-      path,
-      created: true,
-      old: null,
-      new: wanted,
-      content_changed: entry.type !== "dir",
-    });
-    run.log("verbose", `${quote(path)}: ${verb}created`);
+    created();
     if (run.apply) create(run, parentFd, name, entry, wanted);
     else if (entry.type === "dir") run.markVirtual(path);
     return;
