@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { loadConfig } from "../config/load.ts";
-import { resolveTargets } from "../config/targets.ts";
+import { isTarget, resolveTargets } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
 import { useColor } from "../report/color.ts";
@@ -50,10 +50,15 @@ export async function sync(args: string[]): Promise<number> {
     progress.line(logLine(host, msgLevel, text, logColor));
   };
   const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
-    const result = await syncHost(config, host, { dryRun, timeoutMs, onLog });
+    const result = await syncHost(config, host, {
+      dryRun,
+      timeoutMs,
+      onLog,
+      isTarget: (groups) => isTarget(opts.targets, host.name, groups),
+    });
     done++;
     if (!result.ok) failed++;
-    if (!opts.json) {
+    if (!opts.json && !result.skipped) {
       const lines = hostLines(result, {
         dryRun,
         color,
@@ -69,7 +74,7 @@ export async function sync(args: string[]): Promise<number> {
   });
   progress.clear();
 
-  const result: SyncResult = { dry_run: dryRun, hosts: hostsResults };
+  const result: SyncResult = { dry_run: dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryLine(result) + "\n");
   return failed > 0 ? 1 : 0;

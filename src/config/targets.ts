@@ -4,13 +4,14 @@ import { ConfigError } from "../errors.ts";
 import type { Problem } from "../errors.ts";
 import type { Config } from "./load.ts";
 import { memberGroups } from "./groups.ts";
-import { ALL, DETECTED_PREFIX } from "./names.ts";
+import { ALL, DETECTED_PREFIX, isDetectedGroup } from "./names.ts";
 import type { HostConfig } from "./types.ts";
 
 /**
  * The hosts named by `names` (host names, group names, `all`), in hosts.yaml
- * order without duplicates. Detected groups cannot be targets: their members
- * are known only after connecting.
+ * order without duplicates. A detected group, or a group whose members
+ * depend on detected groups, names every host: which of them really belong
+ * is known only after connecting, where the session checks isTarget().
  * @throws ConfigError naming every unknown name.
  */
 export function resolveTargets(config: Config, names: string[]): HostConfig[] {
@@ -20,17 +21,43 @@ export function resolveTargets(config: Config, names: string[]): HostConfig[] {
     if (name === ALL) config.hosts.forEach((h) => wanted.add(h.name));
     else if (config.hosts.some((h) => h.name === name)) wanted.add(name);
     else if (config.groups.members.has(name)) {
-      for (const h of config.hosts) {
-        if (memberGroups(config.groups, h.name, []).includes(name)) wanted.add(h.name);
-      }
-    } else if (name.startsWith(DETECTED_PREFIX)) {
-      problems.push({
-        message: `"${name}" is a detected group: its members are known only after connecting, so it cannot be a target`,
-      });
+      const candidates = dependsOnDetection(config, name)
+        ? config.hosts
+        : config.hosts.filter((h) => memberGroups(config.groups, h.name, []).includes(name));
+      candidates.forEach((h) => wanted.add(h.name));
+    } else if (isDetectedGroup(name)) {
+      config.hosts.forEach((h) => wanted.add(h.name));
     } else {
       problems.push({ message: `unknown host or group "${name}"` });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config.hosts.filter((h) => wanted.has(h.name));
+}
+
+/** Whether a host with these groups (detected ones included) is one of the targets `names`. */
+export function isTarget(
+  names: readonly string[],
+  host: string,
+  groups: readonly string[],
+): boolean {
+  return names.some((n) => n === ALL || n === host || groups.includes(n));
+}
+
+/** Whether the members of `group` (transitively, _remove included) involve a detected group. */
+function dependsOnDetection(config: Config, group: string): boolean {
+  const seen = new Set<string>();
+  const stack = [group];
+  for (let g = stack.pop(); g !== undefined; g = stack.pop()) {
+    if (seen.has(g)) continue;
+    seen.add(g);
+    for (const m of [
+      ...(config.groups.members.get(g) ?? []),
+      ...(config.groups.removes.get(g) ?? []),
+    ]) {
+      if (m.startsWith(DETECTED_PREFIX)) return true;
+      if (config.groups.members.has(m)) stack.push(m);
+    }
+  }
+  return false;
 }

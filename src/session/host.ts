@@ -3,7 +3,7 @@
 
 import type { Config } from "../config/load.ts";
 import type { HostConfig } from "../config/types.ts";
-import { buildHost, type BuiltHost } from "../build/host-config.ts";
+import { buildHost, hostGroups, type BuiltHost } from "../build/host-config.ts";
 import { HostError } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { ContentMessage, DetectResult, LogLevel, SyncResponse } from "../protocol/messages.ts";
@@ -18,6 +18,8 @@ export interface SyncOptions {
   dryRun: boolean;
   /** How long a helper may stay silent while a request is pending. */
   timeoutMs: number;
+  /** Whether the host, with these groups (detected ones included), is one of the targets. */
+  isTarget?: (groups: string[]) => boolean;
   /** Called for every log line of this host (remote ones are untrusted text). */
   onLog: (host: string, level: LogLevel, text: string) => void;
 }
@@ -52,6 +54,7 @@ export async function syncHost(
     packages: [],
     services: [],
     commands: [],
+    skipped: false,
   };
   const log = (level: LogLevel, text: string) => options.onLog(host.name, level, text);
   let connection: Connection | null = null;
@@ -77,14 +80,16 @@ export async function syncHost(
     const detected = detectedGroups(commands, info.detect_groups);
     log("verbose", `host runs ${info.os}/${info.arch}, Node.js ${info.node_version}`);
 
-    let built: BuiltHost;
-    try {
-      built = buildHost(config, host, { detected, uid: info.uid, gid: info.gid });
-    } finally {
-      // Even when the build fails, show the groups the host was found in.
-      result.groups = [...new Set(["all", host.name, ...detected])].sort();
+    result.groups = hostGroups(config, host.name, detected);
+    if (options.isTarget !== undefined && !options.isTarget(result.groups)) {
+      // Named through a group whose members depend on detected groups, and not a member.
+      log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
+      result.skipped = true;
+      await connection.close();
+      connection = null;
+      return result;
     }
-    result.groups = built.groups;
+    const built = buildHost(config, host, { detected, uid: info.uid, gid: info.gid });
     log("verbose", `sending ${built.files.length} file(s)`);
 
     let reply = await connection.request({

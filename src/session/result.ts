@@ -28,6 +28,8 @@ export interface HostResult {
   packages: string[];
   services: ServiceChange[];
   commands: CommandResult[];
+  /** Not one of the targets after all (known only after detecting its groups): nothing was synced. */
+  skipped: boolean;
 }
 
 export interface SyncResult {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
 import { memberGroups } from "../../src/config/groups.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { resolveTargets } from "../../src/config/targets.ts";
+import { isTarget, resolveTargets } from "../../src/config/targets.ts";
 import { configDir } from "./tree.ts";
 
 const hosts = "- name: web1\n- name: web2\n- name: db1\n- name: image\n";
@@ -69,8 +69,11 @@ const targets: [string[], string[]][] = [
     ["monitored", "web1", "nested"],
     ["web1", "db1"],
   ],
-  [["debian"], []],
-  [["everything"], ["web2", "image"]],
+  // Groups whose members depend on detected groups name every host as a
+  // candidate; the session keeps those that belong after detection (isTarget).
+  [["debian"], ["web1", "web2", "db1", "image"]],
+  [["everything"], ["web1", "web2", "db1", "image"]],
+  [["detected_debian"], ["web1", "web2", "db1", "image"]],
 ];
 for (const [names, want] of targets) {
   test(`resolveTargets ${names.join(" ")}`, () => {
@@ -81,18 +84,34 @@ for (const [names, want] of targets) {
   });
 }
 
-test("resolveTargets: unknown names and detected groups are errors", () => {
+test("resolveTargets: unknown names are errors, each one listed", () => {
   assert.throws(
-    () => resolveTargets(config, ["web1", "webserverz", "detected_debian"]),
+    () => resolveTargets(config, ["web1", "webserverz", "detected_", "dbz"]),
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.problems.length, 2);
+      assert.equal(err.problems.length, 3);
       assert.equal(err.problems[0]?.pos, undefined);
       assert.match(err.problems[0]?.message ?? "", /unknown host or group "webserverz"/);
-      assert.match(err.problems[1]?.message ?? "", /"detected_debian" is a detected group/);
+      assert.match(err.problems[2]?.message ?? "", /unknown host or group "dbz"/);
       return true;
     },
   );
+});
+
+test("isTarget: after detection, a host is a target by name, by group (detected ones included) or by all", () => {
+  const groups = (host: string, detected: string[]) => [
+    "all",
+    host,
+    ...memberGroups(config.groups, host, detected),
+    ...detected,
+  ];
+  assert.equal(isTarget(["debian"], "image", groups("image", ["detected_debian"])), true);
+  assert.equal(isTarget(["debian"], "image", groups("image", ["detected_bsd"])), false);
+  assert.equal(isTarget(["detected_bsd"], "db1", groups("db1", ["detected_bsd"])), true);
+  assert.equal(isTarget(["everything"], "image", groups("image", ["detected_bsd"])), false);
+  assert.equal(isTarget(["everything"], "image", groups("image", [])), true);
+  assert.equal(isTarget(["web1"], "web1", groups("web1", [])), true);
+  assert.equal(isTarget(["all"], "db1", groups("db1", [])), true);
 });
 
 test("cycles through _remove lists are found too", () => {

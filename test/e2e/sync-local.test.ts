@@ -2,7 +2,14 @@
 // the local connection (a real helper child process, the real file system).
 
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { safcm, snapshot, tempDir, writeTree, type Node } from "../helpers/tree.ts";
@@ -336,6 +343,36 @@ describe("sync over the local connection", { concurrency: true }, () => {
     assert.deepEqual(Object.keys(snapshot(f.root)), ["."]);
     const unknown = await f.sync("nosuchhost");
     assert.equal(unknown.code, 2);
+  });
+
+  test("a group whose members are detected syncs exactly the hosts found in it", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const [root1, root2] = [join(dir, "r1"), join(dir, "r2")];
+    mkdirSync(root1);
+    mkdirSync(root2);
+    // h2's "Node.js" sets MARK, which its detect_groups command turns into detected_marked.
+    const wrapper = join(dir, "marked-node");
+    writeFileSync(wrapper, `#!/bin/sh\nMARK=1 exec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    const f = fixture(
+      {
+        "config.yaml": `detect_groups: ['[ -n "$MARK" ] && echo marked || true']\n`,
+        "groups.yaml": "marked: [detected_marked]\n",
+        "marked/files/m": "marked\n",
+      },
+      `- name: h1\n  connection: local\n  root: ${root1}\n- name: h2\n  connection: local\n  root: ${root2}\n  node: ${wrapper}\n`,
+    );
+    const r = await f.sync("marked");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^1 host\(s\): 1 changed/m);
+    assert.doesNotMatch(r.stdout, /\[h1\]/);
+    assert.equal(readFileSync(join(root2, "m"), "utf8"), "marked\n");
+    assert.deepEqual(readdirSync(root1), [], "h1 is not in the group: nothing synced");
+    const byDetected = await f.json("detected_marked");
+    assert.deepEqual(
+      byDetected.hosts.map((h) => h.name),
+      ["h2"],
+    );
   });
 
   test("one failing host does not stop the others; exit status 1", async () => {

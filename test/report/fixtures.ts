@@ -53,6 +53,7 @@ export function host(over: Partial<HostResult> = {}): HostResult {
     packages: [],
     services: [],
     commands: [],
+    skipped: false,
     ...over,
   };
 }

@@ -109,6 +109,7 @@ test("jsonReport escapes DEL, C1 controls, line separators and bidi overrides, a
         packages: [],
         services: [],
         commands: [],
+        skipped: false,
       },
     ],
   });
