@@ -38,7 +38,7 @@ function transportFor(config: Config, host: HostConfig): Transport {
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
 }
 
-/** Syncs one host; never throws: a failure is part of the result. */
+/** Syncs one host; never throws: a failure (even an internal error) is part of the result. */
 export async function syncHost(
   config: Config,
   host: HostConfig,
@@ -113,10 +113,10 @@ export async function syncHost(
     connection = null;
     if (response.error !== null) throw new HostError(response.error, "sync");
   } catch (err) {
-    if (!(err instanceof HostError)) throw err;
+    // A failing host never stops the others, not even through a bug of ours.
     result.ok = false;
-    result.error = err.message;
-    result.stage = err.stage;
+    result.error = err instanceof HostError ? err.message : `internal error: ${String(err)}`;
+    result.stage = err instanceof HostError ? err.stage : "sync";
   } finally {
     await connection?.abort();
   }
