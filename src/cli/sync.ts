@@ -35,8 +35,10 @@ export async function sync(args: string[]): Promise<number> {
   if (opts.targets.length === 0) {
     throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
   }
+  const started = Math.round(process.uptime() * 1000);
   const config = loadConfig(resolve(opts.dir));
   const hosts = resolveTargets(config, opts.targets);
+  const loaded = Math.round(process.uptime() * 1000);
   const dryRun = opts.dryRun || config.global.dry_run;
   const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);
   const color = useColor(opts.color, process.stdout, process.env);
@@ -49,6 +51,11 @@ export async function sync(args: string[]): Promise<number> {
     if (LOG_LEVELS.indexOf(msgLevel) > level) return;
     progress.line(logLine(host, msgLevel, text, logColor));
   };
+  onLog(
+    "(local)",
+    "debug",
+    `configuration loaded in ${loaded - started} ms, ${loaded} ms after start`,
+  );
   const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
     const result = await syncHost(config, host, {
       dryRun,
