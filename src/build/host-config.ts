@@ -39,6 +39,10 @@ export interface BuiltHost {
   triggers: TriggerEntry[];
   /** In priority order, lowest group first. */
   commands: string[];
+  /** Secret values (vars.yaml `!env`/`!command`, SPEC 3.5) this host's build may contain: never
+   * reported, logged or shown in a diff (a file whose old or new content holds one has its diff
+   * withheld, `diff_hidden: "secret"`). */
+  secrets: readonly string[];
 }
 
 /**
@@ -93,6 +97,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     services: unique(dirs.flatMap((d) => d.services)),
     triggers: [],
     commands: dirs.flatMap((d) => d.commands),
+    secrets: [],
   };
   checkRoot(host, built);
   for (const path of paths) {

@@ -6,11 +6,28 @@ import { LOG_LEVELS } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";
 import type { Groups } from "./groups.ts";
 import { ALL, isDetectedGroup } from "./names.ts";
+import { runtime, sshUser } from "./hosts.ts";
 import type { GlobalConfig } from "./types.ts";
 import { statQuietly } from "./util-fs.ts";
 import type { YamlFile } from "./yaml.ts";
 
-const KEYS = ["dry_run", "log_level", "detect_groups", "group_order", "ssh_config"] as const;
+const KEYS = [
+  "dry_run",
+  "log_level",
+  "detect_groups",
+  "group_order",
+  "ssh_config",
+  "ssh_user",
+  "sudo",
+  "runtime",
+  "ssh_persist",
+] as const;
+
+/** Default seconds an OpenSSH master connection stays open after a sync (SPEC 3.1). */
+export const DEFAULT_SSH_PERSIST = 60;
+
+/** A week: longer is certainly a mistake (and OpenSSH's own limit is far above). */
+const MAX_SSH_PERSIST = 7 * 24 * 3600;
 
 export function defaultGlobal(): GlobalConfig {
   return {
@@ -19,6 +36,10 @@ export function defaultGlobal(): GlobalConfig {
     detect_groups: [],
     group_order: [],
     ssh_config: null,
+    ssh_user: null,
+    sudo: null,
+    runtime: null,
+    ssh_persist: DEFAULT_SSH_PERSIST,
   };
 }
 
@@ -63,6 +84,20 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
           yf.error(e.value, `ssh_config "${file}" is not a file (resolved to ${abs})`);
         }
         global.ssh_config = abs;
+        break;
+      }
+      case "ssh_user":
+        global.ssh_user = sshUser(yf, e.value, "ssh_user") ?? null;
+        break;
+      case "sudo":
+        global.sudo = yf.bool(e.value, "sudo") ?? null;
+        break;
+      case "runtime":
+        global.runtime = runtime(yf, e.value, "runtime") ?? null;
+        break;
+      case "ssh_persist": {
+        const v = yf.nonNegativeInt(e.value, "ssh_persist", MAX_SSH_PERSIST);
+        if (v !== undefined) global.ssh_persist = v;
         break;
       }
     }

@@ -3,15 +3,33 @@
 import path from "node:path";
 import type { Node } from "yaml";
 import { hostNameProblem } from "./names.ts";
-import type { HostConfig } from "./types.ts";
+import { RUNTIMES } from "./types.ts";
+import type { GlobalConfig, HostConfig, Runtime } from "./types.ts";
 import { hasControlCharacter } from "./yaml.ts";
 import type { YamlFile } from "./yaml.ts";
 
-const KEYS = ["name", "ssh_user", "connection", "root", "node"] as const;
+const KEYS = ["name", "ssh_user", "connection", "root", "node", "sudo", "runtime"] as const;
 
 /** A user name for `ssh -l`: no whitespace or control characters, not an option. */
 function validSshUser(user: string): boolean {
   return user !== "" && !user.startsWith("-") && !/\s/.test(user) && !hasControlCharacter(user);
+}
+
+/** An ssh_user value, or undefined after recording an error. */
+export function sshUser(yf: YamlFile, node: Node | null, what: string): string | undefined {
+  const user = yf.string(node, what);
+  if (user !== undefined && !validSshUser(user)) {
+    return yf.error(node, `invalid ssh_user "${user}"`);
+  }
+  return user;
+}
+
+/** A runtime value (auto, host, bundled), or undefined after recording an error. */
+export function runtime(yf: YamlFile, node: Node | null, what: string): Runtime | undefined {
+  const r = yf.string(node, what);
+  if (r === undefined) return undefined;
+  if ((RUNTIMES as readonly string[]).includes(r)) return r as Runtime;
+  return yf.error(node, `invalid runtime "${r}" (use ${RUNTIMES.join(", ")})`);
 }
 
 /**
@@ -19,7 +37,11 @@ function validSshUser(user: string): boolean {
  * `complete` is false when a host had to be left out (its name is wrong), so
  * checks that need every host name are skipped instead of reporting noise.
  */
-export function loadHosts(yf: YamlFile, dir: string): { hosts: HostConfig[]; complete: boolean } {
+export function loadHosts(
+  yf: YamlFile,
+  dir: string,
+  defaults: Pick<GlobalConfig, "ssh_user" | "sudo" | "runtime">,
+): { hosts: HostConfig[]; complete: boolean } {
   const hosts: HostConfig[] = [];
   if (yf.isNull(yf.root)) return { hosts, complete: true };
   const items = yf.seq(yf.root, "hosts.yaml");
@@ -35,10 +57,12 @@ export function loadHosts(yf: YamlFile, dir: string): { hosts: HostConfig[]; com
     yf.checkKeys(entries, KEYS, "a host");
     const host: HostConfig = {
       name: "",
-      ssh_user: null,
+      ssh_user: defaults.ssh_user,
       connection: "ssh",
       root: "/",
       node: "node",
+      sudo: defaults.sudo ?? false,
+      runtime: defaults.runtime ?? "auto",
     };
     let ok = true;
     let duplicate = false;
@@ -64,10 +88,18 @@ export function loadHosts(yf: YamlFile, dir: string): { hosts: HostConfig[]; com
           break;
         }
         case "ssh_user": {
-          const user = yf.string(e.value, what);
-          if (user !== undefined && !validSshUser(user)) {
-            yf.error(e.value, `invalid ssh_user "${user}"`);
-          } else if (user !== undefined) host.ssh_user = user;
+          const user = sshUser(yf, e.value, what);
+          if (user !== undefined) host.ssh_user = user;
+          break;
+        }
+        case "sudo": {
+          const sudo = yf.bool(e.value, what);
+          if (sudo !== undefined) host.sudo = sudo;
+          break;
+        }
+        case "runtime": {
+          const r = runtime(yf, e.value, what);
+          if (r !== undefined) host.runtime = r;
           break;
         }
         case "connection": {

@@ -59,7 +59,7 @@ export function loadConfig(dir: string): Config {
   let hostsOk = false;
   if (isFile(abs, "hosts.yaml")) {
     const yf = YamlFile.read(abs, "hosts.yaml", problems);
-    if (yf.ok) ({ hosts, complete: hostsOk } = loadHosts(yf, abs));
+    if (yf.ok) ({ hosts, complete: hostsOk } = loadHosts(yf, abs, global));
   } else {
     problems.add({ file: "hosts.yaml" }, "missing: hosts.yaml must list the managed hosts");
   }

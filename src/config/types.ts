@@ -7,7 +7,17 @@ export interface GlobalConfig {
   group_order: string[];
   /** Absolute path, resolved against the configuration directory. */
   ssh_config: string | null;
+  /** Defaults for the hosts.yaml keys of the same names (a host's own key wins); null: not set. */
+  ssh_user: string | null;
+  sudo: boolean | null;
+  runtime: Runtime | null;
+  /** Seconds an OpenSSH master stays open after a sync (ControlPersist); 0: off. */
+  ssh_persist: number;
 }
+
+/** What runs the helper (SPEC 3.2): the host's node, safcm's bundled runtime, or either. */
+export type Runtime = "auto" | "host" | "bundled";
+export const RUNTIMES: readonly Runtime[] = ["auto", "host", "bundled"];
 
 export interface HostConfig {
   name: string;
@@ -16,4 +26,7 @@ export interface HostConfig {
   /** Absolute path ("/" by default); a relative root is resolved against the configuration directory. */
   root: string;
   node: string;
+  /** Run the helper through `sudo -n` after logging in. */
+  sudo: boolean;
+  runtime: Runtime;
 }

@@ -151,6 +151,14 @@ export class YamlFile {
     return this.error(node, `${what} must be true or false`);
   }
 
+  /** A whole number from 0 to `max`. */
+  nonNegativeInt(node: Node | null, what: string, max: number): number | undefined {
+    if (isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value)) {
+      if (node.value >= 0 && node.value <= max) return node.value;
+    }
+    return this.error(node, `${what} must be a whole number from 0 to ${max}`);
+  }
+
   /** A list of non-empty strings (an empty value is an empty list). */
   stringList(node: Node | null, what: string): { value: string; node: Node }[] | undefined {
     if (isScalar(node) && node.value === null) return [];

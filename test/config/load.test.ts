@@ -123,6 +123,28 @@ const cases: Case[] = [
     phrase: 'duplicate host "web1"',
   },
   {
+    name: "config.yaml: ssh_persist negative",
+    tree: { "config.yaml": "ssh_persist: -1\n" },
+    file: "config.yaml",
+    line: 1,
+    col: 14,
+    phrase: "ssh_persist must be a whole number from 0 to 604800",
+  },
+  {
+    name: "config.yaml: sudo not a boolean",
+    tree: { "config.yaml": "sudo: yes please\n" },
+    file: "config.yaml",
+    line: 1,
+    phrase: "sudo must be true or false",
+  },
+  {
+    name: "hosts.yaml: bad runtime",
+    tree: { "hosts.yaml": "- name: web1\n  runtime: docker\n" },
+    file: "hosts.yaml",
+    line: 2,
+    phrase: 'invalid runtime "docker" (use auto, host, bundled)',
+  },
+  {
     name: "hosts.yaml: bad connection",
     tree: { "hosts.yaml": "- name: web1\n  connection: telnet\n" },
     file: "hosts.yaml",
@@ -450,9 +472,9 @@ test("load collects several problems from several files", () => {
 test("load reads a valid configuration", () => {
   const dir = configDir({
     "config.yaml":
-      "dry_run: true\nlog_level: debug\ndetect_groups: [uname -s]\ngroup_order: [detected_linux, web]\nssh_config: ssh_config\n",
+      "dry_run: true\nlog_level: debug\ndetect_groups: [uname -s]\ngroup_order: [detected_linux, web]\nssh_config: ssh_config\nssh_user: ops\nsudo: true\nruntime: host\nssh_persist: 0\n",
     "hosts.yaml":
-      "- name: web1.example.org\n  ssh_user: admin\n- name: image\n  connection: local\n  root: images/x\n  node: /usr/bin/nodejs\n",
+      "- name: web1.example.org\n  ssh_user: admin\n- name: image\n  connection: local\n  root: images/x\n  node: /usr/bin/nodejs\n  sudo: false\n  runtime: bundled\n",
     "groups.yaml": "web:\n  - web1.example.org\n",
     ssh_config: "Host *\n",
     "README.md": "ignored\n",
@@ -478,15 +500,29 @@ test("load reads a valid configuration", () => {
     detect_groups: ["uname -s"],
     group_order: ["detected_linux", "web"],
     ssh_config: path.join(dir, "ssh_config"),
+    ssh_user: "ops",
+    sudo: true,
+    runtime: "host",
+    ssh_persist: 0,
   });
   assert.deepEqual(config.hosts, [
-    { name: "web1.example.org", ssh_user: "admin", connection: "ssh", root: "/", node: "node" },
+    {
+      name: "web1.example.org",
+      ssh_user: "admin",
+      connection: "ssh",
+      root: "/",
+      node: "node",
+      sudo: true,
+      runtime: "host",
+    },
     {
       name: "image",
-      ssh_user: null,
+      ssh_user: "ops",
       connection: "local",
       root: path.join(dir, "images/x"),
       node: "/usr/bin/nodejs",
+      sudo: false,
+      runtime: "bundled",
     },
   ]);
   assert.deepEqual([...config.groupDirs.keys()], ["detected_linux", "web", "web1.example.org"]);
