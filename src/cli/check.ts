@@ -1,9 +1,16 @@
 import { resolve } from "node:path";
 import { buildHost } from "../build/host-config.ts";
+import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { ConfigError, HostError, type Problem } from "../errors.ts";
 import { parseOptions } from "./options.ts";
+
+/** Writes warnings about the configuration to standard error (never standard output, which
+ * may carry a JSON report); they never change the exit status. */
+export function printWarnings(warnings: string[]): void {
+  for (const w of warnings) process.stderr.write(`safcm: warning: ${w}\n`);
+}
 
 /**
  * SPEC 4: builds every named host's configuration without connecting.
@@ -12,6 +19,8 @@ import { parseOptions } from "./options.ts";
 export function check(args: string[]): number {
   const opts = parseOptions(args, ["dir", "log-level"]);
   const config = loadConfig(resolve(opts.dir));
+  const warnings = localWarnings(config.groupDirs.values());
+  printWarnings(warnings);
   const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
   const problems: Problem[] = [];
   for (const host of hosts) {
@@ -23,5 +32,8 @@ export function check(args: string[]): number {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  process.stdout.write(
+    `${hosts.length} host(s) checked: ${warnings.length} warning(s), 0 error(s)\n`,
+  );
   return 0;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { fixperms } from "../config/fixperms.ts";
+import { fixperms, formatChange } from "../config/fixperms.ts";
 import { ConfigError } from "../errors.ts";
 import { packageFile } from "../paths.ts";
 import { check } from "./check.ts";
@@ -25,7 +25,9 @@ async function run(command: string | undefined, args: string[]): Promise<number>
       const opts = parseOptions(args, ["dir"]);
       if (opts.targets.length > 0)
         throw new ConfigError([{ message: "fixperms takes no arguments" }]);
-      for (const path of fixperms(resolve(opts.dir))) process.stdout.write(`fixed ${path}\n`);
+      for (const change of fixperms(resolve(opts.dir))) {
+        process.stdout.write(formatChange(change) + "\n");
+      }
       return 0;
     }
     case "version":

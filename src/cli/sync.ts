@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { isTarget, resolveTargets } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
@@ -10,6 +11,7 @@ import { Progress } from "../report/progress.ts";
 import { syncHost } from "../session/host.ts";
 import { runPool } from "../session/pool.ts";
 import type { SyncResult } from "../session/result.ts";
+import { printWarnings } from "./check.ts";
 import { parseOptions } from "./options.ts";
 
 const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
@@ -38,6 +40,7 @@ export async function sync(args: string[]): Promise<number> {
   const started = Math.round(process.uptime() * 1000);
   const config = loadConfig(resolve(opts.dir));
   const hosts = resolveTargets(config, opts.targets);
+  printWarnings(localWarnings(config.groupDirs.values()));
   const loaded = Math.round(process.uptime() * 1000);
   const dryRun = opts.dryRun || config.global.dry_run;
   const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);

@@ -1,19 +1,28 @@
 // `safcm fixperms` (SPEC 4): a checkout made with a lax umask leaves files/
-// writable by group or others, which loadConfig refuses. This sets every
-// directory to 0755, owner-executable files to 0755 and other files to 0644.
-// Symbolic links are never followed; other file types are left alone (loadConfig
-// reports them). It does not need a loadable configuration.
+// writable by group or others, which loadConfig refuses. This removes the
+// group and other write bits of directories and regular files and nothing
+// else: a private 0600 file stays 0600. Symbolic links are never followed;
+// other file types are left alone (loadConfig reports them). It does not need
+// a loadable configuration.
 
 import { chmodSync, lstatSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
+import { formatMode } from "./permissions.ts";
+
+/** One change: the path relative to the configuration directory, the mode before and after. */
+export interface ModeChange {
+  path: string;
+  from: number;
+  to: number;
+}
 
 /**
  * Fixes the files/ trees of every top-level directory of `dir`; returns the
- * changed paths, relative to `dir`. A path it cannot read or change is a
+ * changes, in the order made. A path it cannot read or change is a
  * ConfigError naming it (paths changed before it stay changed).
  */
-export function fixperms(dir: string): string[] {
+export function fixperms(dir: string): ModeChange[] {
   try {
     return fixTrees(dir);
   } catch (err) {
@@ -26,18 +35,17 @@ export function fixperms(dir: string): string[] {
   }
 }
 
-function fixTrees(dir: string): string[] {
-  const changed: string[] = [];
+function fixTrees(dir: string): ModeChange[] {
+  const changed: ModeChange[] = [];
   const fix = (rel: string): void => {
     const abs = path.join(dir, rel);
     const st = lstatSync(abs);
-    let want: number;
-    if (st.isDirectory()) want = 0o755;
-    else if (st.isFile()) want = (st.mode & 0o100) !== 0 ? 0o755 : 0o644;
-    else return;
-    if ((st.mode & 0o7777) !== want) {
-      chmodSync(abs, want);
-      changed.push(rel);
+    if (!st.isDirectory() && !st.isFile()) return;
+    const from = st.mode & 0o7777;
+    const to = from & ~0o022;
+    if (to !== from) {
+      chmodSync(abs, to);
+      changed.push({ path: rel, from, to });
     }
     if (st.isDirectory()) {
       for (const child of readdirSync(abs).sort()) fix(path.join(rel, child));
@@ -52,4 +60,9 @@ function fixTrees(dir: string): string[] {
     }
   }
   return changed;
+}
+
+/** "<path>: 0664 -> 0644", as `safcm fixperms` prints each change. */
+export function formatChange(c: ModeChange): string {
+  return `${c.path}: ${formatMode(c.from)} -> ${formatMode(c.to)}`;
 }

@@ -1,7 +1,7 @@
 // One group directory (SPEC 3.5): the files/ tree and the per-group YAML files.
 // Everything is read once here and shared by every host of the group.
 
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Node } from "yaml";
 import type { FileType } from "../protocol/messages.ts";
@@ -10,7 +10,6 @@ import type { ParsedTemplate } from "./liquid.ts";
 import { PACKAGE_NAME, PACKAGE_RULE, UNIT_NAME, UNIT_RULE } from "./names.ts";
 import { formatMode, parsePermission } from "./permissions.ts";
 import type { Permission } from "./permissions.ts";
-import { statQuietly } from "./util-fs.ts";
 import { YamlFile, errorText } from "./yaml.ts";
 import type { Problems } from "./yaml.ts";
 
@@ -19,8 +18,12 @@ export interface LocalEntry {
   /** Absolute path on the managed host; files/ itself is "/". */
   path: string;
   type: FileType;
-  /** The local permission bits & 0o777 (symbolic links 0o777). */
+  /** The default deployed mode (SPEC 3.5): directories 0755, regular files 0755 when executable
+   * by their owner locally, else 0644, symbolic links 0777. The local group and other bits never
+   * reach a host; permissions.yaml overrides this. */
   mode: number;
+  /** The local mode withholds read permission from others (a private file in the checkout). */
+  private: boolean;
   /** Regular file: its bytes; symbolic link: its target's bytes; directory: empty. */
   content: Buffer;
   /** Symbolic links: the target text (never followed). */
@@ -37,6 +40,9 @@ export interface Template {
 
 export interface GroupDir {
   name: string;
+  /** Sources (relative to the configuration directory) of private local entries without a
+   * permissions.yaml entry: they will be deployed readable by everyone (SPEC 3.5). */
+  unprotected: string[];
   /** By path; empty without files/. */
   files: Map<string, LocalEntry>;
   permissions: Map<string, Permission>;
@@ -62,6 +68,7 @@ type YamlName = (typeof YAML_FILES)[number];
 export function loadGroupDir(dir: string, name: string, problems: Problems): GroupDir {
   const group: GroupDir = {
     name,
+    unprotected: [],
     files: new Map(),
     permissions: new Map(),
     templates: new Map(),
@@ -80,23 +87,31 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
   }
   for (const entry of names) {
     const rel = `${name}/${entry}`;
-    if (entry === "files") {
-      if (lstatSync(path.join(dir, rel)).isDirectory()) {
-        readTree(dir, name, group.files, problems);
-      } else {
-        problems.add({ file: rel }, `"files" in a group directory must be a directory`);
-      }
-    } else if (isYamlName(entry)) {
-      if (statQuietly(path.join(dir, rel))?.isFile() === true) {
-        present.add(entry);
-      } else {
-        problems.add({ file: rel }, `${entry} must be a regular file`);
-      }
-    } else {
+    if (entry !== "files" && !isYamlName(entry)) {
       problems.add(
         { file: rel },
         `unknown entry "${entry}" in group directory "${name}" (allowed: files/, ${YAML_FILES.join(", ")})`,
       );
+      continue;
+    }
+    let st;
+    try {
+      st = entry === "files" ? lstatSync(path.join(dir, rel)) : statSync(path.join(dir, rel));
+    } catch (err) {
+      // A directory that can be listed but not searched (mode r without x) fails here.
+      problems.add({ file: rel }, `cannot read: ${errorText(err)}`);
+      continue;
+    }
+    if (entry === "files") {
+      if (st.isDirectory()) {
+        readTree(dir, name, group.files, problems);
+      } else {
+        problems.add({ file: rel }, `"files" in a group directory must be a directory`);
+      }
+    } else if (st.isFile()) {
+      present.add(entry);
+    } else {
+      problems.add({ file: rel }, `${entry} must be a regular file`);
     }
   }
 
@@ -124,6 +139,9 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
         group.commands = (yf.stringList(yf.root, "commands.yaml") ?? []).map((c) => c.value);
         break;
     }
+  }
+  for (const entry of group.files.values()) {
+    if (entry.private && !group.permissions.has(entry.path)) group.unprotected.push(entry.source);
   }
   return group;
 }
@@ -169,7 +187,8 @@ function readTree(
     const entry: LocalEntry = {
       path: managed,
       type,
-      mode: type === "symlink" ? 0o777 : st.mode & 0o777,
+      mode: defaultMode(type, st.mode),
+      private: type !== "symlink" && (st.mode & 0o004) === 0,
       content: Buffer.alloc(0),
       source,
     };
@@ -200,6 +219,35 @@ function readTree(
     }
   };
   walk("/");
+}
+
+/** SPEC 3.5: the deployed mode of a local entry without a permissions.yaml entry. Only the
+ * owner's executable bit of a regular file counts, as git records it. */
+export function defaultMode(type: FileType, localMode: number): number {
+  if (type === "file") return (localMode & 0o100) !== 0 ? 0o755 : 0o644;
+  return type === "dir" ? 0o755 : 0o777;
+}
+
+/** How many private entries one warning names. */
+const NAMED = 3;
+
+/**
+ * The warnings of `check` and `sync` about the local checkout (SPEC 3.5): private entries
+ * without a permissions.yaml entry, all in one warning that names a few of them.
+ */
+export function localWarnings(groupDirs: Iterable<GroupDir>): string[] {
+  const sources = [...groupDirs].flatMap((g) => g.unprotected);
+  if (sources.length === 0) return [];
+  const named = sources
+    .slice(0, NAMED)
+    .map((s) => JSON.stringify(s))
+    .join(", ");
+  const more = sources.length > NAMED ? ` and ${sources.length - NAMED} more` : "";
+  const [is, it] = sources.length === 1 ? ["is", "it"] : ["are", "one"];
+  return [
+    `${named}${more} ${is} not readable by others in the checkout but will be deployed readable ` +
+      `by everyone (0644 or 0755, SPEC 3.5); if ${it} holds a secret, declare its mode in permissions.yaml`,
+  ];
 }
 
 /** A path key of permissions/templates/triggers.yaml: absolute, normalized, present in files/. */

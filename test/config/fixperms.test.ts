@@ -1,25 +1,29 @@
-import { statSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fixperms } from "../../src/config/fixperms.ts";
+import { fixperms, formatChange } from "../../src/config/fixperms.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configDir, dir, file, link } from "./tree.ts";
 
-test("fixperms makes files/ 0644/0755 and leaves everything else alone", () => {
+test("fixperms removes only group and other write bits, follows no symlink, and says what it changed", () => {
   const root = configDir({
     "README.md": file("x", 0o666),
+    outside: file("target of a link", 0o666),
     all: {
       "packages.yaml": file("- htop\n", 0o666),
       files: dir(
         {
           etc: dir({ motd: file("hi\n", 0o664), ok: file("ok\n", 0o644) }, 0o775),
+          private: dir({ key: file("k", 0o600), open: file("x", 0o622) }, 0o700),
+          shared: dir({}, 0o2777),
           bin: {
             tool: file("#!/bin/sh\n", 0o775),
             secret: file("x", 0o600),
-            suid: file("x", 0o4755),
+            suid: file("x", 0o4775),
+            readonly: file("x", 0o444),
           },
-          link: link("/etc/motd"),
+          link: link("../../outside"),
         },
         0o777,
       ),
@@ -28,22 +32,22 @@ test("fixperms makes files/ 0644/0755 and leaves everything else alone", () => {
     ".git": { files: { y: file("x", 0o666) } },
   });
   const changed = fixperms(root);
-  assert.deepEqual(changed, [
-    "all/files",
-    "all/files/bin/secret",
-    "all/files/bin/suid",
-    "all/files/bin/tool",
-    "all/files/etc",
-    "all/files/etc/motd",
-    "web/files/x",
+  assert.deepEqual(changed.map(formatChange), [
+    "all/files: 0777 -> 0755",
+    "all/files/bin/suid: 4775 -> 4755",
+    "all/files/bin/tool: 0775 -> 0755",
+    "all/files/etc: 0775 -> 0755",
+    "all/files/etc/motd: 0664 -> 0644",
+    "all/files/private/open: 0622 -> 0600",
+    "all/files/shared: 2777 -> 2755",
+    "web/files/x: 0666 -> 0644",
   ]);
-  const mode = (p: string) => statSync(path.join(root, p)).mode & 0o7777;
-  assert.equal(mode("all/files"), 0o755);
-  assert.equal(mode("all/files/etc"), 0o755);
-  assert.equal(mode("all/files/etc/motd"), 0o644);
-  assert.equal(mode("all/files/bin/tool"), 0o755);
-  assert.equal(mode("all/files/bin/secret"), 0o644);
-  assert.equal(mode("all/files/bin/suid"), 0o755);
+  const mode = (p: string) => lstatSync(path.join(root, p)).mode & 0o7777;
+  assert.equal(mode("all/files/bin/secret"), 0o600, "a private file stays private");
+  assert.equal(mode("all/files/private"), 0o700, "a private directory stays private");
+  assert.equal(mode("all/files/private/key"), 0o600);
+  assert.equal(mode("all/files/bin/readonly"), 0o444);
+  assert.equal(mode("outside"), 0o666, "the symlink's target is not touched");
   assert.equal(mode("README.md"), 0o666);
   assert.equal(mode("all/packages.yaml"), 0o666);
   assert.equal(mode(".git/files/y"), 0o666);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
+import { localWarnings } from "../../src/config/group-dir.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configDir, dir, file, link } from "./tree.ts";
 import type { Tree } from "./tree.ts";
@@ -537,7 +538,7 @@ test("load reads a valid configuration", () => {
       ["/etc/motd.link", "symlink", "777", "motd"],
       ["/usr", "dir", "755", ""],
       ["/usr/bin", "dir", "755", ""],
-      ["/usr/bin/tool", "file", "750", "#!/bin/sh\n"],
+      ["/usr/bin/tool", "file", "755", "#!/bin/sh\n"],
     ],
   );
   assert.equal(web.files.get("/etc/motd.link")?.target, "motd");
@@ -604,4 +605,64 @@ test("files/: special bits of local files are ignored, symlinks are not followed
   assert.equal(files?.get("/tool")?.mode, 0o755);
   assert.equal(files?.get("/dangling")?.target, "/nonexistent/target");
   assert.equal(files?.get("/dangling")?.mode, 0o777);
+});
+
+test("files/: the deployed mode ignores the checkout's group and other bits (SPEC 3.5)", () => {
+  const config = loadConfig(
+    configDir({
+      all: {
+        files: dir(
+          {
+            etc: dir(
+              { private: file("p", 0o600), tool: file("t", 0o700), r: file("r", 0o400) },
+              0o700,
+            ),
+            open: file("o", 0o644),
+            x: file("x", 0o744),
+            shadow: file("s", 0o600),
+            run: dir({}, 0o711),
+          },
+          0o700,
+        ),
+        "permissions.yaml": "/shadow: 0640\n",
+      },
+    }),
+  );
+  const all = config.groupDirs.get("all");
+  assert.ok(all);
+  const modes = Object.fromEntries(
+    [...all.files.values()].map((e) => [e.path, e.mode.toString(8)]),
+  );
+  assert.deepEqual(modes, {
+    "/": "755",
+    "/etc": "755",
+    "/etc/private": "644",
+    "/etc/r": "644",
+    "/etc/tool": "755",
+    "/open": "644",
+    "/run": "755",
+    "/shadow": "644",
+    "/x": "755",
+  });
+  // Private locally and not in permissions.yaml: warned about (/shadow is declared).
+  assert.deepEqual(all.unprotected, [
+    "all/files",
+    "all/files/etc",
+    "all/files/etc/private",
+    "all/files/etc/r",
+    "all/files/etc/tool",
+    "all/files/run",
+  ]);
+  const warnings = localWarnings(config.groupDirs.values());
+  assert.equal(warnings.length, 1, "many private entries are summarised in one warning");
+  assert.match(
+    warnings[0],
+    /^"all\/files", "all\/files\/etc", "all\/files\/etc\/private" and 3 more are not readable by others .*deployed readable by everyone.*permissions\.yaml/,
+  );
+  const one = configDir({ all: { files: { key: file("k", 0o600) } } });
+  assert.deepEqual(localWarnings(loadConfig(one).groupDirs.values()), [
+    `"all/files/key" is not readable by others in the checkout but will be deployed readable by everyone (0644 or 0755, SPEC 3.5); if it holds a secret, declare its mode in permissions.yaml`,
+  ]);
+  const none = configDir({ all: { files: { etc: { motd: "hi\n" } } } });
+  assert.deepEqual(localWarnings(loadConfig(none).groupDirs.values()), []);
 });

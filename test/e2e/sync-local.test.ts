@@ -77,6 +77,7 @@ describe("sync over the local connection", { concurrency: true }, () => {
     const f = fixture({
       "all/files/etc/motd": "hello\n",
       "all/files/etc/app/conf": { content: "x=1\n", mode: 0o600 },
+      "all/permissions.yaml": "/etc/app/conf: 0600\n",
       "all/files/usr/bin/tool": { content: "#!/bin/sh\n", mode: 0o755 },
       "all/files/etc/link": { symlink: "motd" },
     });
