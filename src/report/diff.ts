@@ -18,9 +18,10 @@ export const MAX_EDIT_LENGTH = 2000;
  * content of a changed regular file or symlink (symlink: its target), with
  * `\ No newline at end of file` markers. A binary side (a NUL byte or not
  * UTF-8) is shown as `<binary content, N bytes>`. Null when there is nothing
- * to diff: a created file, a directory side, or only metadata changed.
+ * to diff: a created file, a directory side, only metadata changed, or a withheld diff.
  */
 export function fileDiff(f: FileResult): string | null {
+  if (f.diff_hidden !== null) return null;
   if (f.created || !f.content_changed || f.old === null || f.newContent === null) return null;
   if (!hasContent(f.old.type) || !hasContent(f.new.type)) return null;
 

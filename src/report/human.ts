@@ -23,6 +23,12 @@ export const MAX_OUTPUT_CHARS = 10 * 1024;
 
 const INDENT = "   ";
 
+/** The line that stands for a withheld diff (SPEC 5.1). */
+const WITHHELD = {
+  mode: "(diff withheld: the file is not readable by others)",
+  secret: "(diff withheld: contains a secret)",
+} as const;
+
 /** Whether a host changed (or in dry-run would change) anything. */
 export function hostChanged(host: HostResult): boolean {
   return (
@@ -51,6 +57,7 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
       add(`${quote(f.path)}: ${fileChanges(f, opts.color)}`);
       const diff = fileDiff(f);
       if (diff !== null) out.push(...diffLines(diff, opts.color));
+      if (f.diff_hidden !== null) out.push(INDENT + WITHHELD[f.diff_hidden]);
     }
   }
   if (host.packages.length > 0) {

@@ -43,6 +43,7 @@ function file(f: FileResult): object {
     old: f.old === null ? null : info(f.old),
     new: info(f.new),
     diff: fileDiff(f),
+    diff_hidden: f.diff_hidden,
   };
 }
 

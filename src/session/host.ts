@@ -12,7 +12,7 @@ import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
 import type { Transport } from "../transport/transport.ts";
 import { Connection, type Reply } from "./connection.ts";
-import type { FileResult, HostResult } from "./result.ts";
+import { diffHidden, type FileResult, type HostResult } from "./result.ts";
 
 export interface SyncOptions {
   dryRun: boolean;
@@ -213,7 +213,7 @@ function applyResponse(
             change.old_data_offset,
             change.old_data_offset + (change.old_data_length ?? 0),
           );
-    files.push({
+    const file: FileResult = {
       path: change.path,
       created: change.created,
       old: change.old,
@@ -222,7 +222,19 @@ function applyResponse(
       oldContent: old === null ? null : Buffer.from(old),
       oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
       newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,
-    });
+      diff_hidden: null,
+    };
+    // The one place that decides whether a diff is withheld (SPEC 5.1): a withheld diff's
+    // contents are dropped here, so no report path can print them.
+    file.diff_hidden = diffHidden(
+      { ...file, newContent: built.content.get(change.path) ?? null },
+      built.secrets,
+    );
+    if (file.diff_hidden !== null) {
+      file.oldContent = null;
+      file.newContent = null;
+    }
+    files.push(file);
   }
   result.files = files;
   checkSubset(reply, built);

@@ -1,6 +1,10 @@
 import type { Stage } from "../errors.ts";
 import type { CommandResult, FileInfo, ServiceChange } from "../protocol/messages.ts";
 
+/** Why a changed file's diff is not shown (SPEC 5.1): its old or new mode withholds read
+ * permission from others, or its old or new content contains a secret value; null: shown. */
+export type DiffHidden = "mode" | "secret" | null;
+
 /** One changed file as reported (SPEC 7); the report computes the diff. */
 export interface FileResult {
   path: string;
@@ -14,6 +18,9 @@ export interface FileResult {
   oldContent: Buffer | null;
   oldSize: number | null;
   newContent: Buffer | null;
+  /** Set when the diff is withheld; oldContent and newContent are then null (dropped where
+   * the result is assembled, so no report can print them). */
+  diff_hidden: DiffHidden;
 }
 
 export interface HostResult {
@@ -35,4 +42,43 @@ export interface HostResult {
 export interface SyncResult {
   dry_run: boolean;
   hosts: HostResult[];
+}
+
+/** What decides whether a changed file's diff is withheld. */
+export interface DiffSides {
+  created: boolean;
+  content_changed: boolean;
+  old: FileInfo | null;
+  new: FileInfo;
+  /** The old content as received (null when the host did not send it). */
+  oldContent: Buffer | null;
+  newContent: Buffer | null;
+}
+
+/**
+ * SPEC 5.1: whether the diff of a changed file is withheld, and why: "mode" when its old or
+ * new mode withholds read permission from others (/etc/shadow, keys), "secret" when its old
+ * or new content contains a secret value, "mode" when both apply; null when nothing is
+ * withheld (no diff at all, e.g. a new file, also means null).
+ */
+export function diffHidden(f: DiffSides, secrets: readonly string[]): DiffHidden {
+  const hasDiff =
+    !f.created &&
+    f.content_changed &&
+    f.old !== null &&
+    hasContent(f.old.type) &&
+    hasContent(f.new.type);
+  if (!hasDiff || f.old === null) return null;
+  if ((f.old.mode & 0o004) === 0 || (f.new.mode & 0o004) === 0) return "mode";
+  for (const secret of secrets) {
+    if (secret === "") continue; // would match everything, and shows nothing
+    if (f.oldContent?.includes(secret) === true || f.newContent?.includes(secret) === true) {
+      return "secret";
+    }
+  }
+  return null;
+}
+
+function hasContent(type: string): boolean {
+  return type === "file" || type === "symlink";
 }

@@ -25,6 +25,7 @@ export function changed(
     oldContent: old,
     oldSize: old?.length ?? null,
     newContent: typeof newContent === "string" ? Buffer.from(newContent) : newContent,
+    diff_hidden: null,
     ...over,
   };
 }
@@ -39,6 +40,7 @@ export function created(path: string, content = "x\n"): FileResult {
     oldContent: null,
     oldSize: null,
     newContent: Buffer.from(content),
+    diff_hidden: null,
   };
 }
 
