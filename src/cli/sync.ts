@@ -16,6 +16,9 @@ import { parseOptions } from "./options.ts";
 
 const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
 
+/** SPEC 4: the exit status after an interruption, 128 + the signal's number. */
+const EXIT_INTERRUPTED: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
 /** Default for how long a helper may stay silent (it sends keepalives while it works). */
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -59,12 +62,25 @@ export async function sync(args: string[]): Promise<number> {
     "debug",
     `configuration loaded in ${loaded - started} ms, ${loaded} ms after start`,
   );
+  // SPEC 5.5: SIGINT or SIGTERM stops every host cleanly; the report shows what was done.
+  const controller = new AbortController();
+  let interruptedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interruptedBy !== null) return;
+    interruptedBy = signal;
+    progress.clear();
+    process.stderr.write(`safcm: ${signal}: stopping every host before its next change\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
     const result = await syncHost(config, host, {
       dryRun,
       timeoutMs,
       onLog,
       isTarget: (groups) => isTarget(opts.targets, host.name, groups),
+      signal: controller.signal,
     });
     done++;
     if (!result.ok) failed++;
@@ -82,10 +98,13 @@ export async function sync(args: string[]): Promise<number> {
     progress.update(done, hosts.length, failed);
     return result;
   });
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   progress.clear();
 
   const result: SyncResult = { dry_run: dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryLine(result) + "\n");
+  if (interruptedBy !== null) return EXIT_INTERRUPTED[interruptedBy] ?? 130;
   return failed > 0 ? 1 : 0;
 }

@@ -5,9 +5,23 @@
 // temporary files on the way out like any other error.
 
 let stopping = false;
+const listeners = new Set<() => void>();
 
 export function requestStop(): void {
+  if (stopping) return;
   stopping = true;
+  for (const listener of [...listeners]) listener();
+}
+
+/** Calls `listener` once when a stop is requested (at once if it already was); returns a
+ * function that removes it. How a running command learns that it must be ended. */
+export function onStop(listener: () => void): () => void {
+  if (stopping) {
+    listener();
+    return () => undefined;
+  }
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 export function stopRequested(): boolean {

@@ -11,6 +11,7 @@ import {
   type FileChange,
   type TriggerEntry,
 } from "../protocol/messages.ts";
+import { StopError, onStop, stopRequested } from "./abort.ts";
 import { quote, silent, type Log } from "./log.ts";
 
 export const TRUNCATED_NOTE = "\n[output truncated]";
@@ -46,7 +47,14 @@ export interface ShellOptions {
   combined: boolean;
   /** Bytes kept of each captured stream (default MAX_OUTPUT). */
   limit?: number;
+  /** End the command's whole process group when the helper is told to stop (SPEC 5.5):
+   * SIGTERM, then SIGKILL after COMMAND_GRACE_MS. For user commands (detect_groups, triggers,
+   * commands.yaml), not for apt-get or systemctl, which are left to finish their change. */
+  stoppable?: boolean;
 }
+
+/** How long a stopped command's process group has between SIGTERM and SIGKILL. */
+export const COMMAND_GRACE_MS = 2000;
 
 export interface ShellResult {
   /** The exit status; 128 + signal number when killed; -1 when it could not be started. */
@@ -101,19 +109,47 @@ function capture(
       const err = stderr.text() + (extra ?? "");
       resolve({ exitCode, stdout: stdout.text(), stderr: err });
     };
+    const stoppable = options.stoppable === true;
     const child = spawn(file, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
+      // Its own session and process group, so that a stop reaches every process it started.
+      detached: stoppable,
     });
+    const group = child.pid;
+    let stopped = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const removeStop =
+      stoppable && group !== undefined
+        ? onStop(() => {
+            stopped = true;
+            signalGroup(group, "SIGTERM");
+            killTimer = setTimeout(() => signalGroup(group, "SIGKILL"), COMMAND_GRACE_MS);
+          })
+        : () => undefined;
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.on("error", (err) => finish(-1, `cannot run ${file}: ${err.message}`));
     child.on("close", (code, signal) => {
+      removeStop();
+      clearTimeout(killTimer);
+      // A stopped command leaves nothing behind, not even a process that ignored SIGTERM
+      // after the shell ended.
+      if (stopped && group !== undefined) signalGroup(group, "SIGKILL");
       if (code !== null) finish(code);
       else finish(signal !== null ? 128 + (constants.signals[signal] ?? 0) : -1);
     });
   });
+}
+
+/** Sends `signal` to every process of the process group `group`; one that is gone is fine. */
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // ESRCH: the group has ended
+  }
 }
 
 /**
@@ -201,6 +237,8 @@ export async function runCommands(input: CommandsInput): Promise<CommandsResult>
     cwd = input.root;
   }
   for (const { command, trigger } of planCommands(input.triggers, input.commands, input.changes)) {
+    // Told to stop (SPEC 5.5): no further command or trigger runs.
+    if (stopRequested() && !input.dry_run) return { results, error: new StopError().message };
     const what =
       trigger === null
         ? `command ${quote(command)}`
@@ -212,10 +250,16 @@ export async function runCommands(input: CommandsInput): Promise<CommandsResult>
     }
     log("verbose", `running ${what}`);
     const commandEnv = trigger === null ? env : { ...env, SAFCM_TRIGGER: trigger };
-    const run = await runShell(command, { env: commandEnv, cwd, combined: true });
+    const run = await runShell(command, {
+      env: commandEnv,
+      cwd,
+      combined: true,
+      stoppable: true,
+    });
     const output = run.stdout + run.stderr;
     results.push({ command, trigger, exit_code: run.exitCode, output });
     log("debug", `${what} exited with status ${run.exitCode}`);
+    if (stopRequested()) return { results, error: `interrupted: ${what} was ended` };
     if (run.exitCode !== 0)
       return { results, error: `${what} failed with exit status ${run.exitCode}` };
   }

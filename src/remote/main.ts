@@ -15,6 +15,7 @@ import {
   type Request,
   type Response,
 } from "../protocol/messages.ts";
+import { checkStop, requestStop } from "./abort.ts";
 import { TRUNCATED_NOTE, runShell } from "./commands.ts";
 import { clip, type Log } from "./log.ts";
 import { osName } from "./os.ts";
@@ -58,10 +59,13 @@ async function info(request: InfoRequest): Promise<InfoResponse> {
   const detect: DetectResult[] = [];
   for (const command of request.detect_groups) {
     log("verbose", `detecting groups: running ${JSON.stringify(command)}`);
+    checkStop();
     const run = await runShell(command, {
       combined: false,
       limit: MAX_OUTPUT - TRUNCATED_NOTE.length,
+      stoppable: true,
     });
+    checkStop();
     detect.push({ command, exit_code: run.exitCode, output: run.stdout, stderr: run.stderr });
   }
   const owner = processOwner(loadUserDb());
@@ -119,11 +123,15 @@ async function answer(request: Request, attachment: Buffer, reader: FrameReader)
     return;
   }
   if (request.type !== "sync_request") throw new Error(`unexpected ${request.type} message`);
+  checkStop(); // told to stop before the sync began: change nothing
   log("debug", `sync: ${request.files.length} file(s)${request.dry_run ? " (dry-run)" : ""}`);
   const fetchContent: FetchContent = async (paths) => {
     send({ type: "content_request", paths });
     const frame = await reader.next();
-    if (frame === null) throw new Error("standard input ended while waiting for file content");
+    if (frame === null) {
+      checkStop(); // the local side closed standard input to stop the helper
+      throw new Error("standard input ended while waiting for file content");
+    }
     const reply = parseRequest(frame.header, frame.attachment.length);
     if (reply.type !== "content") throw new Error(`expected content, got ${reply.type}`);
     return { files: reply.files, data: frame.attachment };
@@ -169,7 +177,14 @@ export function main(): void {
       fatal(err);
     }
   });
-  process.stdin.on("end", () => reader.end());
+  // Interruption (SPEC 5.5): a signal, or the local side closing standard input, stops the
+  // helper before its next change. The local side closes it after the last reply too; then
+  // nothing is running and the request loop ends.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, requestStop);
+  process.stdin.on("end", () => {
+    requestStop();
+    reader.end();
+  });
   serve(reader, decoder).catch(fatal);
 }
 

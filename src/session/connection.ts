@@ -11,6 +11,8 @@ import type { HelperProcess, Transport } from "../transport/transport.ts";
 const MAX_STDERR = 64 * 1024;
 /** Log lines one host may send; a helper that floods the terminal is stopped. */
 export const MAX_LOG_LINES = 100_000;
+/** How long an interrupted helper has to stop and report before it gets SIGTERM (SPEC 5.5). */
+export const INTERRUPT_GRACE_MS = 5000;
 
 export type Reply = Exclude<Response, { type: "log" | "keepalive" }> & { attachment: Buffer };
 
@@ -108,6 +110,21 @@ export class Connection {
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * Interruption (SPEC 5.5): closes the helper's standard input, so that it stops before its
+   * next change and still sends its reply; SIGTERM after INTERRUPT_GRACE_MS, SIGKILL after as
+   * long again, for a helper (or an ssh) that does not end by itself.
+   */
+  interrupt(): void {
+    this.child.stdin.end();
+    const term = setTimeout(() => this.child.kill("SIGTERM"), INTERRUPT_GRACE_MS);
+    const kill = setTimeout(() => this.child.kill("SIGKILL"), 2 * INTERRUPT_GRACE_MS);
+    void this.exited.then(() => {
+      clearTimeout(term);
+      clearTimeout(kill);
+    });
   }
 
   /** Stops the helper at once (after an error). */

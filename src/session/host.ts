@@ -22,6 +22,15 @@ export interface SyncOptions {
   isTarget?: (groups: string[]) => boolean;
   /** Called for every log line of this host (remote ones are untrusted text). */
   onLog: (host: string, level: LogLevel, text: string) => void;
+  /** Aborted on SIGINT/SIGTERM (SPEC 5.5): the helper stops before its next change and
+   * reports; a host not yet contacted is not contacted. */
+  signal?: AbortSignal;
+}
+
+/** The error of a host whose sync was interrupted before a request could be sent. */
+function interrupted(stage: "connect" | "sync"): HostError {
+  const what = stage === "connect" ? "the host was not contacted" : "nothing was changed";
+  return new HostError(`interrupted: ${what}`, stage);
 }
 
 const DETECTED_NAME = /^[a-z0-9_-]+$/;
@@ -58,7 +67,11 @@ export async function syncHost(
   };
   const log = (level: LogLevel, text: string) => options.onLog(host.name, level, text);
   let connection: Connection | null = null;
+  const stop = () => connection?.interrupt();
+  const aborted = () => options.signal?.aborted === true;
+  options.signal?.addEventListener("abort", stop);
   try {
+    if (aborted()) throw interrupted("connect");
     log("verbose", `connecting (${host.connection})`);
     connection = new Connection(transportFor(config, host), helperBundle(), log, options.timeoutMs);
 
@@ -91,6 +104,7 @@ export async function syncHost(
     }
     const built = buildHost(config, host, { detected, uid: info.uid, gid: info.gid });
     log("verbose", `sending ${built.files.length} file(s)`);
+    if (aborted()) throw interrupted("sync");
 
     let reply = await connection.request({
       type: "sync_request",
@@ -103,6 +117,7 @@ export async function syncHost(
       commands: built.commands,
     });
     if (reply.type === "content_request" && !options.dryRun) {
+      if (aborted()) throw interrupted("sync");
       const { message, attachment } = contentFor(built, reply.paths);
       log("verbose", `sending the content of ${reply.paths.length} file(s)`);
       reply = await connection.request(message, attachment);
@@ -118,6 +133,7 @@ export async function syncHost(
     result.error = err instanceof HostError ? err.message : `internal error: ${String(err)}`;
     result.stage = err instanceof HostError ? err.stage : "sync";
   } finally {
+    options.signal?.removeEventListener("abort", stop);
     await connection?.abort();
   }
   return result;

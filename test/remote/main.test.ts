@@ -2,11 +2,13 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
 import { KEEPALIVE_INTERVAL, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
+import { alive } from "../helpers/proc.ts";
 import { request, removeDir, tempDir } from "./util.ts";
 
 const MAIN = new URL("../../src/remote/main.ts", import.meta.url).href;
@@ -18,18 +20,29 @@ interface Exchange {
   stderr: string;
 }
 
-/** Starts the helper, writes `input`, closes stdin and collects every frame it sends. */
-function exchange(input: Buffer[], extraCode = ""): Promise<Exchange> {
+/** Starts the helper, writes `input`, closes stdin and collects every frame it sends. Standard
+ * input is closed at once, or with `replies`, once that many replies (info_response,
+ * sync_response, error) arrived: the local side closes it early only to stop the helper. */
+function exchange(input: Buffer[], extraCode = "", replies = 0): Promise<Exchange> {
   const script = `await import(${JSON.stringify(MAIN)}); ${extraCode}`;
   const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const stdout: Buffer[] = [];
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+  const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+  let seen = 0;
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout.push(chunk);
+    for (const frame of counter.push(chunk)) {
+      const type = (frame.header as { type?: unknown }).type;
+      if (type === "info_response" || type === "sync_response" || type === "error") seen++;
+    }
+    if (seen === replies) child.stdin.end();
+  });
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   for (const part of input) child.stdin.write(part);
-  child.stdin.end();
+  if (replies === 0) child.stdin.end();
   return new Promise((resolve) => {
     child.on("close", (exitCode) => {
       const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
@@ -46,6 +59,20 @@ function exchange(input: Buffer[], extraCode = ""): Promise<Exchange> {
   });
 }
 
+/** A real sync request that only runs `commands` in `root`. */
+function commandsRequest(root: string, commands: string[]): Buffer[] {
+  return encodeFrame({
+    type: "sync_request",
+    dry_run: false,
+    root,
+    files: [],
+    packages: [],
+    services: [],
+    triggers: [],
+    commands,
+  });
+}
+
 function last(ex: Exchange): Record<string, unknown> {
   return ex.messages[ex.messages.length - 1];
 }
@@ -59,6 +86,7 @@ describe("helper main loop", () => {
         detect_groups: ["echo Linux; echo noise >&2", "exit 4"],
       }),
       'console.log("stray output");',
+      1,
     );
     assert.equal(ex.exitCode, 0, ex.stderr);
     assert.match(ex.stderr, /stray output/, "console.log goes to standard error");
@@ -99,7 +127,7 @@ describe("helper main loop", () => {
           },
           req.data,
         );
-      const ex = await exchange([...sync(first, false), ...sync(second, true)]);
+      const ex = await exchange([...sync(first, false), ...sync(second, true)], "", 2);
       assert.equal(ex.exitCode, 0, ex.stderr);
       const responses = ex.messages.flatMap((m, i) =>
         m.type === "sync_response" ? [{ m, a: ex.attachments[i] }] : [],
@@ -143,6 +171,8 @@ describe("helper main loop", () => {
           triggers: [],
           commands: ["true"],
         }),
+        "",
+        1,
       );
       assert.match(String(last(ex).error), /^packages need root "\/", but this host's root is "/);
       assert.deepEqual(last(ex).commands, []);
@@ -155,16 +185,9 @@ describe("helper main loop", () => {
     const root = tempDir();
     try {
       const ex = await exchange(
-        encodeFrame({
-          type: "sync_request",
-          dry_run: false,
-          root,
-          files: [],
-          packages: [],
-          services: [],
-          triggers: [],
-          commands: [`sleep ${(KEEPALIVE_INTERVAL * 1.3) / 1000}`],
-        }),
+        commandsRequest(root, [`sleep ${(KEEPALIVE_INTERVAL * 1.3) / 1000}`]),
+        "",
+        1,
       );
       assert.equal(ex.exitCode, 0, ex.stderr);
       const types = ex.messages.map((m) => m.type);
@@ -176,6 +199,47 @@ describe("helper main loop", () => {
       removeDir(root);
     }
   });
+
+  for (const how of ["SIGTERM", "SIGINT", "SIGHUP", "standard input closed"] as const) {
+    test(`stop (${how}): the running command's process group ends, no further command runs`, async () => {
+      const root = realpathSync(tempDir());
+      try {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", "--input-type=module", "-e", `await import(${JSON.stringify(MAIN)})`],
+          { stdio: ["pipe", "pipe", "pipe"] },
+        );
+        const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+        const messages: Array<Record<string, unknown>> = [];
+        child.stdout.on("data", (chunk: Buffer) => {
+          for (const f of decoder.push(chunk)) messages.push(f.header as Record<string, unknown>);
+        });
+        const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+        const command = `sleep 303 & echo $! > child.pid; echo $$ > shell.pid; wait`;
+        for (const part of commandsRequest(root, [command, "echo never > never"])) {
+          child.stdin.write(part);
+        }
+        while (!existsSync(join(root, "child.pid")) || !existsSync(join(root, "shell.pid"))) {
+          await sleep(20);
+        }
+        if (how === "standard input closed") child.stdin.end();
+        else child.kill(how);
+        while (!messages.some((m) => m.type === "sync_response")) await sleep(20);
+        child.stdin.end();
+        assert.equal(await exited, 0);
+        const reply = messages.find((m) => m.type === "sync_response");
+        assert.match(String(reply?.error), /^interrupted: command .* was ended/);
+        assert.equal((reply?.commands as unknown[]).length, 1);
+        for (const name of ["child.pid", "shell.pid"]) {
+          const pid = Number(readFileSync(join(root, name), "utf8"));
+          assert.equal(alive(pid), false, `${name} still runs`);
+        }
+        assert.equal(existsSync(join(root, "never")), false);
+      } finally {
+        removeDir(root);
+      }
+    });
+  }
 
   for (const [name, input, message] of [
     [
