@@ -11,17 +11,22 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { alive } from "../helpers/proc.ts";
+import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { SAFCM, snapshot, tempDir, writeTree } from "../helpers/tree.ts";
 
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));
 
-// The command: a shell that starts a grandchild, and a process that ignores
-// SIGTERM (only SIGKILL ends it); each writes its pid, then the shell waits.
-const COMMAND =
-  `sh -c 'trap "" TERM; echo $$ > "$0/stubborn.pid"; exec sleep 302' "$PIDS" & ` +
-  `sleep 301 & echo $! > "$PIDS/child.pid"; echo $$ > "$PIDS/shell.pid"; ` +
-  `sleep 0.2; echo ready > "$PIDS/ready"; wait`;
+/** The command: a shell that starts a grandchild, and a process that ignores SIGTERM (only
+ * SIGKILL ends it); each writes its pid into `pids`, then the shell waits. */
+function longCommand(pids: string): string {
+  const q = `'${pids}'`; // a temporary directory: no quote in it
+  return (
+    `sh -c 'trap "" TERM; echo $$ > "$0/stubborn.pid"; exec sleep 302' ${q} & ` +
+    `sleep 301 & echo $! > ${q}/child.pid; echo $$ > ${q}/shell.pid; ` +
+    `sleep 0.2; echo ready > ${q}/ready; wait`
+  );
+}
 
 interface Report {
   dry_run: boolean;
@@ -34,19 +39,22 @@ interface Report {
   }[];
 }
 
-function fixture() {
+/** Two hosts, h1 running the long command; over the local connection or, with `sshConfig`,
+ * over ssh to the test sshd. */
+function fixture(sshConfig?: string) {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
   const pids = join(dir, "pids");
   const root1 = join(dir, "root1");
   const root2 = join(dir, "root2");
   for (const d of [pids, root1, root2]) mkdirSync(d, { mode: 0o755 });
+  const connection = sshConfig === undefined ? "\n  connection: local" : "";
   writeTree(join(dir, "conf"), {
     "hosts.yaml":
-      `- name: h1\n  connection: local\n  root: ${root1}\n` +
-      `- name: h2\n  connection: local\n  root: ${root2}\n`,
+      `- name: h1${connection}\n  root: ${root1}\n` + `- name: h2${connection}\n  root: ${root2}\n`,
+    ...(sshConfig === undefined ? {} : { "config.yaml": `ssh_config: ${sshConfig}\n` }),
     "all/files/etc/motd": "hello\n",
-    "h1/commands.yaml": `- ${JSON.stringify(COMMAND)}\n- echo never > never\n`,
+    "h1/commands.yaml": `- ${JSON.stringify(longCommand(pids))}\n- echo never > never\n`,
   });
   return { conf: join(dir, "conf"), pids, root1, root2 };
 }
@@ -55,7 +63,7 @@ function fixture() {
 async function interrupted(conf: string, pids: string, signal: NodeJS.Signals, args: string[]) {
   // -j 1: h2 waits for h1, so it is not yet contacted when the signal arrives.
   const child = spawn(process.execPath, [SAFCM, "sync", "-j", "1", "-C", conf, ...args], {
-    env: { ...process.env, NO_COLOR: "1", PIDS: pids },
+    env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -72,6 +80,11 @@ async function interrupted(conf: string, pids: string, signal: NodeJS.Signals, a
   const pidOf = (name: string) => Number(readFileSync(join(pids, name), "utf8"));
   return { code, stdout, stderr, started: ["shell.pid", "child.pid", "stubborn.pid"].map(pidOf) };
 }
+
+let sshd: Sshd | undefined;
+after(async () => {
+  await sshd?.stop();
+});
 
 describe("interruption", { concurrency: true }, () => {
   test("SIGINT: exit 130, every process of the command ended, the rest not done", async () => {
@@ -106,6 +119,19 @@ describe("interruption", { concurrency: true }, () => {
     assert.notEqual(h1.commands[0].exit_code, 0);
     assert.equal(h2.ok, false);
     assert.match(h2.error ?? "", /interrupted/);
+    assert.deepEqual(readdirSync(f.root2), []);
+  });
+
+  test("SIGINT over ssh: the remote command ends, the report arrives, exit 130", async () => {
+    sshd = await startSshd(["h1", "h2"]);
+    const f = fixture(sshd.config);
+    const r = await interrupted(f.conf, f.pids, "SIGINT", ["h1", "h2"]);
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    for (const pid of r.started) assert.equal(alive(pid), false, `process ${pid} was left running`);
+    assert.match(r.stdout, /\[h1\] "\/etc\/motd": created/, "the helper's report arrived");
+    assert.match(r.stdout, /\[h1\] error: interrupted: command .* was ended/);
+    assert.match(r.stdout, /\[h2\] error: interrupted: the host was not contacted/);
+    assert.equal(existsSync(join(f.root1, "never")), false, "no further command ran");
     assert.deepEqual(readdirSync(f.root2), []);
   });
 });
