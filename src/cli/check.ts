@@ -18,7 +18,13 @@ export function printWarnings(warnings: string[]): void {
  */
 export function check(args: string[]): number {
   const opts = parseOptions(args, ["dir", "log-level"]);
-  const config = loadConfig(resolve(opts.dir));
+  let config;
+  try {
+    config = loadConfig(resolve(opts.dir));
+  } catch (err) {
+    if (err instanceof ConfigError) summary(0, 0, err.problems.length);
+    throw err;
+  }
   const warnings = localWarnings(config.groupDirs.values());
   printWarnings(warnings);
   const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
@@ -31,9 +37,12 @@ export function check(args: string[]): number {
       problems.push({ message: `host "${host.name}": ${err.message}` });
     }
   }
+  summary(hosts.length, warnings.length, problems.length);
   if (problems.length > 0) throw new ConfigError(problems);
-  process.stdout.write(
-    `${hosts.length} host(s) checked: ${warnings.length} warning(s), 0 error(s)\n`,
-  );
   return 0;
+}
+
+/** SPEC 4: check ends with one summary line (on standard output; the errors go to standard error). */
+function summary(hosts: number, warnings: number, errors: number): void {
+  process.stdout.write(`${hosts} host(s) checked: ${warnings} warning(s), ${errors} error(s)\n`);
 }

@@ -74,12 +74,15 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /host "a": .*a\/files\/t.*nosuchvar/);
     assert.match(r.stderr, /host "b": .*g1.*g2|host "b": .*g2.*g1/);
+    assert.equal(r.stdout, "2 host(s) checked: 0 warning(s), 2 error(s)\n", "one summary line");
     const onlyB = await safcm(["check", "-C", conf, "g2"]);
     assert.equal(onlyB.code, 2);
     assert.doesNotMatch(onlyB.stderr, /host "a"/);
     writeTree(conf, { "config.yaml": "group_order: [g1, g2]\n", "a/files/t": "{{ host }}\n" });
     const ok = await safcm(["check", "-C", conf]);
     assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "2 host(s) checked: 0 warning(s), 0 error(s)\n");
+    assert.equal(ok.stderr, "");
   });
 
   test("fixperms makes files/ trees syncable and sync then accepts them", async () => {
