@@ -98,8 +98,12 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
     try {
       st = entry === "files" ? lstatSync(path.join(dir, rel)) : statSync(path.join(dir, rel));
     } catch (err) {
-      // A directory that can be listed but not searched (mode r without x) fails here.
-      problems.add({ file: rel }, `cannot read: ${errorText(err)}`);
+      // A directory that can be listed but not searched (mode r without x) fails here with
+      // EACCES; a YAML file that is a dangling link or a link loop is no regular file.
+      const denied = (err as NodeJS.ErrnoException).code === "EACCES";
+      if (entry !== "files" && !denied)
+        problems.add({ file: rel }, `${entry} must be a regular file`);
+      else problems.add({ file: rel }, `cannot read: ${errorText(err)}`);
       continue;
     }
     if (entry === "files") {
