@@ -5,7 +5,7 @@ import { isTarget, resolveTargets } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
 import { useColor } from "../report/color.ts";
-import { hostLines, logLine, summaryLine } from "../report/human.ts";
+import { hostText, logLine, summaryText } from "../report/human.ts";
 import { jsonReport } from "../report/json.ts";
 import { Progress } from "../report/progress.ts";
 import { syncHost } from "../session/host.ts";
@@ -49,6 +49,7 @@ export async function sync(args: string[]): Promise<number> {
   const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);
   const color = useColor(opts.color, process.stdout, process.env);
   const logColor = useColor(opts.color, process.stderr, process.env);
+  const verbose = level >= LOG_LEVELS.indexOf("verbose");
   const progress = new Progress(process.stderr);
   let done = 0;
   let failed = 0;
@@ -84,15 +85,11 @@ export async function sync(args: string[]): Promise<number> {
     });
     done++;
     if (!result.ok) failed++;
-    if (!opts.json && !result.skipped) {
-      const lines = hostLines(result, {
-        dryRun,
-        color,
-        verbose: level >= LOG_LEVELS.indexOf("verbose"),
-      });
-      if (lines.length > 0) {
+    if (!opts.json) {
+      const text = hostText(result, { dryRun, color, verbose });
+      if (text !== "") {
         progress.clear();
-        process.stdout.write(lines.join("\n") + "\n");
+        process.stdout.write(text);
       }
     }
     progress.update(done, hosts.length, failed);
@@ -104,7 +101,7 @@ export async function sync(args: string[]): Promise<number> {
 
   const result: SyncResult = { dry_run: dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
-  else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryLine(result) + "\n");
+  else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryText(result));
   if (interruptedBy !== null) return EXIT_INTERRUPTED[interruptedBy] ?? 130;
   return failed > 0 ? 1 : 0;
 }

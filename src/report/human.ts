@@ -177,14 +177,27 @@ export function summaryLine(result: SyncResult): string {
   return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${mark}`;
 }
 
-/** The whole human report: every host's lines, then the summary line; ends with a newline. */
+/** One host's part of the human report, each line ending with a newline: what `safcm sync`
+ * writes when that host has finished; "" for a host with nothing to show (or skipped). */
+export function hostText(host: HostResult, opts: HostLinesOptions): string {
+  if (host.skipped) return "";
+  const lines = hostLines(host, opts);
+  return lines.length === 0 ? "" : lines.join("\n") + "\n";
+}
+
+/** The human report's last part: the summary line and its newline. */
+export function summaryText(result: SyncResult): string {
+  return summaryLine(result) + "\n";
+}
+
+/** The whole human report, as `safcm sync` writes it (each host's part as it finishes, here in
+ * the order of `result`, then the summary line); ends with a newline. */
 export function humanReport(
   result: SyncResult,
   opts: { color: boolean; verbose?: boolean },
 ): string {
-  const lines = result.hosts.flatMap((h) => hostLines(h, { ...opts, dryRun: result.dry_run }));
-  lines.push(summaryLine(result));
-  return lines.join("\n") + "\n";
+  const hosts = result.hosts.map((h) => hostText(h, { ...opts, dryRun: result.dry_run }));
+  return hosts.join("") + summaryText(result);
 }
 
 /** A live log line from a host: "[web1] verbose: text"; each line of a

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { hostLines, humanReport, logLine, summaryLine } from "../../src/report/human.ts";
+import { hostLines, hostText, humanReport, logLine, summaryLine } from "../../src/report/human.ts";
 import { jsonReport } from "../../src/report/json.ts";
 import type { SyncResult } from "../../src/session/result.ts";
 import { changed, created, host, info, numbered } from "./fixtures.ts";
@@ -154,6 +154,17 @@ test("the whole report: hosts in order, then the summary", () => {
     humanReport(result, { color: false }),
     '[a] installed 1 package(s): (dry-run)\n[a] "htop"\n2 host(s): 1 changed, 1 unchanged, 0 failed (dry-run)\n',
   );
+});
+
+test("a host's part as the CLI streams it: its lines with newlines; nothing when skipped", () => {
+  const opts = { dryRun: false, color: false, verbose: true };
+  const h = host({ name: "a", packages: ["htop"] });
+  assert.equal(
+    hostText(h, opts),
+    '[a] groups: "all", "web1"\n[a] installed 1 package(s):\n[a] "htop"\n',
+  );
+  assert.equal(hostText({ ...h, skipped: true }, opts), "");
+  assert.equal(hostText(host(), { ...opts, verbose: false }), "");
 });
 
 test("an error with ESC never reaches the terminal raw; JSON keeps it", () => {
