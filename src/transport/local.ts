@@ -7,7 +7,12 @@ export class LocalTransport implements Transport {
   constructor(private readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
-    return spawn(this.host.node, bootstrapArgs(helperLength), { stdio: ["pipe", "pipe", "pipe"] });
+    return spawn(this.host.node, bootstrapArgs(helperLength), {
+      stdio: ["pipe", "pipe", "pipe"],
+      // Its own process group: Ctrl-C on a terminal reaches safcm only, which stops the
+      // helper cleanly and still receives its report (SPEC 5.5).
+      detached: true,
+    });
   }
 
   explainExit(code: number | null, _signal: string | null, _stderr: string): string | null {

@@ -19,7 +19,12 @@ export class SshTransport implements Transport {
       ...bootstrapArgs(helperLength).map(shellQuote),
     ];
     args.push("--", this.host.name, remote.join(" "));
-    return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+    return spawn("ssh", args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      // Its own process group: Ctrl-C on a terminal reaches safcm only, which stops the
+      // helper cleanly and still receives its report (SPEC 5.5).
+      detached: true,
+    });
   }
 
   explainExit(code: number | null, _signal: string | null, stderr: string): string | null {

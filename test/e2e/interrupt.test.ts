@@ -59,12 +59,15 @@ function fixture(sshConfig?: string) {
   return { conf: join(dir, "conf"), pids, root1, root2 };
 }
 
-/** Runs safcm, sends `signal` once the command is running, returns what it printed. */
+/** Runs safcm, sends `signal` once the command is running, returns what it printed. SIGINT
+ * goes to safcm's whole process group, as Ctrl-C on a terminal does; SIGTERM to safcm only,
+ * as kill(1) or a service manager's stop does. */
 async function interrupted(conf: string, pids: string, signal: NodeJS.Signals, args: string[]) {
   // -j 1: h2 waits for h1, so it is not yet contacted when the signal arrives.
   const child = spawn(process.execPath, [SAFCM, "sync", "-j", "1", "-C", conf, ...args], {
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // a process group of its own, like a job of an interactive shell
   });
   let stdout = "";
   let stderr = "";
@@ -75,7 +78,8 @@ async function interrupted(conf: string, pids: string, signal: NodeJS.Signals, a
     assert.ok(i < 600, `the command did not start: ${stderr}`);
     await sleep(50);
   }
-  child.kill(signal);
+  if (signal === "SIGINT" && child.pid !== undefined) process.kill(-child.pid, signal);
+  else child.kill(signal);
   const code = await exited;
   const pidOf = (name: string) => Number(readFileSync(join(pids, name), "utf8"));
   return { code, stdout, stderr, started: ["shell.pid", "child.pid", "stubborn.pid"].map(pidOf) };
