@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
@@ -65,6 +66,8 @@ export async function sync(args: string[]): Promise<number> {
   );
   // SPEC 5.5: SIGINT or SIGTERM stops every host cleanly; the report shows what was done.
   const controller = new AbortController();
+  // One listener per host being synced: at most `jobs` at once, which is no leak.
+  setMaxListeners(opts.jobs + 1, controller.signal);
   let interruptedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interruptedBy !== null) return;

@@ -12,7 +12,7 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { alive } from "../helpers/proc.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
-import { SAFCM, snapshot, tempDir, writeTree } from "../helpers/tree.ts";
+import { SAFCM, safcm, snapshot, tempDir, writeTree } from "../helpers/tree.ts";
 
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));
@@ -137,5 +137,22 @@ describe("interruption", { concurrency: true }, () => {
     assert.match(r.stdout, /\[h2\] error: interrupted: the host was not contacted/);
     assert.equal(existsSync(join(f.root1, "never")), false, "no further command ran");
     assert.deepEqual(readdirSync(f.root2), []);
+  });
+
+  test("many hosts at once, not interrupted: exit 0 and nothing on standard error", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const names = Array.from({ length: 12 }, (_, i) => `h${i}`);
+    for (const name of names) mkdirSync(join(dir, name), { mode: 0o755 });
+    writeTree(join(dir, "conf"), {
+      "hosts.yaml": names
+        .map((n) => `- name: ${n}\n  connection: local\n  root: ${join(dir, n)}\n`)
+        .join(""),
+      "all/files/etc/motd": "hello\n",
+    });
+    const r = await safcm(["sync", "-n", "-j", "32", "-C", join(dir, "conf"), "all"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /12 host\(s\): 12 changed/);
   });
 });
