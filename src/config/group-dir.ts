@@ -250,7 +250,7 @@ export function localWarnings(groupDirs: Iterable<GroupDir>): string[] {
   const [is, it] = sources.length === 1 ? ["is", "it"] : ["are", "one"];
   return [
     `${named}${more} ${is} not readable by others in the checkout but will be deployed readable ` +
-      `by everyone (0644 or 0755, SPEC 3.5); if ${it} holds a secret, declare its mode in permissions.yaml`,
+      `by everyone (0644 or 0755); if ${it} holds a secret, declare its mode in permissions.yaml`,
   ];
 }
 

@@ -661,7 +661,7 @@ test("files/: the deployed mode ignores the checkout's group and other bits (SPE
   );
   const one = configDir({ all: { files: { key: file("k", 0o600) } } });
   assert.deepEqual(localWarnings(loadConfig(one).groupDirs.values()), [
-    `"all/files/key" is not readable by others in the checkout but will be deployed readable by everyone (0644 or 0755, SPEC 3.5); if it holds a secret, declare its mode in permissions.yaml`,
+    `"all/files/key" is not readable by others in the checkout but will be deployed readable by everyone (0644 or 0755); if it holds a secret, declare its mode in permissions.yaml`,
   ]);
   const none = configDir({ all: { files: { etc: { motd: "hi\n" } } } });
   assert.deepEqual(localWarnings(loadConfig(none).groupDirs.values()), []);
