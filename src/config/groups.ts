@@ -176,7 +176,7 @@ function decide(groups: Groups, host: string, detected: (member: string) => Tri)
   const matches = (member: string): Tri => {
     if (member === ALL || member === host) return YES;
     if (groups.members.has(member)) return decided.get(member) ?? NO; // a cycle: no
-    return detected(member);
+    return isDetectedGroup(member) ? detected(member) : NO; // another host
   };
   const any = (list: string[]): Tri =>
     list.reduce<Tri>((t, m) => Math.max(t, matches(m)) as Tri, NO);

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { buildHost } from "../../src/build/host-config.ts";
 import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
 import { loadConfig } from "../../src/config/load.ts";
+import { redactor } from "../../src/config/secrets.ts";
 import { HostError } from "../../src/errors.ts";
 import { configDir } from "../config/tree.ts";
 import type { Tree } from "../config/tree.ts";
@@ -173,4 +174,13 @@ test("groups: any detected_<x> is known (false where not detected), other unknow
 test("vars: a configuration without vars builds as before", () => {
   const b = build({ all: { files: { motd: "x" } } });
   assert.deepEqual(b.secrets, []);
+});
+
+test("redactor: every secret and every line of a multi-line secret becomes ********", () => {
+  const redact = redactor(["s3cret", "line one\nline two", "s3cret-longer"]);
+  assert.equal(
+    redact("a s3cret-longer b s3cret c line two d line one\nline two"),
+    "a ******** b ******** c ******** d ********",
+  );
+  assert.equal(redactor([])("s3cret"), "s3cret");
 });
