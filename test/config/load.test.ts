@@ -222,3 +222,30 @@ test("files/: special bits of local files are ignored, symlinks are not followed
   assert.equal(files?.get("/dangling")?.target, "/nonexistent/target");
   assert.equal(files?.get("/dangling")?.mode, 0o777);
 });
+
+test("ignore: editor backups and .gitkeep are not part of files/, an ignored directory takes its subtree", () => {
+  const tree: Tree = {
+    all: {
+      files: {
+        etc: { motd: "hi\n", "motd~": "old\n", ".motd.swp": "x", "#motd#": "x", ".#motd": "x" },
+        srv: { ".gitkeep": "" },
+        ".DS_Store": "x",
+      },
+      "vars.yaml~": "not: [yaml\n",
+    },
+  };
+  const paths = (config: ReturnType<typeof loadConfig>) => [
+    ...(config.groupDirs.get("all")?.files.keys() ?? []),
+  ];
+  assert.deepEqual(paths(loadConfig(configDir(tree))), ["/", "/etc", "/etc/motd", "/srv"]);
+  const own = loadConfig(configDir({ ...tree, "config.yaml": "ignore: [etc, '*~']\n" }));
+  assert.deepEqual(paths(own), ["/", "/.DS_Store", "/srv", "/srv/.gitkeep"]);
+  // [] turns ignoring off: every entry is configuration again (the backup of vars.yaml too).
+  assert.throws(
+    () => loadConfig(configDir({ ...tree, "config.yaml": "ignore: []\n" })),
+    /unknown entry "vars.yaml~"/,
+  );
+  const files = { files: { etc: { "motd~": "old\n" }, ".gitkeep": "" } };
+  const none = loadConfig(configDir({ all: files, "config.yaml": "ignore: []\n" }));
+  assert.deepEqual(paths(none), ["/", "/.gitkeep", "/etc", "/etc/motd~"]);
+});
