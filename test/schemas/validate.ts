@@ -71,7 +71,7 @@ export function validateYaml(
   if (doc.errors.length > 0 || doc.warnings.length > 0) return { result: "unparsed" };
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 1000 });
+    value = doc.toJS({ maxAliasCount: 100_000 }); // as many values as vars.yaml may hold
   } catch {
     return { result: "unparsed" };
   }
