@@ -97,8 +97,6 @@ export function loadGroupDir(
   }
   for (const entry of names) {
     const rel = `${name}/${entry}`;
-    // An editor's backup of a YAML file is no more part of the configuration than one in files/.
-    if (ignore.match(entry) !== undefined) continue;
     if (entry === "files") {
       if (lstatSync(path.join(dir, rel)).isDirectory()) {
         readTree(dir, name, group.files, problems, ignore);
@@ -111,7 +109,9 @@ export function loadGroupDir(
       } else {
         problems.add({ file: rel }, `${entry} must be a regular file`);
       }
-    } else {
+    } else if (ignore.match(entry) === undefined) {
+      // Unknown entries that match an ignore pattern (an editor's backup of a YAML file) are
+      // left alone; files/ and the YAML files themselves are never ignored.
       problems.add(
         { file: rel },
         `unknown entry "${entry}" in group directory "${name}" (allowed: files/, ${YAML_FILES.join(", ")})`,

@@ -240,6 +240,15 @@ test("ignore: editor backups and .gitkeep are not part of files/, an ignored dir
   assert.deepEqual(paths(loadConfig(configDir(tree))), ["/", "/etc", "/etc/motd", "/srv"]);
   const own = loadConfig(configDir({ ...tree, "config.yaml": "ignore: [etc, '*~']\n" }));
   assert.deepEqual(paths(own), ["/", "/.DS_Store", "/srv", "/srv/.gitkeep"]);
+  // A pattern never hides files/ or a group's own YAML files.
+  const yaml = loadConfig(
+    configDir({
+      "config.yaml": "ignore: ['*.yaml', 'files']\n",
+      all: { files: { "a.yaml": "x" }, "commands.yaml": "- echo\n" },
+    }),
+  );
+  assert.deepEqual(paths(yaml), ["/"]);
+  assert.deepEqual(yaml.groupDirs.get("all")?.commands, ["echo"]);
   // [] turns ignoring off: every entry is configuration again (the backup of vars.yaml too).
   assert.throws(
     () => loadConfig(configDir({ ...tree, "config.yaml": "ignore: []\n" })),

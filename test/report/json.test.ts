@@ -33,13 +33,21 @@ test("the shape of SPEC 7.2", () => {
         error: null,
         groups: ["all", "detected_linux", "web1", "webservers"],
         files: [
-          { path: "/etc/motd", created: true, old: null, new: root, diff: null },
+          {
+            path: "/etc/motd",
+            created: true,
+            old: null,
+            new: root,
+            diff: null,
+            diff_hidden: null,
+          },
           {
             path: "/etc/x",
             created: false,
             old: { type: "file", mode: "4750", user: null, uid: 1000, group: null, gid: 1000 },
             new: root,
             diff: "@@ -1,1 +1,1 @@\n-a\n+b",
+            diff_hidden: null,
           },
         ],
         packages: ["htop"],
