@@ -10,7 +10,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { defaultGlobal } from "../../src/config/global.ts";
 import { loadConfig } from "../../src/config/load.ts";
+import { PACKAGE_NAME, UNIT_NAME } from "../../src/config/names.ts";
+import { VAR_NAME } from "../../src/config/vars.ts";
 import type { JsonReport } from "../../src/report/json-report.ts";
 import { cases } from "../config/cases.ts";
 import { configDir } from "../config/tree.ts";
@@ -133,5 +136,29 @@ test("the real --json report matches report.schema.json", async () => {
       ],
     );
     assert.ok(report.hosts[0]?.files.some((f) => f.path === "/etc/motd"));
+  }
+});
+
+test("the schemas use the loader's own grammars and defaults", () => {
+  const schema = (name: string) =>
+    JSON.parse(readFileSync(join(REPO, "schemas", `${name}.schema.json`), "utf8")) as {
+      items: { pattern: string };
+      propertyNames: { pattern: string };
+      properties: Record<string, { default?: unknown }>;
+    };
+  assert.equal(schema("packages").items.pattern, PACKAGE_NAME.source);
+  assert.equal(schema("services").items.pattern, UNIT_NAME.source);
+  assert.equal(schema("vars").propertyNames.pattern, VAR_NAME.source);
+  const defaults = defaultGlobal();
+  const config = schema("config").properties;
+  for (const key of [
+    "dry_run",
+    "log_level",
+    "detect_groups",
+    "group_order",
+    "ssh_persist",
+    "ignore",
+  ]) {
+    assert.deepEqual(config[key]?.default, defaults[key as keyof typeof defaults], key);
   }
 });
