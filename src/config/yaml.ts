@@ -83,7 +83,14 @@ export class YamlFile {
     const issues = [...doc.errors, ...doc.warnings];
     for (const e of issues) {
       const { line, col } = lineCounter.linePos(e.pos[0]);
-      problems.add({ file, line, col }, e.message);
+      let message = e.message;
+      if (e.code === "TAG_RESOLVE_FAILED") {
+        message +=
+          customTags.length > 0
+            ? ` (known tags: ${customTags.map((t) => `${t.tag} on a string`).join(", ")})`
+            : " (tags such as !env and !command belong in vars.yaml)";
+      }
+      problems.add({ file, line, col }, message);
     }
     return new YamlFile(file, issues.length > 0 ? null : doc, problems, lineCounter);
   }

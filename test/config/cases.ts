@@ -342,7 +342,7 @@ export const cases: Case[] = [
     file: "all/vars.yaml",
     line: 1,
     col: 8,
-    phrase: "!command",
+    phrase: "Unresolved tag: !command (known tags: !env on a string, !command on a string)",
     notShape: "tags are invisible to a schema",
   },
   {
@@ -358,7 +358,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: !env web1\n" },
     file: "hosts.yaml",
     line: 1,
-    phrase: "!env",
+    phrase: "Unresolved tag: !env (tags such as !env and !command belong in vars.yaml)",
     notShape: "tags are invisible to a schema",
   },
   // top-level directories and group directories (3, 3.5)
