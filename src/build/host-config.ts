@@ -6,11 +6,13 @@
 import { createHash } from "node:crypto";
 import { HostError } from "../errors.ts";
 import type { Config } from "../config/load.ts";
-import type { GroupDir } from "../config/group-dir.ts";
+import type { GroupDir, Template } from "../config/group-dir.ts";
 import { memberGroups } from "../config/groups.ts";
 import { ALL } from "../config/names.ts";
+import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { FileEntry, TriggerEntry } from "../protocol/messages.ts";
+import { mergeVars, templateContext } from "./context.ts";
 import { pickWinner, prioritySort } from "./merge.ts";
 import type { Candidate, Priority } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
@@ -41,7 +43,8 @@ export interface BuiltHost {
   commands: string[];
   /** Secret values (vars.yaml `!env`/`!command`, SPEC 3.5) this host's build may contain: never
    * reported, logged or shown in a diff (a file whose old or new content holds one has its diff
-   * withheld, `diff_hidden: "secret"`). */
+   * withheld, `diff_hidden: "secret"`). Every secret resolved in this run, not only the host's
+   * own: old content on the host may hold the secret of another group just as well. */
   secrets: readonly string[];
 }
 
@@ -56,10 +59,14 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     .map((g) => config.groupDirs.get(g))
     .filter((d): d is GroupDir => d !== undefined);
 
-  const context: TemplateContext = { host: host.name, groups: {} };
-  for (const g of [...config.knownGroups, ...facts.detected]) {
-    context.groups[g] = groups.includes(g);
-  }
+  const vars = mergeVars(priority, dirs);
+  const secrets = secretValues(config);
+  const redact = redactor(secrets);
+  let context: TemplateContext | undefined;
+  const render = (template: Template, group: string): Buffer => {
+    context ??= templateContext(config, host.name, groups, facts.detected, vars);
+    return renderTemplate(template, group, context, redact);
+  };
 
   const candidates = new Map<string, Candidate[]>();
   for (const dir of dirs) {
@@ -73,8 +80,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
         mode: perm?.mode ?? entry.mode,
         user: perm?.user ?? facts.uid,
         ownerGroup: perm?.group ?? facts.gid,
-        content:
-          template === undefined ? entry.content : renderTemplate(template, dir.name, context),
+        content: template === undefined ? entry.content : render(template, dir.name),
         template: template !== undefined,
         triggers: dir.triggers.get(entry.path) ?? [],
       };
@@ -97,7 +103,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     services: unique(dirs.flatMap((d) => d.services)),
     triggers: [],
     commands: dirs.flatMap((d) => d.commands),
-    secrets: [],
+    secrets,
   };
   checkRoot(host, built);
   for (const path of paths) {

@@ -77,18 +77,27 @@ export function differences(a: Candidate, b: Candidate): string[] {
  * @throws HostError when two differing unbeaten entries have no order.
  */
 export function pickWinner(p: Priority, candidates: Candidate[]): Candidate {
+  return winnerOf(
+    p,
+    candidates,
+    (a, b) => differences(a, b).length === 0,
+    (a, b) => conflictError(a, b, differences(a, b)),
+  );
+}
+
+/** The rule of pickWinner for anything several groups provide (files, variables). */
+export function winnerOf<T extends { group: string }>(
+  p: Priority,
+  candidates: T[],
+  same: (a: T, b: T) => boolean,
+  conflict: (a: T, b: T) => HostError,
+): T {
   const unbeaten = candidates.filter(
-    (c) =>
-      !candidates.some(
-        (d) => (comparePriority(p, d.group, c.group) ?? 0) > 0 && differences(c, d).length > 0,
-      ),
+    (c) => !candidates.some((d) => (comparePriority(p, d.group, c.group) ?? 0) > 0 && !same(c, d)),
   );
   const [winner, ...others] = unbeaten;
-  if (winner === undefined) throw new Error(`no entry wins for "${candidates[0]?.path}"`);
-  for (const other of others) {
-    const diff = differences(winner, other);
-    if (diff.length > 0) throw conflictError(winner, other, diff);
-  }
+  if (winner === undefined) throw new Error(`no candidate wins among ${candidates.length}`);
+  for (const other of others) if (!same(winner, other)) throw conflict(winner, other);
   return winner;
 }
 

@@ -3,6 +3,7 @@
 import { HostError } from "../errors.ts";
 import type { Template } from "../config/group-dir.ts";
 import { liquid, liquidError } from "../config/liquid.ts";
+import type { VarValue } from "../config/vars.ts";
 
 /** What a template sees. */
 export interface TemplateContext {
@@ -10,13 +11,21 @@ export interface TemplateContext {
   host: string;
   /** Every known group and the host's detected groups -> is the host a member. */
   groups: Record<string, boolean>;
+  /** The host's variables (vars.yaml, merged by priority). */
+  vars: Record<string, VarValue>;
+  /** `all` and the groups of groups.yaml -> sorted names of their member hosts. */
+  members: Record<string, string[]>;
 }
 
-/** Renders `template` of group `group`; an error names the group, the file and the line. */
+/**
+ * Renders `template` of group `group`; an error names the group, the file and
+ * the line, with every secret value in LiquidJS's message replaced (`redact`).
+ */
 export function renderTemplate(
   template: Template,
   group: string,
   context: TemplateContext,
+  redact: (text: string) => string,
 ): Buffer {
   try {
     const text: unknown = liquid().renderSync(template.parsed, context);
@@ -25,8 +34,10 @@ export function renderTemplate(
   } catch (err) {
     const { line, message } = liquidError(err);
     const where = line === null ? template.source : `${template.source}:${line}`;
-    throw new HostError(`template error in group "${group}" at ${where}: ${message}`, "build", {
-      cause: err,
-    });
+    // No cause: it would carry LiquidJS's own message, which may quote a secret value.
+    throw new HostError(
+      `template error in group "${group}" at ${where}: ${redact(message)}`,
+      "build",
+    );
   }
 }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { buildHost } from "../build/host-config.ts";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
+import { resolveSecrets } from "../config/secrets.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { ConfigError, HostError, type Problem } from "../errors.ts";
 import { parseOptions } from "./options.ts";
@@ -16,7 +17,7 @@ export function printWarnings(warnings: string[]): void {
  * SPEC 4: builds every named host's configuration without connecting.
  * Detected groups are unknown here, so they count as not matching.
  */
-export function check(args: string[]): number {
+export async function check(args: string[]): Promise<number> {
   const opts = parseOptions(args, ["dir", "log-level"]);
   let config;
   try {
@@ -28,6 +29,7 @@ export function check(args: string[]): number {
   const warnings = localWarnings(config.groupDirs.values());
   printWarnings(warnings);
   const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
+  await resolveSecrets(config, hosts);
   const problems: Problem[] = [];
   for (const host of hosts) {
     try {

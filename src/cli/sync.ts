@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
+import { resolveSecrets } from "../config/secrets.ts";
 import { isTarget, resolveTargets } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
@@ -44,6 +45,7 @@ export async function sync(args: string[]): Promise<number> {
   const started = Math.round(process.uptime() * 1000);
   const config = loadConfig(resolve(opts.dir));
   const hosts = resolveTargets(config, opts.targets);
+  await resolveSecrets(config, hosts); // before any host is contacted
   printWarnings(localWarnings(config.groupDirs.values()));
   const loaded = Math.round(process.uptime() * 1000);
   const dryRun = opts.dryRun || config.global.dry_run;

@@ -7,6 +7,7 @@ import type { LogLevel } from "../protocol/messages.ts";
 import type { Groups } from "./groups.ts";
 import { ALL, isDetectedGroup } from "./names.ts";
 import { runtime, sshUser } from "./hosts.ts";
+import { DEFAULT_IGNORE, ignorePatterns } from "./ignore.ts";
 import type { GlobalConfig } from "./types.ts";
 import { statQuietly } from "./util-fs.ts";
 import type { YamlFile } from "./yaml.ts";
@@ -21,6 +22,7 @@ const KEYS = [
   "sudo",
   "runtime",
   "ssh_persist",
+  "ignore",
 ] as const;
 
 /** Default seconds an OpenSSH master connection stays open after a sync (SPEC 3.1). */
@@ -40,6 +42,7 @@ export function defaultGlobal(): GlobalConfig {
     sudo: null,
     runtime: null,
     ssh_persist: DEFAULT_SSH_PERSIST,
+    ignore: [...DEFAULT_IGNORE],
   };
 }
 
@@ -94,6 +97,9 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
         break;
       case "runtime":
         global.runtime = runtime(yf, e.value, "runtime") ?? null;
+        break;
+      case "ignore":
+        global.ignore = ignorePatterns(yf, e.value);
         break;
       case "ssh_persist": {
         const v = yf.nonNegativeInt(e.value, "ssh_persist", MAX_SSH_PERSIST);

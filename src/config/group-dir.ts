@@ -5,11 +5,15 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "no
 import path from "node:path";
 import type { Node } from "yaml";
 import type { FileType } from "../protocol/messages.ts";
+import type { Ignore } from "./ignore.ts";
 import { liquid, liquidError } from "./liquid.ts";
 import type { ParsedTemplate } from "./liquid.ts";
 import { PACKAGE_NAME, PACKAGE_RULE, UNIT_NAME, UNIT_RULE } from "./names.ts";
 import { formatMode, parsePermission } from "./permissions.ts";
 import type { Permission } from "./permissions.ts";
+import type { Secret } from "./secrets.ts";
+import { SECRET_TAGS, readVars } from "./vars.ts";
+import type { Variable } from "./vars.ts";
 import { YamlFile, errorText } from "./yaml.ts";
 import type { Problems } from "./yaml.ts";
 
@@ -52,6 +56,10 @@ export interface GroupDir {
   packages: string[];
   services: string[];
   commands: string[];
+  /** vars.yaml, by name. */
+  vars: Map<string, Variable>;
+  /** The !env and !command values of vars.yaml (resolved by resolveSecrets). */
+  secrets: Secret[];
 }
 
 const YAML_FILES = [
@@ -61,11 +69,18 @@ const YAML_FILES = [
   "packages.yaml",
   "services.yaml",
   "commands.yaml",
+  "vars.yaml",
 ] as const;
 type YamlName = (typeof YAML_FILES)[number];
 
-/** Reads the group directory `name` of the configuration directory `dir`. */
-export function loadGroupDir(dir: string, name: string, problems: Problems): GroupDir {
+/** Reads the group directory `name` of the configuration directory `dir`; entries
+ * matching `ignore` (config.yaml) are not part of it. */
+export function loadGroupDir(
+  dir: string,
+  name: string,
+  problems: Problems,
+  ignore: Ignore,
+): GroupDir {
   const group: GroupDir = {
     name,
     unprotected: [],
@@ -76,6 +91,8 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
     packages: [],
     services: [],
     commands: [],
+    vars: new Map(),
+    secrets: [],
   };
   const present = new Set<YamlName>();
   let names: string[];
@@ -88,6 +105,9 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
   for (const entry of names) {
     const rel = `${name}/${entry}`;
     if (entry !== "files" && !isYamlName(entry)) {
+      // Unknown entries that match an ignore pattern (an editor's backup of a YAML file) are
+      // left alone; files/ and the YAML files themselves are never ignored.
+      if (ignore.match(entry) !== undefined) continue;
       problems.add(
         { file: rel },
         `unknown entry "${entry}" in group directory "${name}" (allowed: files/, ${YAML_FILES.join(", ")})`,
@@ -108,7 +128,7 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
     }
     if (entry === "files") {
       if (st.isDirectory()) {
-        readTree(dir, name, group.files, problems);
+        readTree(dir, name, group.files, problems, ignore);
       } else {
         problems.add({ file: rel }, `"files" in a group directory must be a directory`);
       }
@@ -121,17 +141,21 @@ export function loadGroupDir(dir: string, name: string, problems: Problems): Gro
 
   for (const file of YAML_FILES) {
     if (!present.has(file)) continue;
-    const yf = YamlFile.read(dir, `${name}/${file}`, problems);
+    const tags = file === "vars.yaml" ? SECRET_TAGS : [];
+    const yf = YamlFile.read(dir, `${name}/${file}`, problems, tags);
     if (!yf.ok || yf.isNull(yf.root)) continue;
     switch (file) {
       case "permissions.yaml":
-        readPermissions(yf, group);
+        readPermissions(yf, group, ignore);
         break;
       case "templates.yaml":
-        readTemplates(yf, group);
+        readTemplates(yf, group, ignore);
         break;
       case "triggers.yaml":
-        readTriggers(yf, group);
+        readTriggers(yf, group, ignore);
+        break;
+      case "vars.yaml":
+        ({ vars: group.vars, secrets: group.secrets } = readVars(yf));
         break;
       case "packages.yaml":
         group.packages = readNames(yf, "packages.yaml", "package", PACKAGE_NAME, PACKAGE_RULE);
@@ -160,6 +184,7 @@ function readTree(
   group: string,
   files: Map<string, LocalEntry>,
   problems: Problems,
+  ignore: Ignore,
 ): void {
   const walk = (managed: string): void => {
     const source = managed === "/" ? `${group}/files` : `${group}/files${managed}`;
@@ -219,7 +244,11 @@ function readTree(
         problems.add({ file: source }, `cannot read: ${errorText(err)}`);
         return;
       }
-      for (const child of children) walk(managed === "/" ? `/${child}` : `${managed}/${child}`);
+      for (const child of children) {
+        // An ignored directory takes its subtree with it.
+        if (ignore.match(child) !== undefined) continue;
+        walk(managed === "/" ? `/${child}` : `${managed}/${child}`);
+      }
     }
   };
   walk("/");
@@ -255,7 +284,13 @@ export function localWarnings(groupDirs: Iterable<GroupDir>): string[] {
 }
 
 /** A path key of permissions/templates/triggers.yaml: absolute, normalized, present in files/. */
-function managedPath(yf: YamlFile, group: GroupDir, node: Node, p: string): string | undefined {
+function managedPath(
+  yf: YamlFile,
+  group: GroupDir,
+  ignore: Ignore,
+  node: Node,
+  p: string,
+): string | undefined {
   if (!p.startsWith("/")) {
     return yf.error(node, `path "${p}" must be absolute, as on the managed host`);
   }
@@ -263,14 +298,21 @@ function managedPath(yf: YamlFile, group: GroupDir, node: Node, p: string): stri
   if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
   if (normal !== p) return yf.error(node, `path "${p}" is not normalized (write "${normal}")`);
   if (!group.files.has(p)) {
+    const ignored = ignore.matchPath(p);
+    if (ignored !== undefined) {
+      return yf.error(
+        node,
+        `"${p}" is ignored ("${ignored.component}" matches the ignore pattern "${ignored.pattern}" of config.yaml), so it is not part of ${group.name}/files/`,
+      );
+    }
     return yf.error(node, `"${p}" does not exist in ${group.name}/files/`);
   }
   return p;
 }
 
-function readPermissions(yf: YamlFile, group: GroupDir): void {
+function readPermissions(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
   for (const e of yf.map(yf.root, "permissions.yaml") ?? []) {
-    const p = managedPath(yf, group, e.keyNode, e.key);
+    const p = managedPath(yf, group, ignore, e.keyNode, e.key);
     const text = yf.string(e.value, `the permission of "${e.key}"`);
     if (p === undefined || text === undefined) continue;
     const perm = parsePermission(text);
@@ -286,9 +328,9 @@ function readPermissions(yf: YamlFile, group: GroupDir): void {
   }
 }
 
-function readTemplates(yf: YamlFile, group: GroupDir): void {
+function readTemplates(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
   for (const item of yf.stringList(yf.root, "templates.yaml") ?? []) {
-    const p = managedPath(yf, group, item.node, item.value);
+    const p = managedPath(yf, group, ignore, item.node, item.value);
     if (p === undefined) continue;
     const entry = group.files.get(p);
     if (entry === undefined) continue;
@@ -316,9 +358,9 @@ function readTemplates(yf: YamlFile, group: GroupDir): void {
   }
 }
 
-function readTriggers(yf: YamlFile, group: GroupDir): void {
+function readTriggers(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
   for (const e of yf.map(yf.root, "triggers.yaml") ?? []) {
-    const p = managedPath(yf, group, e.keyNode, e.key);
+    const p = managedPath(yf, group, ignore, e.keyNode, e.key);
     const commands = yf.stringList(e.value, `the commands of trigger "${e.key}"`);
     if (p === undefined || commands === undefined) continue;
     group.triggers.set(

@@ -141,16 +141,45 @@ function edges(groups: Groups, g: string): string[] {
 /**
  * The groups of groups.yaml that `host` is a member of, given its detected
  * groups. The configuration must have loaded without problems (no cycles).
- * Each group is decided after the groups it names (its own stack, no
- * recursion, so a long chain of groups cannot overflow the call stack).
  */
 export function memberGroups(groups: Groups, host: string, detected: readonly string[]): string[] {
-  const decided = new Map<string, boolean>();
-  const matches = (member: string): boolean => {
-    if (member === ALL || member === host) return true;
-    if (groups.members.has(member)) return decided.get(member) === true; // a cycle: false
-    return detected.includes(member);
+  const decided = decide(groups, host, (m) => (detected.includes(m) ? YES : NO));
+  return [...groups.members.keys()].filter((g) => decided.get(g) === YES);
+}
+
+/**
+ * The groups of groups.yaml that `host` is or may be in, whatever its detected
+ * groups turn out to be (a member that is a detected group counts as "maybe",
+ * so does a group that removes one).
+ */
+export function possibleGroups(groups: Groups, host: string): string[] {
+  const decided = decide(groups, host, () => MAYBE);
+  return [...groups.members.keys()].filter((g) => decided.get(g) !== NO);
+}
+
+/** Membership in three values: "maybe" stands for what depends on detected groups. */
+type Tri = 0 | 1 | 2;
+const NO: Tri = 0;
+const MAYBE: Tri = 1;
+const YES: Tri = 2;
+
+/**
+ * Decides every group of groups.yaml for `host`: a group is a member when any
+ * of its members matches and none of its _remove entries does (in three
+ * values: "or" is the maximum, "not" swaps yes and no). `detected` decides a
+ * member that is a detected group. Each group is decided after the groups it
+ * names (its own stack, no recursion, so a long chain of groups cannot
+ * overflow the call stack).
+ */
+function decide(groups: Groups, host: string, detected: (member: string) => Tri): Map<string, Tri> {
+  const decided = new Map<string, Tri>();
+  const matches = (member: string): Tri => {
+    if (member === ALL || member === host) return YES;
+    if (groups.members.has(member)) return decided.get(member) ?? NO; // a cycle: no
+    return isDetectedGroup(member) ? detected(member) : NO; // another host
   };
+  const any = (list: string[]): Tri =>
+    list.reduce<Tri>((t, m) => Math.max(t, matches(m)) as Tri, NO);
   const started = new Set<string>();
   for (const start of groups.members.keys()) {
     const stack = [start];
@@ -169,8 +198,8 @@ export function memberGroups(groups: Groups, host: string, detected: readonly st
         continue;
       }
       stack.pop();
-      decided.set(g, members.some(matches) && !removes.some(matches));
+      decided.set(g, Math.min(any(members), YES - any(removes)) as Tri);
     }
   }
-  return [...groups.members.keys()].filter((g) => decided.get(g) === true);
+  return decided;
 }

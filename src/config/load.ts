@@ -11,6 +11,7 @@ import { checkGroupOrder, defaultGlobal, loadGlobal } from "./global.ts";
 import { emptyGroups, loadGroups } from "./groups.ts";
 import type { Groups } from "./groups.ts";
 import { loadHosts } from "./hosts.ts";
+import { Ignore } from "./ignore.ts";
 import { ALL, isDetectedGroup } from "./names.ts";
 import type { GlobalConfig, HostConfig } from "./types.ts";
 import { existsButUnreadable, statQuietly } from "./util-fs.ts";
@@ -61,7 +62,11 @@ export function loadConfig(dir: string): Config {
     const yf = YamlFile.read(abs, "hosts.yaml", problems);
     if (yf.ok) ({ hosts, complete: hostsOk } = loadHosts(yf, abs, global));
   } else {
-    problems.add({ file: "hosts.yaml" }, "missing: hosts.yaml must list the managed hosts");
+    throw new ConfigError([
+      {
+        message: `no hosts.yaml in ${abs}: safcm works on a configuration directory with a hosts.yaml (run it there, or name the directory with -C DIR)`,
+      },
+    ]);
   }
   const hostNames = new Set(hosts.map((h) => h.name));
 
@@ -77,6 +82,7 @@ export function loadConfig(dir: string): Config {
   }
 
   const groupDirs = new Map<string, GroupDir>();
+  const ignore = new Ignore(global.ignore);
   let entries: string[] = [];
   try {
     entries = readdirSync(abs).sort();
@@ -90,7 +96,7 @@ export function loadConfig(dir: string): Config {
     }
     const known =
       name === ALL || hostNames.has(name) || groups.members.has(name) || isDetectedGroup(name);
-    if (known) groupDirs.set(name, loadGroupDir(abs, name, problems));
+    if (known) groupDirs.set(name, loadGroupDir(abs, name, problems, ignore));
     else if (hostsOk && groupsOk) {
       problems.add(
         { file: name },

@@ -45,7 +45,7 @@ export function isTarget(
 }
 
 /** Whether the members of `group` (transitively, _remove included) involve a detected group. */
-function dependsOnDetection(config: Config, group: string): boolean {
+export function dependsOnDetection(config: Config, group: string): boolean {
   const seen = new Set<string>();
   const stack = [group];
   for (let g = stack.pop(); g !== undefined; g = stack.pop()) {

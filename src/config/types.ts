@@ -13,6 +13,8 @@ export interface GlobalConfig {
   runtime: Runtime | null;
   /** Seconds an OpenSSH master stays open after a sync (ControlPersist); 0: off. */
   ssh_persist: number;
+  /** Glob patterns of base names that are not part of a files/ tree (SPEC 3.1). */
+  ignore: string[];
 }
 
 /** What runs the helper (SPEC 3.2): the host's node, safcm's bundled runtime, or either. */

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
-import type { Document, Node } from "yaml";
+import type { Document, Node, ScalarTag } from "yaml";
 import { ConfigError } from "../errors.ts";
 import type { Position, Problem } from "../errors.ts";
 
@@ -49,8 +49,14 @@ export class YamlFile {
     if (doc !== null) this.root = this.resolve(doc.contents);
   }
 
-  /** Reads and parses `dir/file`; syntax errors (and warnings such as unknown tags) are problems. */
-  static read(dir: string, file: string, problems: Problems): YamlFile {
+  /** Reads and parses `dir/file`; syntax errors (and warnings such as unknown tags) are problems.
+   * `customTags` are the tags the file may use (vars.yaml's !env and !command). */
+  static read(
+    dir: string,
+    file: string,
+    problems: Problems,
+    customTags: ScalarTag[] = [],
+  ): YamlFile {
     let text: string;
     try {
       text = readFileSync(path.join(dir, file), "utf8");
@@ -58,16 +64,33 @@ export class YamlFile {
       problems.add({ file }, `cannot read: ${errorText(err)}`);
       return new YamlFile(file, null, problems);
     }
-    return YamlFile.parse(file, text, problems);
+    return YamlFile.parse(file, text, problems, customTags);
   }
 
-  static parse(file: string, text: string, problems: Problems): YamlFile {
+  static parse(
+    file: string,
+    text: string,
+    problems: Problems,
+    customTags: ScalarTag[] = [],
+  ): YamlFile {
     const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, {
+      lineCounter,
+      prettyErrors: false,
+      uniqueKeys: true,
+      customTags,
+    });
     const issues = [...doc.errors, ...doc.warnings];
     for (const e of issues) {
       const { line, col } = lineCounter.linePos(e.pos[0]);
-      problems.add({ file, line, col }, e.message);
+      let message = e.message;
+      if (e.code === "TAG_RESOLVE_FAILED") {
+        message +=
+          customTags.length > 0
+            ? ` (known tags: ${customTags.map((t) => `${t.tag} on a string`).join(", ")})`
+            : " (tags such as !env and !command belong in vars.yaml)";
+      }
+      problems.add({ file, line, col }, message);
     }
     return new YamlFile(file, issues.length > 0 ? null : doc, problems, lineCounter);
   }

@@ -7,18 +7,20 @@
 import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { fileDiff } from "./diff.ts";
+import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
 import { formatMode } from "./util-mode.ts";
 
 /** One JSON object, pretty-printed, ending with a newline. */
 export function jsonReport(result: SyncResult): string {
-  const text = JSON.stringify({ dry_run: result.dry_run, hosts: result.hosts.map(host) }, null, 2);
+  const report: JsonReport = { dry_run: result.dry_run, hosts: result.hosts.map(host) };
+  const text = JSON.stringify(report, null, 2);
   // Only inside strings can these characters occur, and \uXXXX means the same there.
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
 }
 
 const UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-function host(h: HostResult): object {
+function host(h: HostResult): JsonHost {
   return {
     name: h.name,
     ok: h.ok,
@@ -36,7 +38,7 @@ function host(h: HostResult): object {
   };
 }
 
-function file(f: FileResult): object {
+function file(f: FileResult): JsonFile {
   return {
     path: f.path,
     created: f.created,
@@ -47,7 +49,7 @@ function file(f: FileResult): object {
   };
 }
 
-function info(i: FileInfo): object {
+function info(i: FileInfo): JsonFileInfo {
   return {
     type: i.type,
     mode: formatMode(i.mode),

@@ -2,6 +2,7 @@
 // connect -> info (detect groups) -> build -> sync -> result.
 
 import type { Config } from "../config/load.ts";
+import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import { buildHost, hostGroups, type BuiltHost } from "../build/host-config.ts";
 import { HostError } from "../errors.ts";
@@ -12,6 +13,7 @@ import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
 import type { Transport } from "../transport/transport.ts";
 import { Connection, type Reply } from "./connection.ts";
+import { redactResult } from "./redact.ts";
 import { diffHidden, type FileResult, type HostResult } from "./result.ts";
 
 export interface SyncOptions {
@@ -65,7 +67,8 @@ export async function syncHost(
     commands: [],
     skipped: false,
   };
-  const log = (level: LogLevel, text: string) => options.onLog(host.name, level, text);
+  const redact = redactor(secretValues(config));
+  const log = (level: LogLevel, text: string) => options.onLog(host.name, level, redact(text));
   let connection: Connection | null = null;
   const stop = () => connection?.interrupt();
   const aborted = () => options.signal?.aborted === true;
@@ -136,6 +139,7 @@ export async function syncHost(
     options.signal?.removeEventListener("abort", stop);
     await connection?.abort();
   }
+  redactResult(result, redact);
   return result;
 }
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
-import { memberGroups } from "../../src/config/groups.ts";
+import { memberGroups, possibleGroups } from "../../src/config/groups.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { isTarget, resolveTargets } from "../../src/config/targets.ts";
 import { configDir } from "./tree.ts";
@@ -43,6 +43,29 @@ const membership: [string, string[], string[]][] = [
 for (const [host, detected, want] of membership) {
   test(`group membership: ${host} with [${detected.join(", ")}]`, () => {
     assert.deepEqual(memberGroups(config.groups, host, detected).sort(), want.sort());
+  });
+}
+
+// host -> groups.yaml groups it is or may be in, whatever it is detected in (secrets are
+// resolved for these): everything_remove names detected_bsd, so web2 and image only "may" be in it.
+const possible: [string, string[]][] = [
+  ["web1", ["webservers", "debian", "monitored", "nested"]],
+  ["web2", ["webservers", "debian", "everything"]],
+  ["db1", ["debian", "monitored", "nested"]],
+  ["image", ["debian", "everything"]],
+];
+for (const [host, want] of possible) {
+  test(`possible groups of ${host}`, () => {
+    assert.deepEqual(possibleGroups(config.groups, host), want);
+    // Every membership some detection gives is among them.
+    for (const detected of [
+      [],
+      ["detected_debian"],
+      ["detected_bsd"],
+      ["detected_debian", "detected_bsd"],
+    ]) {
+      for (const g of memberGroups(config.groups, host, detected)) assert.ok(want.includes(g), g);
+    }
   });
 }
 

@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import type { JsonReport } from "../../src/report/json-report.ts";
 import { safcm, snapshot, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 interface Fixture {
@@ -19,32 +20,6 @@ interface Fixture {
   root: string;
   sync: (...args: string[]) => ReturnType<typeof safcm>;
   json: (...args: string[]) => Promise<JsonReport>;
-}
-
-interface JsonFile {
-  path: string;
-  created: boolean;
-  old: {
-    type: string;
-    mode: string;
-    user: string | null;
-    uid: number;
-    group: string | null;
-    gid: number;
-  } | null;
-  new: {
-    type: string;
-    mode: string;
-    user: string | null;
-    uid: number;
-    group: string | null;
-    gid: number;
-  };
-  diff: string | null;
-}
-interface JsonReport {
-  dry_run: boolean;
-  hosts: { name: string; ok: boolean; error: string | null; groups: string[]; files: JsonFile[] }[];
 }
 
 const cleanups: (() => void)[] = [];

@@ -23,6 +23,7 @@ import { buildHost } from "../../src/build/host-config.ts";
 import { loadConfig, type Config } from "../../src/config/load.ts";
 import { ConfigError, HostError } from "../../src/errors.ts";
 import { safcm, tempDir } from "../helpers/tree.ts";
+import { validateYaml, yamlFiles } from "../schemas/validate.ts";
 
 const { dir: base, cleanup } = tempDir("safcm-fuzz-");
 after(cleanup);
@@ -67,7 +68,9 @@ const VALID: Record<string, string> = {
   "all/triggers.yaml": "/etc/app:\n  - echo reload\n",
   "all/files/etc/motd": "Welcome to {{ host }}{% if groups.webservers %} (web){% endif %}\n",
   "all/files/etc/app/conf": "x=1\n",
-  "webservers/files/etc/app/conf": "x=2\n",
+  "webservers/files/etc/app/conf":
+    "x={{ vars.port }}{% for h in members.webservers %} {{ h }}{% endfor %}\n",
+  "webservers/vars.yaml": "port: 8080\nupstreams: [a, b]\ndb: {host: db1, opts: [1, true]}\n",
   "webservers/templates.yaml": "- /etc/app/conf\n",
   "monitored/files/etc/motd": "monitored\n",
   "monitored/permissions.yaml": "/etc/motd: 0600\n",
@@ -99,6 +102,14 @@ function outcome(dir: string): Outcome {
     assert.ok(err.problems.length > 0);
     for (const p of err.problems) assert.equal(typeof p.message, "string");
     return "config-error";
+  }
+  // What the loader accepts, the JSON Schemas accept too (test/schemas has the other direction).
+  for (const [rel, text] of yamlFiles(dir)) {
+    const { result, errors } = validateYaml(rel, text);
+    assert.ok(
+      result === "accepted",
+      `the loader accepts ${rel}, its schema does not: ${errors}\n${text}`,
+    );
   }
   let result: Outcome = "built";
   for (const host of config.hosts) {
@@ -315,6 +326,13 @@ const groupGraph = fc
 const liquidFragment = fc.oneof(
   fc.constantFrom(
     "{{ host }}",
+    "{{ vars.port }}",
+    "{{ vars.nope }}",
+    "{{ vars.db.host }}",
+    "{% for u in vars.upstreams %}{{ u }}{% endfor %}",
+    "{{ members.all | join: ',' }}",
+    "{{ members.nope }}",
+    "{% if groups.detected_freebsd %}",
     "{{ groups.webservers }}",
     "{{ groups.nope }}",
     "{{ nope }}",
@@ -395,6 +413,12 @@ describe(
                     "detect_groups",
                     "group_order",
                     "ssh_config",
+                    "ssh_user",
+                    "sudo",
+                    "runtime",
+                    "ssh_persist",
+                    "ignore",
+                    "port",
                     "extra",
                   ),
                   fc.oneof(

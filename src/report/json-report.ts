@@ -1,0 +1,51 @@
+// The shape of the JSON report (SPEC 7.2), written by json.ts and described
+// for other programs by schemas/report.schema.json (test/schemas checks that
+// real reports match it).
+
+export interface JsonReport {
+  dry_run: boolean;
+  hosts: JsonHost[];
+}
+
+export interface JsonHost {
+  name: string;
+  ok: boolean;
+  /** One sentence when the host failed. */
+  error: string | null;
+  /** All groups of the host, sorted; detected ones start with "detected_". */
+  groups: string[];
+  /** Only what changed (or would change). */
+  files: JsonFile[];
+  packages: string[];
+  services: { name: string; started: boolean; enabled: boolean }[];
+  /** Every trigger and command that ran (in dry-run: would run, exit_code and output null). */
+  commands: JsonCommand[];
+}
+
+export interface JsonFile {
+  path: string;
+  created: boolean;
+  old: JsonFileInfo | null;
+  new: JsonFileInfo;
+  diff: string | null;
+  /** Why the diff was withheld: a mode that withholds read permission from others ("mode",
+   * also when both apply), or a secret in the old or new content ("secret"). */
+  diff_hidden: "mode" | "secret" | null;
+}
+
+export interface JsonFileInfo {
+  type: "file" | "dir" | "symlink" | "fifo" | "socket" | "char" | "block";
+  /** 4-digit octal, special bits included. */
+  mode: string;
+  user: string | null;
+  uid: number;
+  group: string | null;
+  gid: number;
+}
+
+export interface JsonCommand {
+  command: string;
+  trigger: string | null;
+  exit_code: number | null;
+  output: string | null;
+}

@@ -1,0 +1,541 @@
+// The table of configuration mistakes (SPEC 3.1 - 3.6) with where each is
+// reported: test/config/load.test.ts loads each one; test/schemas checks that
+// the JSON Schemas reject the same YAML documents where the mistake is one of
+// shape.
+
+import { dir, file } from "./tree.ts";
+import type { Tree } from "./tree.ts";
+
+export interface Case {
+  name: string;
+  tree: Tree;
+  file: string;
+  line?: number;
+  col?: number;
+  phrase: string;
+  /** Set where the mistake is in a YAML file but not in its shape (a reference to another
+   * file, the file system, YAML syntax, a mode read from the source text): the JSON Schemas
+   * cannot see it (test/schemas). */
+  notShape?: string;
+}
+
+const hosts2 = "- name: web1\n- name: db1\n";
+
+// Each configuration mistake of SPEC 3.1 - 3.6 with where it is reported.
+export const cases: Case[] = [
+  // 3.1 config.yaml
+  {
+    name: "config.yaml: unknown key",
+    tree: { "config.yaml": "dry_run: true\nlog_levl: debug\n" },
+    file: "config.yaml",
+    line: 2,
+    col: 1,
+    phrase: 'unknown key "log_levl"',
+  },
+  {
+    name: "config.yaml: bad log_level",
+    tree: { "config.yaml": "log_level: loud\n" },
+    file: "config.yaml",
+    line: 1,
+    col: 12,
+    phrase: 'invalid log_level "loud"',
+  },
+  {
+    name: "config.yaml: dry_run not a bool",
+    tree: { "config.yaml": "dry_run: yes\n" },
+    file: "config.yaml",
+    line: 1,
+    phrase: "true or false",
+  },
+  {
+    name: "config.yaml: detect_groups not a list",
+    tree: { "config.yaml": "\ndetect_groups: uname -s\n" },
+    file: "config.yaml",
+    line: 2,
+    phrase: "must be a list",
+  },
+  {
+    name: "config.yaml: group_order names an unknown group",
+    notShape: "a reference to groups.yaml",
+    tree: { "config.yaml": "group_order:\n  - detected_x\n  - webservers\n" },
+    file: "config.yaml",
+    line: 3,
+    phrase: 'unknown group "webservers"',
+  },
+  {
+    name: "config.yaml: missing ssh_config",
+    notShape: "the file system",
+    tree: { "config.yaml": "ssh_config: ssh/config\n" },
+    file: "config.yaml",
+    line: 1,
+    phrase: 'ssh_config "ssh/config" is not a file',
+  },
+  {
+    name: "config.yaml: syntax error",
+    notShape: "YAML syntax",
+    tree: { "config.yaml": "dry_run: true\ngroup_order: [a, b\n" },
+    file: "config.yaml",
+    line: 3,
+    phrase: "",
+  },
+  {
+    name: "config.yaml: duplicate key",
+    notShape: "YAML syntax",
+    tree: { "config.yaml": "dry_run: true\ndry_run: false\n" },
+    file: "config.yaml",
+    line: 2,
+    phrase: "unique",
+  },
+  // 3.2 hosts.yaml
+  {
+    name: "hosts.yaml: unknown key",
+    tree: { "hosts.yaml": "- name: web1\n  sshuser: admin\n" },
+    file: "hosts.yaml",
+    line: 2,
+    col: 3,
+    phrase: 'unknown key "sshuser"',
+  },
+  {
+    name: "hosts.yaml: upper-case host name",
+    tree: { "hosts.yaml": "- name: web1\n- name: Web2\n" },
+    file: "hosts.yaml",
+    line: 2,
+    col: 9,
+    phrase: 'invalid host name "Web2"',
+  },
+  {
+    name: "hosts.yaml: host name starting with -",
+    tree: { "hosts.yaml": '- name: "-oproxy"\n' },
+    file: "hosts.yaml",
+    line: 1,
+    phrase: 'must not start with "-"',
+  },
+  {
+    name: "hosts.yaml: duplicate host",
+    notShape: "uniqueness of a property",
+    tree: { "hosts.yaml": "- name: web1\n- name: db1\n- name: web1\n" },
+    file: "hosts.yaml",
+    line: 3,
+    phrase: 'duplicate host "web1"',
+  },
+  {
+    name: "config.yaml: ssh_persist negative",
+    tree: { "config.yaml": "ssh_persist: -1\n" },
+    file: "config.yaml",
+    line: 1,
+    col: 14,
+    phrase: "ssh_persist must be a whole number from 0 to 604800",
+  },
+  {
+    name: "config.yaml: sudo not a boolean",
+    tree: { "config.yaml": "sudo: yes please\n" },
+    file: "config.yaml",
+    line: 1,
+    phrase: "sudo must be true or false",
+  },
+  {
+    name: "hosts.yaml: bad runtime",
+    tree: { "hosts.yaml": "- name: web1\n  runtime: docker\n" },
+    file: "hosts.yaml",
+    line: 2,
+    phrase: 'invalid runtime "docker" (use auto, host, bundled)',
+  },
+  {
+    name: "hosts.yaml: bad connection",
+    tree: { "hosts.yaml": "- name: web1\n  connection: telnet\n" },
+    file: "hosts.yaml",
+    line: 2,
+    phrase: 'invalid connection "telnet"',
+  },
+  {
+    name: "hosts.yaml: host without name",
+    tree: { "hosts.yaml": "- name: web1\n- ssh_user: x\n" },
+    file: "hosts.yaml",
+    line: 2,
+    phrase: 'needs a "name"',
+  },
+  {
+    name: "hosts.yaml: not a list",
+    tree: { "hosts.yaml": "web1: {}\n" },
+    file: "hosts.yaml",
+    line: 1,
+    phrase: "must be a list",
+  },
+  // 3.3 groups.yaml
+  {
+    name: "groups.yaml: invalid group name",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "web.servers:\n  - web1\n" },
+    file: "groups.yaml",
+    line: 1,
+    phrase: 'invalid group name "web.servers"',
+  },
+  {
+    name: "groups.yaml: group all",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "x:\n  - web1\nall:\n  - db1\n" },
+    file: "groups.yaml",
+    line: 3,
+    phrase: 'invalid group name "all"',
+  },
+  {
+    name: "groups.yaml: group named detected_",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "detected_debian:\n  - web1\n" },
+    file: "groups.yaml",
+    line: 1,
+    phrase: "reserved for detected groups",
+  },
+  {
+    name: "groups.yaml: group named like a host",
+    notShape: "a reference to hosts.yaml",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "db1:\n  - web1\n" },
+    file: "groups.yaml",
+    line: 1,
+    phrase: "name of a host",
+  },
+  {
+    name: "groups.yaml: _remove for a missing group",
+    notShape: "a reference between keys",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "web:\n  - web1\nweb2_remove:\n  - web1\n" },
+    file: "groups.yaml",
+    line: 3,
+    phrase: '"web2", which is not defined',
+  },
+  {
+    name: "groups.yaml: unknown member",
+    notShape: "a reference to hosts.yaml",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "web:\n  - web1\n  - web3\n" },
+    file: "groups.yaml",
+    line: 3,
+    col: 5,
+    phrase: 'unknown member "web3" of group "web"',
+  },
+  {
+    name: "groups.yaml: cycle",
+    notShape: "the group graph",
+    tree: {
+      "hosts.yaml": hosts2,
+      "groups.yaml": "a:\n  - b\nb:\n  - c\nc:\n  - a\n  - web1\n",
+    },
+    file: "groups.yaml",
+    line: 1,
+    phrase: "cycle in groups: a -> b -> c -> a",
+  },
+  {
+    name: "groups.yaml: group containing itself",
+    notShape: "the group graph",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "a:\n  - web1\n  - a\n" },
+    file: "groups.yaml",
+    line: 1,
+    phrase: "cycle in groups: a -> a",
+  },
+  {
+    name: "groups.yaml: members not a list",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "a: web1\n" },
+    file: "groups.yaml",
+    line: 1,
+    phrase: "must be a list",
+  },
+  // 3.1 ignore
+  {
+    name: "config.yaml: ignore pattern with a slash",
+    tree: { "config.yaml": 'ignore: ["*~", "etc/*.bak"]\n' },
+    file: "config.yaml",
+    line: 1,
+    col: 16,
+    phrase: 'ignore pattern "etc/*.bak" contains "/"',
+  },
+  {
+    name: "config.yaml: ignore not a list",
+    tree: { "config.yaml": "ignore: '*~'\n" },
+    file: "config.yaml",
+    line: 1,
+    phrase: "ignore must be a list",
+  },
+  {
+    name: "permissions.yaml names an ignored file",
+    tree: {
+      all: { files: { etc: { "motd~": "old\n" } }, "permissions.yaml": "/etc/motd~: 0600\n" },
+    },
+    file: "all/permissions.yaml",
+    line: 1,
+    col: 1,
+    phrase: '"/etc/motd~" is ignored ("motd~" matches the ignore pattern "*~" of config.yaml)',
+    notShape: "the files/ tree",
+  },
+  {
+    name: "templates.yaml names a file in an ignored directory",
+    tree: {
+      "config.yaml": "ignore: [cache]\n",
+      all: { files: { cache: { x: "x\n" } }, "templates.yaml": "- /cache/x\n" },
+    },
+    file: "all/templates.yaml",
+    line: 1,
+    phrase: '"/cache/x" is ignored ("cache" matches the ignore pattern "cache" of config.yaml)',
+    notShape: "the files/ tree",
+  },
+  {
+    name: "triggers.yaml names an ignored file",
+    tree: {
+      all: { files: { ".gitkeep": "" }, "triggers.yaml": "/.gitkeep:\n  - echo x\n" },
+    },
+    file: "all/triggers.yaml",
+    line: 1,
+    phrase: '"/.gitkeep" is ignored',
+    notShape: "the files/ tree",
+  },
+  // 3.5 vars.yaml
+  {
+    name: "vars.yaml: invalid variable name",
+    tree: { all: { "vars.yaml": "port: 80\nListen-Port: 8080\n" } },
+    file: "all/vars.yaml",
+    line: 2,
+    col: 1,
+    phrase: 'invalid variable name "Listen-Port"',
+  },
+  {
+    name: "vars.yaml: variable name starting with a digit",
+    tree: { all: { "vars.yaml": "2fa: true\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    phrase: 'invalid variable name "2fa"',
+  },
+  {
+    name: "vars.yaml: not a mapping",
+    tree: { all: { "vars.yaml": "- port\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    phrase: "vars.yaml must be a mapping",
+  },
+  {
+    name: "vars.yaml: a variable without a value",
+    tree: { all: { "vars.yaml": "port: 80\nname:\n" } },
+    file: "all/vars.yaml",
+    line: 2,
+    phrase: 'variable "name" has no value',
+  },
+  {
+    name: "vars.yaml: null inside a list",
+    tree: { all: { "vars.yaml": "upstreams:\n  - a\n  - ~\n" } },
+    file: "all/vars.yaml",
+    line: 3,
+    col: 5,
+    phrase: 'an item of variable "upstreams" has no value',
+  },
+  {
+    name: "vars.yaml: infinite number",
+    tree: { all: { "vars.yaml": "limit: .inf\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    col: 8,
+    phrase: "must be a finite number",
+  },
+  {
+    name: "vars.yaml: !env with a bad name",
+    tree: { all: { "vars.yaml": "token: !env DB-PASSWORD\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    phrase: '!env needs the name of an environment variable, not "DB-PASSWORD"',
+    notShape: "tags are invisible to a schema",
+  },
+  {
+    name: "vars.yaml: !command on a list",
+    tree: { all: { "vars.yaml": "token: !command [pass, show]\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    col: 8,
+    phrase: "Unresolved tag: !command (known tags: !env on a string, !command on a string)",
+    notShape: "tags are invisible to a schema",
+  },
+  {
+    name: "vars.yaml: an unknown tag",
+    tree: { all: { "vars.yaml": "token: !vault abc\n" } },
+    file: "all/vars.yaml",
+    line: 1,
+    phrase: "!vault",
+    notShape: "tags are invisible to a schema",
+  },
+  {
+    name: "a tag outside vars.yaml",
+    tree: { "hosts.yaml": "- name: !env web1\n" },
+    file: "hosts.yaml",
+    line: 1,
+    phrase: "Unresolved tag: !env (tags such as !env and !command belong in vars.yaml)",
+    notShape: "tags are invisible to a schema",
+  },
+  // top-level directories and group directories (3, 3.5)
+  {
+    name: "directory named like nothing",
+    tree: { "hosts.yaml": hosts2, "groups.yaml": "webservers: [web1]\n", webserverz: {} },
+    file: "webserverz",
+    phrase: "probably a typo",
+  },
+  {
+    name: "unknown entry in a group directory",
+    tree: { all: { "packages.yml": "- htop\n" } },
+    file: "all/packages.yml",
+    phrase: 'unknown entry "packages.yml"',
+  },
+  {
+    name: "permissions.yaml: path not in files/",
+    notShape: "the files/ tree",
+    tree: {
+      all: {
+        files: { etc: { motd: "hi\n" } },
+        "permissions.yaml": "/etc/motd: 0600\n/etc/shadow: 0640 root shadow\n",
+      },
+    },
+    file: "all/permissions.yaml",
+    line: 2,
+    col: 1,
+    phrase: '"/etc/shadow" does not exist in all/files/',
+  },
+  {
+    name: "permissions.yaml: relative path",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "etc: 0755\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    phrase: "must be absolute",
+  },
+  {
+    name: "permissions.yaml: trailing slash",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc/: 0755\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    phrase: 'write "/etc"',
+  },
+  {
+    name: "permissions.yaml: not octal",
+    notShape: "a mode read from the source text (YAML reads 0758 as 758)",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0758\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    col: 7,
+    phrase: 'invalid mode "0758"',
+  },
+  {
+    name: "permissions.yaml: five digits",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 10755\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    phrase: 'invalid mode "10755"',
+  },
+  {
+    name: "permissions.yaml: user without group",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0755 root\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    phrase: "<mode> <user> <group>",
+  },
+  {
+    name: "permissions.yaml: not a mapping",
+    tree: { all: { files: { etc: {} }, "permissions.yaml": "- /etc\n" } },
+    file: "all/permissions.yaml",
+    line: 1,
+    phrase: "must be a mapping",
+  },
+  {
+    name: "templates.yaml: path not in files/",
+    notShape: "the files/ tree",
+    tree: { all: { files: { etc: {} }, "templates.yaml": "- /etc\n- /etc/motd\n" } },
+    file: "all/templates.yaml",
+    line: 1,
+    phrase: "not a regular file",
+  },
+  {
+    name: "templates.yaml: missing path",
+    notShape: "the files/ tree",
+    tree: { all: { files: { etc: {} }, "templates.yaml": "\n- /etc/motd\n" } },
+    file: "all/templates.yaml",
+    line: 2,
+    phrase: '"/etc/motd" does not exist in all/files/',
+  },
+  {
+    name: "triggers.yaml: path not in files/",
+    tree: {
+      "hosts.yaml": hosts2,
+      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n" },
+    },
+    file: "web1/triggers.yaml",
+    line: 2,
+    phrase: "must be a string",
+  },
+  {
+    name: "triggers.yaml: missing path",
+    notShape: "the files/ tree",
+    tree: {
+      "hosts.yaml": hosts2,
+      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - x\n/etc/nginx:\n  - x\n" },
+    },
+    file: "web1/triggers.yaml",
+    line: 3,
+    phrase: '"/etc/nginx" does not exist in web1/files/',
+  },
+  {
+    name: "template syntax error",
+    tree: {
+      all: {
+        files: { etc: { motd: "Hello\n\n{% if groups.x %}\nno endif\n", issue: "x" } },
+        "templates.yaml": "- /etc/issue\n- /etc/motd\n",
+      },
+    },
+    file: "all/files/etc/motd",
+    line: 3,
+    phrase: 'template error in group "all"',
+  },
+  {
+    name: "template with an unknown filter",
+    tree: {
+      all: { files: { motd: "{{ host | upcas }}\n" }, "templates.yaml": "- /motd\n" },
+    },
+    file: "all/files/motd",
+    line: 1,
+    phrase: "upcas",
+  },
+  {
+    name: "group-writable local file",
+    tree: { all: { files: { etc: { motd: file("hi\n", 0o664) } } } },
+    file: "all/files/etc/motd",
+    phrase: "safcm fixperms",
+  },
+  {
+    name: "world-writable local directory",
+    tree: { all: { files: { tmp: dir({ ".keep": "" }, 0o757) } } },
+    file: "all/files/tmp",
+    phrase: "writable by group or others (mode 0757)",
+  },
+  {
+    name: "packages.yaml: name with whitespace",
+    tree: { all: { "packages.yaml": "- htop\n- vim nano\n" } },
+    file: "all/packages.yaml",
+    line: 2,
+    col: 3,
+    phrase: 'invalid package name "vim nano"',
+  },
+  {
+    name: "packages.yaml: upper case or a version is not a Debian package name",
+    tree: { all: { "packages.yaml": "- htop\n- nginx=1.22\n" } },
+    file: "all/packages.yaml",
+    line: 2,
+    col: 3,
+    phrase: 'invalid package name "nginx=1.22": a Debian package name is lower case letters',
+  },
+  {
+    name: "services.yaml: name starting with -",
+    tree: { all: { "services.yaml": '- "--now"\n' } },
+    file: "all/services.yaml",
+    line: 1,
+    phrase: 'invalid service name "--now"',
+  },
+  {
+    name: "commands.yaml: not a list",
+    tree: { all: { "commands.yaml": "run: this\n" } },
+    file: "all/commands.yaml",
+    line: 1,
+    phrase: "must be a list",
+  },
+  {
+    name: "files is not a directory",
+    tree: { all: { files: "x" } },
+    file: "all/files",
+    phrase: "must be a directory",
+  },
+];
