@@ -116,6 +116,34 @@ describe("secrets through the real CLI", { concurrency: true }, () => {
     );
   });
 
+  test("a file whose old or new content holds a secret is reported without its diff", async () => {
+    const f = fixture();
+    const first = await safcm(["sync", "-C", f.conf, "h1"], { env });
+    assert.equal(first.code, 0, first.stderr);
+    // A new secret value changes the rendered file: old and new content both hold a secret.
+    const newEnv = { SAFCM_TEST_TOKEN: "env-secret-N3w1" };
+    const human = await safcm(["sync", "-C", f.conf, "-n", "-l", "debug2", "h1"], { env: newEnv });
+    assert.equal(human.code, 0, human.stderr);
+    assert.ok(!(human.stdout + human.stderr).includes("env-secret-N3w1"));
+    assertNoSecret(human, "changed secret, dry-run");
+    assert.match(
+      human.stdout,
+      /"\/etc\/app\.conf": content\n {3}\(diff withheld: contains a secret\)/,
+    );
+    const json = await safcm(["sync", "-C", f.conf, "--json", "h1"], { env: newEnv });
+    assert.equal(json.code, 0, json.stderr);
+    assert.ok(!(json.stdout + json.stderr).includes("env-secret-N3w1"));
+    assertNoSecret(json, "changed secret, --json");
+    const report = JSON.parse(json.stdout) as {
+      hosts: { files: { path: string; diff: string | null; diff_hidden: string | null }[] }[];
+    };
+    const app = report.hosts[0]?.files.find((x) => x.path === "/etc/app.conf");
+    assert.deepEqual(app && { diff: app.diff, diff_hidden: app.diff_hidden }, {
+      diff: null,
+      diff_hidden: "secret",
+    });
+  });
+
   test("a failing command whose output holds a secret fails the host without showing it", async () => {
     const f = fixture({
       "web/commands.yaml": `- ${yq('cat "$SAFCM_ROOT/etc/app.conf"; exit 7')}\n`,
