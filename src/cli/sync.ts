@@ -12,8 +12,6 @@ import { runPool } from "../session/pool.ts";
 import type { SyncResult } from "../session/result.ts";
 import { parseOptions } from "./options.ts";
 
-const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
-
 /** Default for how long a helper may stay silent (it sends keepalives while it works). */
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -30,7 +28,7 @@ function helperTimeoutMs(): number {
 }
 
 export async function sync(args: string[]): Promise<number> {
-  const opts = parseOptions(args, SYNC_OPTIONS);
+  const opts = parseOptions(args, "sync");
   const timeoutMs = helperTimeoutMs();
   if (opts.targets.length === 0) {
     throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
@@ -39,7 +37,7 @@ export async function sync(args: string[]): Promise<number> {
   const config = loadConfig(resolve(opts.dir));
   const hosts = resolveTargets(config, opts.targets);
   const loaded = Math.round(process.uptime() * 1000);
-  const dryRun = opts.dryRun || config.global.dry_run;
+  const dryRun = opts.dryRun ?? config.global.dry_run;
   const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);
   const color = useColor(opts.color, process.stdout, process.env);
   const logColor = useColor(opts.color, process.stderr, process.env);
