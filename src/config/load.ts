@@ -61,7 +61,10 @@ export function loadConfig(dir: string): Config {
     const yf = YamlFile.read(abs, "hosts.yaml", problems);
     if (yf.ok) ({ hosts, complete: hostsOk } = loadHosts(yf, abs, global));
   } else {
-    problems.add({ file: "hosts.yaml" }, "missing: hosts.yaml must list the managed hosts");
+    problems.add(
+      { file: "hosts.yaml" },
+      `missing in ${abs}: is this the configuration directory? (give it with -C DIR)`,
+    );
   }
   const hostNames = new Set(hosts.map((h) => h.name));
 

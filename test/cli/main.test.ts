@@ -78,6 +78,11 @@ describe("the command line", { concurrency: true }, () => {
     ],
     [["sync", "--json=yes", "x"], /option --json takes no value \(see "safcm help sync"\)/],
     [["completion"], /expected one of bash, zsh, fish \(see "safcm help completion"\)/],
+    // run outside a configuration directory: say where safcm looked and how to point it elsewhere
+    [
+      ["sync", "-n", "all"],
+      /^safcm: hosts\.yaml: missing in \/.*: is this the configuration directory\? \(give it with -C DIR\)\n$/,
+    ],
   ];
   for (const [args, expected] of usage) {
     test(`usage error: safcm ${args.join(" ")} is exit 2 with a message, no stack trace`, async () => {
