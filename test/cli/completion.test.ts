@@ -148,37 +148,42 @@ describe("completion in real fish and zsh", () => {
     assert.deepEqual(complete("safcm com"), ["completion"]);
   });
 
-  test("zsh: the script parses, registers itself, and its function offers the candidates", async () => {
+  test("zsh, interactive in a pseudo-terminal, completes with the script installed either way", async () => {
     requireProgram("zsh", "zsh");
-    const path = join(dir, "_safcm");
-    writeTree(dir, { _safcm: await script("zsh") });
-    run("zsh", ["-n", path]);
-    // compadd, compset and _files exist only inside a completion widget of an
-    // interactive zsh; these stand-ins print what the function hands to them.
-    const stand = [
-      'compdef() { print -r -- "compdef $*" }',
-      'compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }',
-      "compset() { }",
-      '_files() { print -r -- "_files $*" }',
-      `source ${path}`,
+    const fpathDir = join(dir, "zsh-functions");
+    writeTree(fpathDir, { _safcm: await script("zsh") });
+    run("zsh", ["-n", join(fpathDir, "_safcm")]);
+    const setups = {
+      fpath: `fpath=(${fpathDir} $fpath); autoload -U compinit; compinit -u -D`,
+      eval: 'autoload -U compinit; compinit -u -D; eval "$(safcm completion zsh)"',
+    };
+    // An interactive zsh (no start-up files) in zsh's own pseudo-terminal
+    // module: the setup, then `typed`, a TAB, and "echo LINE: " put in front
+    // of the completed line, which the shell then prints.
+    const driver = [
+      "zmodload zsh/zpty",
+      "zpty z zsh -f -i",
+      'zpty -w z "$SETUP"',
+      "zpty -n -w z \"$TYPED\"$'\\t\\x01echo LINE: \\n'",
+      "zpty -r z out $'*\\nLINE: *\\n*'",
+      "print -r -- \"${${out##*$'\\n'LINE: }%%$'\\r'*}\"",
+      "zpty -d z",
     ].join("\n");
-    const call = (words: string[]) =>
-      run("zsh", [
-        "-f",
-        "-c",
-        `${stand}\nwords=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; _safcm`,
-      ])
-        .stdout.split("\n")
-        .filter(Boolean);
-    assert.deepEqual(call(["safcm", "sync", "-C", conf, ""]), [
-      "compdef _safcm safcm",
-      ...ALL_NAMES,
-    ]);
-    assert.deepEqual(call(["safcm", "sync", "--log-level=de"]).slice(1), [
-      "--log-level=debug",
-      "--log-level=debug2",
-    ]);
-    assert.deepEqual(call(["safcm", "sync", "-C", "x"]).slice(1), ["_files -/"]);
+    for (const [how, setup] of Object.entries(setups)) {
+      const complete = (typed: string): string => {
+        const r = spawnSync("zsh", ["-f", "-c", driver], {
+          cwd: dir,
+          env: { ...env, SETUP: setup, TYPED: typed },
+          encoding: "utf8",
+          timeout: 60_000,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      assert.equal(complete(`safcm sync -C ${conf} webs`), `safcm sync -C ${conf} webservers`, how);
+      assert.equal(complete("safcm sync --log-level=ve"), "safcm sync --log-level=verbose", how);
+      assert.equal(complete("safcm chec"), "safcm check", how);
+    }
   });
 });
 
