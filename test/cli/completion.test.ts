@@ -159,11 +159,15 @@ describe("completion in real fish and zsh", () => {
     };
     // An interactive zsh (no start-up files) in zsh's own pseudo-terminal
     // module: the setup, then `typed`, a TAB, and "echo LINE: " put in front
-    // of the completed line, which the shell then prints.
+    // of the completed line, which the shell then prints. The keys after the
+    // TAB wait in the terminal while the completion runs.
     const driver = [
       "zmodload zsh/zpty",
       "zpty z zsh -f -i",
-      'zpty -w z "$SETUP"',
+      // the prompt "READY> " (spelt so that the echoed setup line does not match)
+      // says that the setup is done and the line editor waits
+      "zpty -w z \"$SETUP; PS1=READY\\${PS1:0:0}'> '\"",
+      "zpty -r z out '*READY> '",
       "zpty -n -w z \"$TYPED\"$'\\t\\x01echo LINE: \\n'",
       "zpty -r z out $'*\\nLINE: *\\n*'",
       "print -r -- \"${${out##*$'\\n'LINE: }%%$'\\r'*}\"",
@@ -177,7 +181,11 @@ describe("completion in real fish and zsh", () => {
           encoding: "utf8",
           timeout: 60_000,
         });
-        assert.equal(r.status, 0, r.stderr);
+        assert.equal(
+          r.status,
+          0,
+          r.status === null ? `zsh did not complete "${typed}" in 60 s` : r.stderr,
+        );
         return r.stdout.trim();
       };
       assert.equal(complete(`safcm sync -C ${conf} webs`), `safcm sync -C ${conf} webservers`, how);
