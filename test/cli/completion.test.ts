@@ -130,7 +130,7 @@ describe("completion in a real bash, without the bash-completion package", () =>
 });
 
 describe("completion in real fish and zsh", () => {
-  test("fish completes commands, hosts of -C DIR and log levels", async () => {
+  test("fish completes commands, hosts of -C DIR, log levels and directories", async () => {
     requireProgram("fish", "fish");
     const path = join(dir, "safcm.fish");
     writeTree(dir, { "safcm.fish": await script("fish") });
@@ -146,6 +146,10 @@ describe("completion in real fish and zsh", () => {
       "--log-level=debug2",
     ]);
     assert.deepEqual(complete("safcm com"), ["completion"]);
+    assert.deepEqual(complete(`safcm check -C ${join(dir, "confs")}`), [
+      `${join(dir, "confs-a")}/`,
+      `${join(dir, "confs-b")}/`,
+    ]);
   });
 
   test("zsh, interactive in a pseudo-terminal, completes with the script installed either way", async () => {
