@@ -6,10 +6,20 @@ import { ConfigError, HostError, formatProblem, type Problem } from "../errors.t
 import { LOG_LEVELS } from "../protocol/messages.ts";
 import { parseOptions } from "./options.ts";
 
-/** The warnings the loader found, where it reports any (a `warnings` list on the Config). */
-function loaderWarnings(config: Config): Problem[] {
+/**
+ * Warnings about the configuration (SPEC 3.5's private local entries); they
+ * never change the exit status. Read from a `warnings` list of strings on
+ * the Config where the loader provides one.
+ */
+function configWarnings(config: Config): string[] {
   const warnings = (config as { warnings?: unknown }).warnings;
-  return Array.isArray(warnings) ? (warnings as Problem[]) : [];
+  return Array.isArray(warnings) ? warnings.filter((w) => typeof w === "string") : [];
+}
+
+/** Writes warnings about the configuration to standard error (never standard output, which
+ * may carry a JSON report); they never change the exit status. */
+export function printWarnings(warnings: string[]): void {
+  for (const w of warnings) process.stderr.write(`safcm: warning: ${w}\n`);
 }
 
 /**
@@ -20,13 +30,13 @@ function loaderWarnings(config: Config): Problem[] {
 export function check(args: string[]): number {
   const opts = parseOptions(args, "check");
   const errors: Problem[] = [];
-  let warnings: Problem[] = [];
+  let warnings: string[] = [];
   let checked = 0;
   let level = opts.logLevel;
   try {
     const config = loadConfig(resolve(opts.dir));
     level ??= config.global.log_level;
-    warnings = loaderWarnings(config);
+    warnings = configWarnings(config);
     const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
     for (const host of hosts) {
       checked++;
@@ -42,14 +52,11 @@ export function check(args: string[]): number {
     errors.push(...err.problems);
   }
   const info = LOG_LEVELS.indexOf(level ?? "info") >= LOG_LEVELS.indexOf("info");
-  const lines = [
-    ...(info ? warnings.map((w) => `safcm: warning: ${formatProblem(w)}`) : []),
-    ...errors.map((e) => `safcm: ${formatProblem(e)}`),
-  ];
-  if (lines.length > 0) process.stderr.write(lines.join("\n") + "\n");
+  if (info) printWarnings(warnings);
+  for (const e of errors) process.stderr.write(`safcm: ${formatProblem(e)}\n`);
   if (info) {
     process.stdout.write(
-      `${checked} host(s) checked, ${warnings.length} warning(s), ${errors.length} error(s)\n`,
+      `${checked} host(s) checked: ${warnings.length} warning(s), ${errors.length} error(s)\n`,
     );
   }
   return errors.length > 0 ? 2 : 0;

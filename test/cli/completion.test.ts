@@ -170,7 +170,8 @@ describe("completion in real fish and zsh", () => {
       "zpty z zsh -f -i",
       // the prompt "READY> " (spelt so that the echoed setup line does not match)
       // says that the setup is done and the line editor waits
-      "zpty -w z \"$SETUP; PS1=READY\\${PS1:0:0}'> '\"",
+      // emacs key bindings whatever $EDITOR says (EDITOR=vi would select vi's)
+      "zpty -w z \"bindkey -e; $SETUP; PS1=READY\\${PS1:0:0}'> '\"",
       "zpty -r z out '*READY> '",
       "zpty -n -w z \"$TYPED\"$'\\t\\x01echo LINE: \\n'",
       "zpty -r z out $'*\\nLINE: *\\n*'",

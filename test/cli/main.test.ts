@@ -119,15 +119,16 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /host "a": .*a\/files\/t.*nosuchvar/);
     assert.match(r.stderr, /host "b": .*g1.*g2|host "b": .*g2.*g1/);
-    assert.equal(r.stdout, "2 host(s) checked, 0 warning(s), 2 error(s)\n");
+    assert.equal(r.stdout, "2 host(s) checked: 0 warning(s), 2 error(s)\n");
     const onlyB = await safcm(["check", "-C", conf, "g2"]);
     assert.equal(onlyB.code, 2);
     assert.doesNotMatch(onlyB.stderr, /host "a"/);
-    assert.equal(onlyB.stdout, "1 host(s) checked, 0 warning(s), 1 error(s)\n");
+    assert.equal(onlyB.stdout, "1 host(s) checked: 0 warning(s), 1 error(s)\n");
     writeTree(conf, { "config.yaml": "group_order: [g1, g2]\n", "a/files/t": "{{ host }}\n" });
     const ok = await safcm(["check", "-C", conf]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(ok.stdout, "2 host(s) checked, 0 warning(s), 0 error(s)\n");
+    assert.equal(ok.stdout, "2 host(s) checked: 0 warning(s), 0 error(s)\n");
+    assert.equal(ok.stderr, "");
     assert.equal(
       (await safcm(["check", "-C", conf, "-l", "error"])).stdout,
       "",
@@ -145,11 +146,11 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /hosts\.yaml:2:3: .*colour/);
     assert.match(r.stderr, /groups\.yaml:.*nobody/);
-    assert.equal(r.stdout, "0 host(s) checked, 0 warning(s), 2 error(s)\n");
+    assert.equal(r.stdout, "0 host(s) checked: 0 warning(s), 2 error(s)\n");
     const unknown = await safcm(["check", "-C", join(dir, "check"), "nosuchhost"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown host or group "nosuchhost"/);
-    assert.equal(unknown.stdout, "0 host(s) checked, 0 warning(s), 1 error(s)\n");
+    assert.equal(unknown.stdout, "0 host(s) checked: 0 warning(s), 1 error(s)\n");
   });
 
   test("--no-dry-run overrides dry_run: true of config.yaml; the later of -n and --no-dry-run wins", async () => {
