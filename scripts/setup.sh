@@ -7,10 +7,11 @@
 #   dash, busybox           the bundled-runtime bootstrap under both shells
 #   dpkg, apt               real package installs from a local repository
 #   gzip                    the compressed runtime upload
+#   zsh, fish               the completion scripts run in the real shells
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="openssh-server openssh-client sudo acl dash busybox dpkg apt gzip ca-certificates"
+pkgs="openssh-server openssh-client sudo acl dash busybox dpkg apt gzip zsh fish ca-certificates"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -4,7 +4,8 @@ import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveSecrets } from "../config/secrets.ts";
 import { resolveTargets } from "../config/targets.ts";
-import { ConfigError, HostError, type Problem } from "../errors.ts";
+import { ConfigError, HostError, formatProblem, type Problem } from "../errors.ts";
+import { LOG_LEVELS } from "../protocol/messages.ts";
 import { parseOptions } from "./options.ts";
 
 /** Writes warnings about the configuration to standard error (never standard output, which
@@ -15,36 +16,41 @@ export function printWarnings(warnings: string[]): void {
 
 /**
  * SPEC 4: builds every named host's configuration without connecting.
- * Detected groups are unknown here, so they count as not matching.
+ * Detected groups are unknown here, so they count as not matching. Lists
+ * every error and warning, then one summary line on standard output.
  */
 export async function check(args: string[]): Promise<number> {
-  const opts = parseOptions(args, ["dir", "log-level"]);
-  let config;
+  const opts = parseOptions(args, "check");
+  const errors: Problem[] = [];
+  let warnings: string[] = [];
+  let checked = 0;
+  let level = opts.logLevel;
   try {
-    config = loadConfig(resolve(opts.dir));
-  } catch (err) {
-    if (err instanceof ConfigError) summary(0, 0, err.problems.length);
-    throw err;
-  }
-  const warnings = localWarnings(config.groupDirs.values());
-  printWarnings(warnings);
-  const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
-  await resolveSecrets(config, hosts);
-  const problems: Problem[] = [];
-  for (const host of hosts) {
-    try {
-      buildHost(config, host, { detected: [], uid: 0, gid: 0 });
-    } catch (err) {
-      if (!(err instanceof HostError)) throw err;
-      problems.push({ message: `host "${host.name}": ${err.message}` });
+    const config = loadConfig(resolve(opts.dir));
+    level ??= config.global.log_level;
+    warnings = localWarnings(config.groupDirs.values());
+    const hosts = opts.targets.length === 0 ? config.hosts : resolveTargets(config, opts.targets);
+    await resolveSecrets(config, hosts);
+    for (const host of hosts) {
+      checked++;
+      try {
+        buildHost(config, host, { detected: [], uid: 0, gid: 0 });
+      } catch (err) {
+        if (!(err instanceof HostError)) throw err;
+        errors.push({ message: `host "${host.name}": ${err.message}` });
+      }
     }
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    errors.push(...err.problems);
   }
-  summary(hosts.length, warnings.length, problems.length);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return 0;
-}
-
-/** SPEC 4: check ends with one summary line (on standard output; the errors go to standard error). */
-function summary(hosts: number, warnings: number, errors: number): void {
-  process.stdout.write(`${hosts} host(s) checked: ${warnings} warning(s), ${errors} error(s)\n`);
+  const info = LOG_LEVELS.indexOf(level ?? "info") >= LOG_LEVELS.indexOf("info");
+  if (info) printWarnings(warnings);
+  for (const e of errors) process.stderr.write(`safcm: ${formatProblem(e)}\n`);
+  if (info) {
+    process.stdout.write(
+      `${checked} host(s) checked: ${warnings.length} warning(s), ${errors.length} error(s)\n`,
+    );
+  }
+  return errors.length > 0 ? 2 : 0;
 }

@@ -16,8 +16,6 @@ import type { SyncResult } from "../session/result.ts";
 import { printWarnings } from "./check.ts";
 import { parseOptions } from "./options.ts";
 
-const SYNC_OPTIONS = ["dry-run", "dir", "log-level", "jobs", "json", "color"];
-
 /** SPEC 4: the exit status after an interruption, 128 + the signal's number. */
 const EXIT_INTERRUPTED: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -37,7 +35,7 @@ function helperTimeoutMs(): number {
 }
 
 export async function sync(args: string[]): Promise<number> {
-  const opts = parseOptions(args, SYNC_OPTIONS);
+  const opts = parseOptions(args, "sync");
   const timeoutMs = helperTimeoutMs();
   if (opts.targets.length === 0) {
     throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
@@ -48,7 +46,7 @@ export async function sync(args: string[]): Promise<number> {
   await resolveSecrets(config, hosts); // before any host is contacted
   printWarnings(localWarnings(config.groupDirs.values()));
   const loaded = Math.round(process.uptime() * 1000);
-  const dryRun = opts.dryRun || config.global.dry_run;
+  const dryRun = opts.dryRun ?? config.global.dry_run;
   const level = LOG_LEVELS.indexOf(opts.logLevel ?? config.global.log_level);
   const color = useColor(opts.color, process.stdout, process.env);
   const logColor = useColor(opts.color, process.stderr, process.env);

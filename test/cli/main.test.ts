@@ -1,30 +1,50 @@
-// The command line itself: help, version, usage errors, check and fixperms.
+// The command line itself: help, version, usage errors, check, dry-run and fixperms.
 
 import assert from "node:assert/strict";
-import { lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { showStack } from "../../src/cli/main.ts";
 import { REPO, safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
 const { dir, cleanup } = tempDir();
 after(cleanup);
 
 describe("the command line", { concurrency: true }, () => {
-  test("version prints the package version", async () => {
+  test("version, --version and -V print the package version", async () => {
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
-    const r = await safcm(["version"]);
-    assert.equal(r.code, 0);
-    assert.equal(r.stdout, `safcm ${pkg.version}\n`);
+    for (const arg of ["version", "--version", "-V"]) {
+      const r = await safcm([arg]);
+      assert.equal(r.code, 0, arg);
+      assert.equal(r.stdout, `safcm ${pkg.version}\n`, arg);
+    }
   });
 
-  test("help lists the commands; help sync lists the options; help for an unknown command is exit 2", async () => {
+  test("help lists the commands; each command has its help; help for an unknown command is exit 2", async () => {
     const all = await safcm(["help"]);
     assert.equal(all.code, 0);
-    for (const c of ["sync", "check", "fixperms", "version", "help"])
+    const commands = ["sync", "check", "fixperms", "version", "help", "completion", "runtime"];
+    for (const c of commands) {
       assert.match(all.stdout, new RegExp(`safcm ${c}`));
+      const one = await safcm(["help", c]);
+      assert.equal(one.code, 0, c);
+      assert.match(one.stdout, new RegExp(`^usage: safcm ${c}`), c);
+    }
+    assert.match(all.stdout, /safcm runtime fetch \[x64\|arm64\]/);
     const sync = await safcm(["help", "sync"]);
-    for (const o of ["--dry-run", "--jobs", "--json", "--color", "--log-level", "-C DIR"])
+    for (const o of [
+      "--dry-run",
+      "--no-dry-run",
+      "--jobs",
+      "--json",
+      "--color",
+      "--log-level",
+      "-C, --dir DIR",
+    ])
       assert.ok(sync.stdout.includes(o), o);
+    const dashH = await safcm(["sync", "--help"]);
+    assert.equal(dashH.code, 0);
+    assert.equal(dashH.stdout, sync.stdout, "safcm sync --help is safcm help sync");
     const bad = await safcm(["help", "frobnicate"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown command "frobnicate"/);
@@ -36,16 +56,41 @@ describe("the command line", { concurrency: true }, () => {
     [["sync", "--jobs", "0", "x"], /invalid --jobs "0"/],
     [["sync", "--log-level", "loud", "x"], /invalid log level "loud"/],
     [["sync", "--color", "pink", "x"], /invalid --color "pink"/],
-    [["sync", "--bogus", "x"], /bogus/],
     [["fixperms", "extra"], /fixperms takes no arguments/],
-    [["check", "--json"], /--json is not valid for this command/],
+    [["version", "extra"], /"safcm version" takes no arguments/],
+    // safcm's own words and a pointer to the command's help, not Node's parseArgs text
+    [
+      ["sync", "--check", "x"],
+      /^safcm: unknown option "--check" for "safcm sync" \(see "safcm help sync"\)\n$/,
+    ],
+    [
+      ["sync", "-x", "x"],
+      /^safcm: unknown option "-x" for "safcm sync" \(see "safcm help sync"\)\n$/,
+    ],
+    [
+      ["check", "--json"],
+      /^safcm: option --json is not valid for "safcm check" \(see "safcm help check"\)\n$/,
+    ],
+    [["check", "-n"], /option -n\/--dry-run is not valid for "safcm check"/],
+    [
+      ["sync", "x", "-j"],
+      /^safcm: option -j\/--jobs needs a value: -j N \(see "safcm help sync"\)\n$/,
+    ],
+    [["sync", "--json=yes", "x"], /option --json takes no value \(see "safcm help sync"\)/],
+    [["completion"], /expected one of bash, zsh, fish \(see "safcm help completion"\)/],
+    // run outside a configuration directory: say where safcm looked and how to point it elsewhere
+    [
+      ["sync", "-n", "all"],
+      /^safcm: no hosts\.yaml in \/.*: safcm works on a configuration directory with a hosts\.yaml \(run it there, or name the directory with -C DIR\)\n$/,
+    ],
   ];
   for (const [args, expected] of usage) {
     test(`usage error: safcm ${args.join(" ")} is exit 2 with a message, no stack trace`, async () => {
       const r = await safcm(args, { cwd: dir });
       assert.equal(r.code, 2);
       assert.match(r.stderr, expected);
-      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.doesNotMatch(r.stderr, /\n\s+at |ERR_PARSE_ARGS|as in '--/);
+      assert.equal(r.stdout, "");
     });
   }
 
@@ -74,15 +119,77 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /host "a": .*a\/files\/t.*nosuchvar/);
     assert.match(r.stderr, /host "b": .*g1.*g2|host "b": .*g2.*g1/);
-    assert.equal(r.stdout, "2 host(s) checked: 0 warning(s), 2 error(s)\n", "one summary line");
+    assert.equal(r.stdout, "2 host(s) checked: 0 warning(s), 2 error(s)\n");
     const onlyB = await safcm(["check", "-C", conf, "g2"]);
     assert.equal(onlyB.code, 2);
     assert.doesNotMatch(onlyB.stderr, /host "a"/);
+    assert.equal(onlyB.stdout, "1 host(s) checked: 0 warning(s), 1 error(s)\n");
     writeTree(conf, { "config.yaml": "group_order: [g1, g2]\n", "a/files/t": "{{ host }}\n" });
     const ok = await safcm(["check", "-C", conf]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, "2 host(s) checked: 0 warning(s), 0 error(s)\n");
     assert.equal(ok.stderr, "");
+    assert.equal(
+      (await safcm(["check", "-C", conf, "-l", "error"])).stdout,
+      "",
+      "-l error: no summary",
+    );
+  });
+
+  test("check: mistakes found before any host is built are listed and counted too", async () => {
+    const conf = join(dir, "check-broken");
+    writeTree(conf, {
+      "hosts.yaml": "- name: a\n  colour: red\n",
+      "groups.yaml": "g1: [a, nobody]\n",
+    });
+    const r = await safcm(["check", "-C", conf]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /hosts\.yaml:2:3: .*colour/);
+    assert.match(r.stderr, /groups\.yaml:.*nobody/);
+    assert.equal(r.stdout, "0 host(s) checked: 0 warning(s), 2 error(s)\n");
+    const unknown = await safcm(["check", "-C", join(dir, "check"), "nosuchhost"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown host or group "nosuchhost"/);
+    assert.equal(unknown.stdout, "0 host(s) checked: 0 warning(s), 1 error(s)\n");
+  });
+
+  test("--no-dry-run overrides dry_run: true of config.yaml; the later of -n and --no-dry-run wins", async () => {
+    const conf = join(dir, "dry");
+    const root = join(dir, "dry-root");
+    writeTree(conf, {
+      "config.yaml": "dry_run: true\n",
+      "hosts.yaml": `- name: a\n  connection: local\n  root: ${root}\n`,
+      "all/files/etc/motd": "hello\n",
+    });
+    writeTree(root, { etc: { dir: true } });
+    const motd = join(root, "etc/motd");
+    for (const args of [[], ["--no-dry-run", "-n"]]) {
+      const r = await safcm(["sync", "-C", conf, ...args, "a"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\(dry-run\)/, args.join(" "));
+      assert.equal(existsSync(motd), false, args.join(" "));
+    }
+    const r = await safcm(["sync", "-C", conf, "-n", "--no-dry-run", "a"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /dry-run/);
+    assert.equal(readFileSync(motd, "utf8"), "hello\n");
+  });
+
+  test("an internal error shows its stack at log level debug (command line or config.yaml), never for a host named debug", () => {
+    const conf = join(dir, "stack");
+    writeTree(conf, { "config.yaml": "log_level: debug2\n" });
+    const cases: [string[], boolean][] = [
+      [["sync", "-l", "debug", "x"], true],
+      [["sync", "--log-level=debug", "x"], true],
+      [["sync", "--log-level", "debug2", "x"], true],
+      [["sync", "-ldebug", "x"], true],
+      [["sync", "debug"], false],
+      [["sync", "-l", "info", "debug"], false],
+      [["sync", "-C", conf, "x"], true],
+      [["sync", "-C", conf, "-l", "info", "x"], false],
+      [["sync", "-C", join(dir, "no-such-dir"), "x"], false],
+    ];
+    for (const [args, expected] of cases) assert.equal(showStack(args), expected, args.join(" "));
   });
 
   test("fixperms makes files/ trees syncable and sync then accepts them", async () => {

@@ -17,9 +17,11 @@ test("npm pack gives an installable package with a working safcm command", () =>
       }),
     ) as { filename: string; files: { path: string }[] }[];
     const files = packed[0].files.map((f) => f.path);
-    assert.ok(files.includes("bin/safcm"));
-    assert.ok(files.includes("dist/remote.js"));
-    assert.ok(files.includes("dist/safcm.js"));
+    for (const f of ["bin/safcm", "dist/remote.js", "dist/safcm.js"])
+      assert.ok(files.includes(f), f);
+    for (const f of ["docs/README.md", "docs/command-line.md", "docs/howto.md"]) {
+      assert.ok(files.includes(f), `the manual ships: ${f}`);
+    }
     assert.deepEqual(
       files.filter((f) => f.startsWith("src/") || f.startsWith("test/")),
       [],

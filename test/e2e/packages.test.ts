@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { requireProgramsForFile } from "../helpers/programs.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
 const PKG = "safcm-test-pkg";
@@ -112,12 +113,11 @@ interface JsonReport {
   hosts: { name: string; ok: boolean; error: string | null; packages: string[] }[];
 }
 
-const canRun =
-  process.getuid?.() === 0 && existsSync("/usr/bin/dpkg-deb") && existsSync("/usr/bin/apt-get");
+requireProgramsForFile({ "dpkg-deb": "dpkg", "dpkg-query": "dpkg", "apt-get": "apt" });
 
 describe(
   "packages with the real dpkg and apt (local host, root /)",
-  { skip: !canRun && "needs root, dpkg-deb and apt-get" },
+  { skip: process.getuid?.() !== 0 && "needs root" },
   () => {
     let dir = "";
     let cleanup = (): void => {};

@@ -51,7 +51,8 @@ before(async () => {
 });
 after(async () => {
   cleanups.forEach((c) => c());
-  await sshd.stop();
+  // undefined when the set-up failed: then there is nothing to stop
+  await (sshd as Sshd | undefined)?.stop();
 });
 
 interface Fixture {

@@ -7,8 +7,17 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { findProgram, requireProgramsForFile } from "./programs.ts";
 import { tempDir } from "./tree.ts";
+
+// Every test file that starts an sshd needs these; without them it ends at
+// once with one line naming the package.
+requireProgramsForFile({
+  sshd: "openssh-server",
+  ssh: "openssh-client",
+  "ssh-keygen": "openssh-client",
+});
 
 export interface Sshd {
   /** ssh client configuration with the aliases (Host <alias> -> 127.0.0.1:port). */
@@ -84,9 +93,14 @@ export async function startSshd(aliases: string[], extraConfig = ""): Promise<Ss
       .join("\n") + "\n",
   );
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const sshd: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", sshdConfig], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  // sshd re-executes itself and so needs its absolute path.
+  const sshd: ChildProcess = spawn(
+    resolve(findProgram("sshd") ?? "sshd"),
+    ["-D", "-e", "-f", sshdConfig],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let log = "";
   sshd.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   // Wait until it accepts connections.

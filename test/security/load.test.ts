@@ -50,7 +50,8 @@ before(async () => {
   );
 });
 after(async () => {
-  await sshd.stop();
+  // undefined when the set-up failed: then there is nothing to stop
+  await (sshd as Sshd | undefined)?.stop();
   cleanup();
   rmSync(rootsBase, { recursive: true, force: true });
 });
