@@ -11,7 +11,7 @@ import { ConfigError, formatProblem } from "../errors.ts";
 import type { Position, Problem } from "../errors.ts";
 import type { Config } from "./load.ts";
 import { possibleGroups } from "./groups.ts";
-import { isDetectedGroup } from "./names.ts";
+import { ALL, isDetectedGroup } from "./names.ts";
 import type { HostConfig } from "./types.ts";
 
 /** What stands where a secret value would be shown. */
@@ -80,7 +80,11 @@ export async function resolveSecrets(config: Config, hosts: readonly HostConfig[
 /** The secrets of the vars.yaml files of the groups `hosts` can be in. */
 function secretsFor(config: Config, hosts: readonly HostConfig[]): Secret[] {
   const groups = new Set<string>();
-  for (const host of hosts) for (const g of possibleGroups(config.groups, host.name)) groups.add(g);
+  for (const host of hosts) {
+    // Every host is in `all` and in its own group; possibleGroups covers groups.yaml.
+    groups.add(ALL).add(host.name);
+    for (const g of possibleGroups(config.groups, host.name)) groups.add(g);
+  }
   const out: Secret[] = [];
   for (const [name, dir] of config.groupDirs) {
     if (dir.secrets.length > 0 && (groups.has(name) || isDetectedGroup(name))) {

@@ -116,6 +116,28 @@ describe("secrets through the real CLI", { concurrency: true }, () => {
     );
   });
 
+  test("secrets of all/ and of the host's own directory are resolved for it", async () => {
+    const f = fixture({
+      "all/vars.yaml": "shared: !env SAFCM_TEST_TOKEN\n",
+      "lone/vars.yaml": `own: !command ${yq("printf own-secret-V5t2")}\n`,
+      "lone/files/etc/lone.conf": "{{ vars.shared }} {{ vars.own }}\n",
+      "lone/templates.yaml": "- /etc/lone.conf\n",
+    });
+    for (const command of [
+      ["check", "-C", f.conf, "lone"],
+      ["sync", "-C", f.conf, "lone"],
+    ]) {
+      const r = await safcm(command, { env });
+      assert.equal(r.code, 0, `${command[0]}: ${r.stdout}${r.stderr}`);
+      assertNoSecret(r, command[0] ?? "");
+      assert.ok(!(r.stdout + r.stderr).includes("own-secret-V5t2"));
+    }
+    assert.equal(
+      readFileSync(join(f.roots[3] ?? "", "etc/lone.conf"), "utf8"),
+      `${ENV_SECRET} own-secret-V5t2\n`,
+    );
+  });
+
   test("a file whose old or new content holds a secret is reported without its diff", async () => {
     const f = fixture();
     const first = await safcm(["sync", "-C", f.conf, "h1"], { env });
