@@ -132,6 +132,8 @@ export interface FileChange {
   old_data_length?: number;
   /** Size of the old regular file in bytes, when it was one. */
   old_size?: number;
+  /** An extended ACL (named entries, mask, default ACL) was (or would be) removed (SPEC 6). */
+  acl_removed?: true;
 }
 
 export interface PackageChange {

@@ -241,7 +241,8 @@ function removeStalePrivateDir(path: Buffer): boolean {
   try {
     const st = fstatSync(fd);
     const euid = process.geteuid?.() ?? st.uid;
-    if (st.uid !== euid || (st.mode & 0o7077) !== 0) return false;
+    // No group or other access; a set-group-ID bit inherited from the parent is fine.
+    if (st.uid !== euid || (st.mode & 0o5077) !== 0) return false;
     for (const entry of readdirSync(at(fd))) {
       if (entry !== "link") return false;
       unlinkSync(at(fd, entry));
@@ -435,24 +436,25 @@ function renameOver(dirFd: number, tmp: string, name: string, dirSync: DirSync |
 }
 
 /**
- * Creates the directory `name` (0700 until its owner and mode are set) and
- * returns a descriptor of it. A directory left half-configured by a failure
- * is removed again.
+ * A directory this process just made with mkdir(0700) in the directory whose
+ * fstat is `parent`: its owner, no group or other access, empty. Inside a
+ * set-group-ID directory the kernel gives it that bit and the parent's group
+ * (SPEC 6); that is expected (without group bits it grants nothing).
  */
-/** A directory this process just made with mkdir(0700): its owner, no group or other access, empty. */
-function isOwnFreshDir(st: Stats): boolean {
+function isOwnFreshDir(st: Stats, parent: Stats): boolean {
   const euid = process.geteuid?.() ?? st.uid;
-  return st.isDirectory() && st.uid === euid && (st.mode & 0o7077) === 0 && st.nlink === 2;
+  if (!st.isDirectory() || st.uid !== euid || st.nlink !== 2) return false;
+  if ((st.mode & 0o5077) !== 0) return false;
+  return (st.mode & 0o2000) === 0 || ((parent.mode & 0o2000) !== 0 && st.gid === parent.gid);
 }
 
-export function mkdirAt(
-  dirFd: number,
-  name: string,
-  mode: number,
-  uid: number,
-  gid: number,
-  dirSync?: DirSync,
-): number {
+/**
+ * Creates the directory `name`, owned by the helper with mode 0700 (plus a
+ * set-group-ID bit inherited from the parent), and returns a descriptor of
+ * it; its final owner and mode are set by the caller once its subtree is in
+ * place. A directory that is not the one just made is refused.
+ */
+export function mkdirPrivate(dirFd: number, name: string, dirSync?: DirSync): number {
   mkdirSync(at(dirFd, name), 0o700);
   let fd = -1;
   try {
@@ -460,13 +462,11 @@ export function mkdirAt(
     // Between mkdir and open another user of a writable parent could have put
     // their own directory at the name: only ours (just made, no group or other
     // access, empty) will do, and theirs is left alone.
-    if (!isOwnFreshDir(fstatSync(fd))) {
+    if (!isOwnFreshDir(fstatSync(fd), fstatSync(dirFd))) {
       closeSync(fd);
       fd = -1;
       throw new SafeFsError("the new directory was replaced while it was being created");
     }
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode);
     syncDir(dirFd, dirSync);
     return fd;
   } catch (err) {
@@ -477,6 +477,31 @@ export function mkdirAt(
       } catch {
         // someone else put something there; leave it
       }
+    }
+    throw err;
+  }
+}
+
+/** mkdirPrivate(), then owner and mode at once (for a directory without a subtree to fill). */
+export function mkdirAt(
+  dirFd: number,
+  name: string,
+  mode: number,
+  uid: number,
+  gid: number,
+  dirSync?: DirSync,
+): number {
+  const fd = mkdirPrivate(dirFd, name, dirSync);
+  try {
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    try {
+      rmdirSync(at(dirFd, name));
+    } catch {
+      // not empty or gone; the original error matters
     }
     throw err;
   }

@@ -284,17 +284,35 @@ describe("files: owners and modes", () => {
   );
 
   test(
-    "an unknown user name stops with an error naming the path",
+    "an unknown owner found while checking changes nothing: the root stays byte-for-byte the same",
     withDirs((root) => {
-      const result = sync(root, [
-        { path: "/" },
-        { path: "/a", content: "a" },
-        { path: "/b", content: "b", user: "no-such-user-safcm" },
-        { path: "/c", content: "c" },
-      ]);
-      assert.equal(result.error, '"/b": unknown user "no-such-user-safcm"');
-      assert.deepEqual(paths(result), ["/a"]);
-      assert.deepEqual(readdirSync(root).sort(), ["a"], "nothing after the error is touched");
+      // As found on a real host (issue 9, item 6): /a, /a/f and /z were
+      // created before "/z/f": unknown user.
+      writeFileSync(join(root, "keep"), "old");
+      for (const apply of [true, false]) {
+        const before = snapshot(root);
+        const result = sync(
+          root,
+          [
+            { path: "/", mode: 0o711 },
+            { path: "/a" },
+            { path: "/a/f", content: "a" },
+            { path: "/keep", content: "new", mode: 0o600 },
+            { path: "/z" },
+            { path: "/z/f", content: "z", user: "no-such-user-safcm" },
+          ],
+          apply,
+        );
+        assert.equal(result.error, '"/z/f": unknown user "no-such-user-safcm"');
+        assert.deepEqual(result.changes, []);
+        assert.deepEqual(snapshot(root), before);
+      }
+      assert.equal(
+        sync(root, [{ path: "/" }, { path: "/g", content: "g", group: "no-such-group-safcm" }])
+          .error,
+        '"/g": unknown group "no-such-group-safcm"',
+      );
+      assert.deepEqual(readdirSync(root), ["keep"]);
     }),
   );
 });
@@ -464,11 +482,7 @@ describe("files: attacks (SPEC 6)", () => {
         ]) {
           const result = sync(root, [{ path: "/" }, spec, { path: "/z", content: "after" }], apply);
           assert.equal(result.error, '"/d": will not replace non-empty directory');
-          assert.deepEqual(
-            paths(result),
-            ["/d"],
-            "the attempted change is reported, nothing after it",
-          );
+          assert.deepEqual(paths(result), [], "found before any change: nothing changed");
           assert.equal(readFileSync(join(root, "d/data"), "utf8"), "precious");
           assert.deepEqual(leftovers(root), []);
           assert.deepEqual(readdirSync(root), ["d"]);
