@@ -20,6 +20,8 @@ export interface SyncOptions {
   timeoutMs: number;
   /** Whether the host, with these groups (detected ones included), is one of the targets. */
   isTarget?: (groups: string[]) => boolean;
+  /** The chosen log level: the helper sends only lines at or above it (default "info"). */
+  logLevel?: LogLevel;
   /** Called for every log line of this host (remote ones are untrusted text). */
   onLog: (host: string, level: LogLevel, text: string) => void;
 }
@@ -68,6 +70,7 @@ export async function syncHost(
         type: "info_request",
         version: PROTOCOL_VERSION,
         detect_groups: commands,
+        log_level: options.logLevel ?? "info",
       }),
       "info_response",
     );
@@ -95,6 +98,7 @@ export async function syncHost(
     let reply = await connection.request({
       type: "sync_request",
       dry_run: options.dryRun,
+      log_level: options.logLevel ?? "info",
       root: host.root,
       files: built.files,
       packages: built.packages,

@@ -55,6 +55,7 @@ describe("helper main loop", () => {
     const ex = await exchange(
       encodeFrame({
         type: "info_request",
+        log_level: "debug2",
         version: PROTOCOL_VERSION,
         detect_groups: ["echo Linux; echo noise >&2", "exit 4"],
       }),
@@ -89,6 +90,7 @@ describe("helper main loop", () => {
         encodeFrame(
           {
             type: "sync_request",
+            log_level: "debug2",
             dry_run,
             root,
             files: req.files,
@@ -135,6 +137,7 @@ describe("helper main loop", () => {
       const ex = await exchange(
         encodeFrame({
           type: "sync_request",
+          log_level: "debug2",
           dry_run: true,
           root,
           files: [],
@@ -157,6 +160,7 @@ describe("helper main loop", () => {
       const ex = await exchange(
         encodeFrame({
           type: "sync_request",
+          log_level: "debug2",
           dry_run: false,
           root,
           files: [],
@@ -180,7 +184,7 @@ describe("helper main loop", () => {
   for (const [name, input, message] of [
     [
       "a wrong protocol version",
-      encodeFrame({ type: "info_request", version: 999, detect_groups: [] }),
+      encodeFrame({ type: "info_request", version: 999, detect_groups: [], log_level: "info" }),
       /protocol version 999/,
     ],
     [
@@ -194,10 +198,16 @@ describe("helper main loop", () => {
       /sync_request.dry_run: not a boolean/,
     ],
     [
+      "an unknown log level",
+      encodeFrame({ type: "sync_request", dry_run: true, log_level: "loud" }),
+      /sync_request.log_level: not one of error, info, verbose, debug, debug2/,
+    ],
+    [
       "file content outside the attachment",
       encodeFrame(
         {
           type: "sync_request",
+          log_level: "debug2",
           dry_run: true,
           root: "/",
           packages: [],

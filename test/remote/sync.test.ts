@@ -15,6 +15,7 @@ function syncRequest(
   return {
     req: {
       type: "sync_request",
+      log_level: "debug2",
       dry_run,
       root,
       files,
