@@ -186,7 +186,8 @@ function diffable(old: FileInfo, wanted: FileInfo): boolean {
  * both the old and the new state give, and where the owner or group changes
  * hands, the helper's own (so neither the old nor the new owner controls it
  * while the entries below are not final). Sticky is kept when either has it:
- * without it others may delete.
+ * without it others may delete. Where the group changes hands, its members
+ * count as others in between.
  */
 export function middleState(
   old: DirState,
@@ -196,7 +197,12 @@ export function middleState(
   const uidChanges = old.uid !== wanted.uid;
   const gidChanges = old.gid !== wanted.gid;
   let mode = (old.mode & wanted.mode & 0o6777) | ((old.mode | wanted.mode) & 0o1000);
-  if (gidChanges) mode &= ~0o070;
+  if (gidChanges) {
+    // Members of the old or the new group count as others in between: they
+    // get no more than their group bits before and after allow.
+    const groups = ((old.mode & wanted.mode) >> 3) & 0o7;
+    mode = (mode & ~0o077) | (mode & groups);
+  }
   return {
     mode,
     uid: uidChanges ? self.uid : old.uid,
