@@ -84,7 +84,7 @@ const cases: fc.Arbitrary<Case> = fc
     const hasChildren = (p: string) => sorted.some((q) => q.startsWith(`${p}/`));
     const entries: FileEntry[] = [{ path: "/", type: "dir", ...rootWanted }];
     sorted.forEach((path, i) => {
-      const w = wanted[i]!;
+      const w = wanted[i];
       const type = hasChildren(path) ? "dir" : w.type;
       const entry: FileEntry = { path, type, mode: w.mode, user: w.user, group: w.group };
       // Now and then a name the host does not know.
@@ -94,10 +94,10 @@ const cases: fc.Arbitrary<Case> = fc
       entries.push(entry);
     });
     const observed = new Map<string, Observation>();
-    const rootFound = found[40]!;
+    const rootFound = found[40];
     observed.set("/", { ...rootFound, type: "dir", state: "present", oldContent: null });
     sorted.forEach((path, i) => {
-      const f = found[i]!;
+      const f = found[i];
       const parentPath = path.slice(0, path.lastIndexOf("/")) || "/";
       const parent = observed.get(parentPath);
       // As the observer records them: below a missing or non-directory parent nothing is looked at.
