@@ -28,7 +28,7 @@ interface Reply {
 function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
   const bundle = helperBundle();
   const argv = [...prefix, process.execPath, ...bootstrapArgs(bundle.length)];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
   const stdout: Buffer[] = [];
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
