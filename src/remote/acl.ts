@@ -30,13 +30,16 @@ interface Item {
   obs: Present;
 }
 
-const ENV = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin" };
+/** The environment of ls and setfacl: the helper's PATH, messages and quoting in the C locale. */
+function env(): NodeJS.ProcessEnv {
+  return { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin" };
+}
 
 /** One `ls -ldn` of `paths`, where the child's descriptor 3+i is `fds[i]`: mode strings by path. */
 function list(fds: number[], paths: string[]): Map<string, string> | null {
   const run = spawnSync("ls", ["-ldnU", "--quoting-style=escape", "--", ...paths], {
     stdio: ["ignore", "pipe", "pipe", ...fds],
-    env: ENV,
+    env: env(),
     maxBuffer: 64 * 1024 * 1024,
   });
   if (run.error !== undefined) return null;
@@ -155,7 +158,7 @@ export function removeAcl(fd: number, type: "dir" | "file", mode: number): void 
   const args = type === "dir" ? ["-b", "-k"] : ["-b"];
   const run = spawnSync("setfacl", [...args, "/proc/self/fd/3"], {
     stdio: ["ignore", "pipe", "pipe", fd],
-    env: ENV,
+    env: env(),
   });
   if (run.error !== undefined) throw new SafeFsError(`${aclRemovalFailed()}: ${run.error.message}`);
   if (run.status !== 0) {

@@ -709,3 +709,60 @@ describe("files: hygiene", () => {
     }),
   );
 });
+
+describe("files: set-group-ID parents (SPEC 6)", () => {
+  test(
+    "under a 2775 directory a subdirectory and a symlink sync twice, without error or leftovers",
+    withDirs((root) => {
+      // As found (issue 9, item 5): every subdirectory and symlink failed with
+      // "the new directory was replaced while it was being created".
+      const specs: Spec[] = [
+        { path: "/" },
+        { path: "/shared", mode: 0o2775, group: 1234 },
+        { path: "/shared/sub" },
+        { path: "/shared/sub/file", content: "x" },
+        { path: "/shared/kept", mode: 0o2770, group: 1234 },
+        { path: "/shared/link", target: "sub/file" },
+      ];
+      const first = sync(root, specs);
+      assert.equal(first.error, null);
+      const shared = join(root, "shared");
+      const st = (p: string) => lstatSync(join(shared, p));
+      // The kernel's inherited bit and group were replaced by the declared ones...
+      assert.deepEqual([mode(join(shared, "sub")), st("sub").gid], [0o755, 0]);
+      // ...or kept where declared.
+      assert.deepEqual([mode(join(shared, "kept")), st("kept").gid], [0o2770, 1234]);
+      assert.equal(readlinkSync(join(shared, "link")), "sub/file");
+      assert.deepEqual(leftovers(shared), [], "no private directory of the symlink left");
+      assert.deepEqual(sync(root, specs).changes, [], "the second sync changes nothing");
+      assert.deepEqual(leftovers(shared), []);
+    }),
+  );
+
+  test(
+    "a user who owns a directory on the path cannot block syncs by setting g+s; a leftover private directory is removed",
+    withDirs((root) => {
+      const home = join(root, "home");
+      mkdirSync(home);
+      chownSync(home, 65534, 65534);
+      // What that user can do to their own directory: set-group-ID, their group.
+      chmodSync(home, 0o2755);
+      // A symlink's private directory left by a crash inside it (it inherited the bit).
+      const stale = join(home, ".link.safcm-0123456789abcdef");
+      mkdirSync(stale, 0o700);
+      assert.equal(mode(stale), 0o2700);
+      symlinkSync("x", join(stale, "link"));
+      const specs: Spec[] = [
+        { path: "/" },
+        { path: "/home", mode: 0o2755, user: 65534, group: 65534 },
+        { path: "/home/dir", mode: 0o700 },
+        { path: "/home/link", target: "dir" },
+      ];
+      const result = sync(root, specs);
+      assert.equal(result.error, null);
+      assert.deepEqual(leftovers(home), [], "the stale private directory was cleaned up");
+      assert.deepEqual([mode(join(home, "dir")), lstatSync(join(home, "dir")).gid], [0o700, 0]);
+      assert.deepEqual(sync(root, specs).changes, []);
+    }),
+  );
+});
