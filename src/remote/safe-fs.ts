@@ -10,6 +10,7 @@
 // the last component of any path), which gives the same guarantee.
 
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import {
   closeSync,
   constants,
@@ -26,6 +27,7 @@ import {
   readlinkSync,
   renameSync,
   rmdirSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   writeSync,
@@ -76,26 +78,60 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Fails early (with a clear reason) where /proc/self/fd is not available. */
-export function checkProcFs(): void {
+/** statfs() f_type of procfs (linux/magic.h). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** fs.statfsSync exists from Node.js 18.15 on; the helper runs on 18.0 too. */
+const statfsSync = (fs as { statfsSync?: (path: string) => { type: number } }).statfsSync;
+
+function noProcFs(why: string): SafeFsError {
+  return new SafeFsError(
+    `/proc/self/fd is ${why} (the helper needs Linux with procfs mounted on /proc)`,
+  );
+}
+
+/**
+ * Fails (with a clear reason) unless /proc/self/fd is procfs (SPEC 6): by
+ * statfs() where Node.js has it, and in any case by what only procfs does:
+ * /proc/self/fd/<fd> of the open root leads to that very directory.
+ */
+export function checkProcFs(rootFd: number): void {
+  let type: number | undefined;
   try {
-    if (!lstatSync("/proc/self/fd").isDirectory()) throw new Error("not a directory");
+    type = statfsSync?.("/proc/self/fd").type;
   } catch {
-    throw new SafeFsError(
-      "/proc/self/fd is not available (the helper needs Linux with /proc mounted)",
-    );
+    throw noProcFs("not available");
   }
+  if (type !== undefined && type !== PROC_SUPER_MAGIC) {
+    throw noProcFs(`not procfs (file system type 0x${type.toString(16)})`);
+  }
+  let same = false;
+  try {
+    const st = statSync(at(rootFd));
+    const real = fstatSync(rootFd);
+    same = st.dev === real.dev && st.ino === real.ino;
+  } catch {
+    throw noProcFs("not available");
+  }
+  if (!same) throw noProcFs("not procfs (its descriptors do not lead to the open files)");
 }
 
 /** Opens the root (trusted: it is given by the administrator, so it may be reached through links). */
 export function openRoot(root: string): number {
   if (!root.startsWith("/")) throw new SafeFsError(`root ${JSON.stringify(root)} is not absolute`);
-  checkProcFs();
+  let fd: number;
   try {
-    return openSync(root, O_RDONLY | O_DIRECTORY);
+    fd = openSync(root, O_RDONLY | O_DIRECTORY);
   } catch (err) {
     throw new SafeFsError(`cannot open root ${JSON.stringify(root)}: ${describeError(err)}`);
   }
+  try {
+    checkProcFs(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
 }
 
 /**

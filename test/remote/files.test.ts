@@ -766,3 +766,33 @@ describe("files: set-group-ID parents (SPEC 6)", () => {
     }),
   );
 });
+
+describe("files: private old content (SPEC 5.1)", () => {
+  test(
+    "the old content of a file whose old or new mode withholds read from others is not sent",
+    withDirs((root) => {
+      for (const [name, before, after] of [
+        ["shadow", 0o640, 0o640],
+        ["key", 0o644, 0o600],
+        ["opened", 0o600, 0o644],
+        ["public", 0o644, 0o644],
+      ] as const) {
+        writeFileSync(join(root, name), `old ${name}\n`);
+        chmodSync(join(root, name), before);
+        const result = sync(root, [
+          { path: "/" },
+          { path: `/${name}`, content: "new\n", mode: after },
+        ]);
+        assert.equal(result.error, null);
+        const [change] = result.changes;
+        assert.equal(change?.content_changed, true);
+        assert.equal(change?.old_size, name.length + 5);
+        if (name === "public") assert.equal(oldData(result, change)?.toString(), "old public\n");
+        else {
+          assert.equal(change?.old_data_offset, undefined, name);
+          assert.equal(Buffer.concat(result.oldData).includes(`old ${name}`), false, name);
+        }
+      }
+    }),
+  );
+});
