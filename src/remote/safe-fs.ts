@@ -90,6 +90,17 @@ function noProcFs(why: string): SafeFsError {
   );
 }
 
+/** Whether /proc/self/fd/<rootFd> is the directory open as rootFd. */
+function leadsToRoot(rootFd: number): boolean {
+  try {
+    const st = statSync(at(rootFd));
+    const real = fstatSync(rootFd);
+    return st.dev === real.dev && st.ino === real.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Fails (with a clear reason) unless /proc/self/fd is procfs (SPEC 6): by
  * statfs() where Node.js has it, and in any case by what only procfs does:
@@ -105,15 +116,9 @@ export function checkProcFs(rootFd: number): void {
   if (type !== undefined && type !== PROC_SUPER_MAGIC) {
     throw noProcFs(`not procfs (file system type 0x${type.toString(16)})`);
   }
-  let same = false;
-  try {
-    const st = statSync(at(rootFd));
-    const real = fstatSync(rootFd);
-    same = st.dev === real.dev && st.ino === real.ino;
-  } catch {
-    throw noProcFs("not available");
+  if (!leadsToRoot(rootFd)) {
+    throw noProcFs("not procfs (its descriptors do not lead to the open files)");
   }
-  if (!same) throw noProcFs("not procfs (its descriptors do not lead to the open files)");
 }
 
 /** Opens the root (trusted: it is given by the administrator, so it may be reached through links). */
