@@ -796,3 +796,45 @@ describe("files: private old content (SPEC 5.1)", () => {
     }),
   );
 });
+
+describe("files: interruption (SPEC 5.5)", () => {
+  test(
+    "a stop request ends the run before its next change, leaving no temporary file",
+    withDirs((root) => {
+      // In a child process: the stop flag of src/remote/abort.ts stays set once requested.
+      const src = (f: string) =>
+        JSON.stringify(new URL(`../../src/remote/${f}`, import.meta.url).href);
+      const script = `
+        const { syncFiles } = await import(${src("files.ts")});
+        const { requestStop } = await import(${src("abort.ts")});
+        const file = (path, offset) => ({ path, type: "file", mode: 0o644, user: 0, group: 0, data_offset: offset, data_length: 1 });
+        let lines = 0;
+        const r = syncFiles({
+          root: ${JSON.stringify(root)},
+          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }, file("/a", 0), file("/b", 1), file("/c", 2)],
+          data: Buffer.from("abc"),
+          apply: true,
+          // The second change announced: as if SIGTERM arrived while the first was written.
+          log: (level, text) => { if (level === "verbose" && ++lines === 2) requestStop(); },
+        });
+        console.log(JSON.stringify({ error: r.error, changes: r.changes.map((c) => c.path) }));`;
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        error: '"/b": interrupted: stopped before the next change',
+        changes: ["/a", "/b"],
+      });
+      assert.deepEqual(
+        readdirSync(root),
+        ["a"],
+        "the change after the stop was not made, no temporary file",
+      );
+    }),
+  );
+});
