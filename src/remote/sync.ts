@@ -119,7 +119,7 @@ function deferredFiles(
     files: step.files.filter((f) => deferred.has(f.path)),
     data: step.data,
     log,
-    users: users === undefined ? undefined : users,
+    users,
     apply: true,
   });
   const base = Buffer.concat(first.oldData).length;
