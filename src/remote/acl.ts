@@ -71,7 +71,10 @@ export class AclProbe {
   available = true;
 
   add(fd: number, name: string, obs: Present): void {
-    if (this.available) this.items.push({ fd, name, obs });
+    if (!this.available) return;
+    this.items.push({ fd, name, obs });
+    // A directory with very many entries: its own descriptor is still open.
+    if (this.items.length >= MAX_BATCH_NAMES) this.flush();
   }
 
   /** The walk is done with `fd`: kept open while an entry in it waits for the check, else closed. */

@@ -159,7 +159,9 @@ class Observer {
       }
       if (diffable) {
         const old = readAll(fd, stat.size);
-        return present(stat, { sameContent: this.sameBytes(entry, old), oldContent: old, oldSize });
+        const same = this.sameBytes(entry, old);
+        // Old content is kept only where a diff may need it (memory: a no-op holds none).
+        return present(stat, { sameContent: same, oldContent: same ? null : old, oldSize });
       }
       const same =
         entry.sha256 !== undefined

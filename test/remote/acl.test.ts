@@ -130,3 +130,34 @@ test("an ACL that cannot be removed (no setfacl) fails that entry before any cha
     removeDir(bin);
   }
 });
+
+test("ACLs are found in a directory of more entries than one ls is given, and on unusual names", () => {
+  const root = tempDir();
+  try {
+    chmodSync(root, 0o755);
+    const many: Spec[] = [{ path: "/" }, { path: "/many" }];
+    mkdirSync(join(root, "many"), 0o755);
+    for (let i = 0; i < 2_100; i++) many.push({ path: `/many/f${i}`, content: `${i}\n` });
+    many.push({ path: "/many/with space\nand newline", content: "odd\n" });
+    for (const spec of many.slice(2)) {
+      writeFileSync(join(root, spec.path), spec.content ?? "", { mode: 0o644 });
+    }
+    const { files, data } = request(many);
+    assert.deepEqual(syncFiles({ root, files, data, apply: true }).changes, []);
+    run("setfacl", ["-m", "u:65534:r", join(root, "many/f2050")]);
+    run("setfacl", ["-m", "u:65534:r", join(root, "many/with space\nand newline")]);
+    const result = syncFiles({ root, files, data, apply: true });
+    assert.equal(result.error, null);
+    assert.deepEqual(
+      result.changes.map((c) => [c.path, c.acl_removed]),
+      [
+        ["/many/f2050", true],
+        ["/many/with space\nand newline", true],
+      ],
+    );
+    assert.deepEqual(extended(join(root, "many/f2050")), []);
+    assert.deepEqual(syncFiles({ root, files, data, apply: true }).changes, []);
+  } finally {
+    removeDir(root);
+  }
+});
