@@ -223,6 +223,7 @@ function applyResponse(
       old: change.old,
       new: change.new,
       content_changed: change.content_changed,
+      acl_removed: change.acl_removed === true,
       oldContent: old === null ? null : Buffer.from(old),
       oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
       newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,
