@@ -7,19 +7,23 @@ import { closeSync, fstatSync, fsyncSync } from "node:fs";
 import type { FileChange, FileEntry } from "../protocol/messages.ts";
 import { checkStop } from "./abort.ts";
 import { openFileNoFollow, removeAcl } from "./acl.ts";
+import { FsyncFailed, FsyncPool } from "./fsync-pool.ts";
 import { quote, type Log } from "./log.ts";
 import { entryData } from "./observe.ts";
 import { splitPath, type Action, type DirState } from "./plan.ts";
 import {
   DirSync,
   changeDir,
+  commitFile,
   describeError,
+  discardFile,
   mkdirPrivate,
   openDirAt,
+  prepareFile,
   rmdirAt,
   symlinkAt,
   unlinkAt,
-  writeFileAt,
+  type PreparedFile,
 } from "./safe-fs.ts";
 
 export interface ExecuteInput {
@@ -114,7 +118,7 @@ function setDir(fd: number, state: DirState, dirSync: DirSync): void {
   dirSync.add(fd);
 }
 
-function act(action: Action, input: ExecuteInput, dirs: DirStack): void {
+function act(action: Action, dirs: DirStack): void {
   const { path } = action;
   const [parent, name] = splitPath(path);
   const sync = dirs.dirSync;
@@ -129,11 +133,9 @@ function act(action: Action, input: ExecuteInput, dirs: DirStack): void {
     case "unlink":
       unlinkAt(dirs.fd(parent), name, sync);
       return;
-    case "write": {
-      const data = entryData(input.entries.get(path)!, input.data);
-      writeFileAt(dirs.fd(parent), name, data, action.mode, action.uid, action.gid, sync);
+    case "write":
+      // Batched: see Batch.
       return;
-    }
     case "symlink":
       symlinkAt(dirs.fd(parent), name, action.target, action.uid, action.gid, sync);
       return;
@@ -159,6 +161,85 @@ function act(action: Action, input: ExecuteInput, dirs: DirStack): void {
   }
 }
 
+/** Files written but at most this many at once (each holds a descriptor until its rename). */
+const MAX_BATCH = 32;
+
+/**
+ * Consecutive files written into one directory: each is prepared (temporary
+ * file with content, owner and mode), then all are fsynced together (in
+ * parallel, see fsync-pool.ts), then each is renamed into place in order.
+ * Still durable: no rename happens before the fsync of that file has
+ * returned successfully, and the directory is fsynced before the helper
+ * reports, as for a single file. Still ordered: the batch is renamed before
+ * the next action that is not a write into the same directory, so no
+ * action that grants access can come before a file below it is final.
+ */
+class Batch {
+  private parent: string | null = null;
+  private files: { file: PreparedFile; action: Action }[] = [];
+
+  constructor(
+    private readonly pool: FsyncPool,
+    private readonly dirSync: DirSync,
+  ) {}
+
+  add(action: Extract<Action, { op: "write" }>, input: ExecuteInput, dirs: DirStack): void {
+    const [parent, name] = splitPath(action.path);
+    if (this.parent !== parent || this.files.length >= MAX_BATCH) this.commit();
+    const data = entryData(input.entries.get(action.path)!, input.data);
+    const file = prepareFile(dirs.fd(parent), name, data, action.mode, action.uid, action.gid);
+    this.parent = parent;
+    this.files.push({ file, action });
+  }
+
+  /** Fsyncs and renames what was prepared; on an error (or a stop) the rest is discarded. */
+  commit(): void {
+    const files = this.files;
+    this.files = [];
+    this.parent = null;
+    let next = 0;
+    let renaming = false;
+    try {
+      this.pool.fsyncAll(files.map((f) => f.file.fd));
+      for (; next < files.length; next++) {
+        checkStop();
+        renaming = true;
+        commitFile(files[next].file, this.dirSync);
+        renaming = false;
+      }
+    } catch (err) {
+      // A failed rename removed its own temporary file; the others not renamed go.
+      for (const f of files.slice(renaming ? next + 1 : next)) discardFile(f.file);
+      const fsync = err instanceof FsyncFailed;
+      throw new ActionError(files[fsync ? err.index : next].action, fsync ? err.cause : err);
+    }
+  }
+
+  /** Removes the temporary files of a run that stops; returns the changes they were part of. */
+  discard(): number[] {
+    for (const f of this.files) discardFile(f.file);
+    const changes = this.files.map((f) => f.action.change);
+    this.files = [];
+    return changes;
+  }
+}
+
+/** An error of a batched action, naming that action's path. */
+class ActionError extends Error {
+  constructor(
+    readonly action: Action,
+    override readonly cause: unknown,
+  ) {
+    super(describeError(cause));
+  }
+}
+
+/** `"path": reason` for the action that failed (a batched one names its own). */
+function failure(action: Action | null, err: unknown): string {
+  if (err instanceof ActionError) return `${quote(err.action.path)}: ${describeError(err.cause)}`;
+  return `${quote(action?.path ?? "/")}: ${describeError(err)}`;
+}
+
 /**
  * Carries out `actions` in order; with apply=false only logs them. The first
  * error stops (checkStop() before every change ends an interrupted helper
@@ -170,7 +251,10 @@ export function execute(input: ExecuteInput): ExecuteResult {
   const begun = new Set<number>();
   const dirSync = new DirSync();
   const dirs = new DirStack(input.rootFd, dirSync);
+  const pool = new FsyncPool();
+  const batch = new Batch(pool, dirSync);
   let error: string | null = null;
+  let failed = -1;
   try {
     for (const action of input.actions) {
       const change = input.changes[action.change];
@@ -181,14 +265,31 @@ export function execute(input: ExecuteInput): ExecuteResult {
       if (!input.apply) continue;
       try {
         checkStop();
-        act(action, input, dirs);
+        if (action.op === "write") batch.add(action, input, dirs);
+        else {
+          batch.commit();
+          act(action, dirs);
+        }
       } catch (err) {
-        error = `${quote(action.path)}: ${describeError(err)}`;
-        input.log("debug", `error: ${error}`);
+        error = failure(action, err);
+        failed = err instanceof ActionError ? err.action.change : action.change;
         break;
       }
     }
+    if (error === null && input.apply) {
+      try {
+        batch.commit();
+      } catch (err) {
+        error = failure(null, err);
+        if (err instanceof ActionError) failed = err.action.change;
+      }
+    }
+    if (error !== null) input.log("debug", `error: ${error}`);
   } finally {
+    // Files prepared but never renamed were not changed: not reported, but
+    // for the one whose change was being attempted.
+    for (const change of batch.discard()) if (change !== failed) begun.delete(change);
+    pool.close();
     try {
       dirs.close();
       // Every directory whose entries changed is fsynced once, before the report.

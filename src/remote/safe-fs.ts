@@ -382,6 +382,57 @@ function syncDir(dirFd: number, dirSync: DirSync | undefined): void {
   else dirSync.add(dirFd);
 }
 
+/** A temporary file with its final content, owner and mode, not yet fsynced nor renamed. */
+export interface PreparedFile {
+  dirFd: number;
+  name: string;
+  tmp: string;
+  fd: number;
+}
+
+/**
+ * The first half of writeFileAt: temporary file (O_EXCL, 0600, never a
+ * symlink), content, owner, then mode (chown clears set-id bits). It stays
+ * open for the fsync; on any error it is removed again.
+ */
+export function prepareFile(
+  dirFd: number,
+  name: string,
+  data: Buffer,
+  mode: number,
+  uid: number,
+  gid: number,
+): PreparedFile {
+  const tmp = tempName(name);
+  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    writeAllSync(fd, data);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+  } catch (err) {
+    discardFile({ dirFd, name, tmp, fd });
+    throw err;
+  }
+  return { dirFd, name, tmp, fd };
+}
+
+/** The second half, once the file was fsynced: close, rename over the target, note the directory. */
+export function commitFile(file: PreparedFile, dirSync?: DirSync): void {
+  try {
+    closeSync(file.fd);
+  } catch (err) {
+    removeQuietly(file.dirFd, file.tmp);
+    throw err;
+  }
+  renameOver(file.dirFd, file.tmp, file.name, dirSync);
+}
+
+/** Closes and removes a prepared file that will not be renamed (an error, a stop). */
+export function discardFile(file: PreparedFile): void {
+  closeQuietly(file.fd);
+  removeQuietly(file.dirFd, file.tmp);
+}
+
 /**
  * Replaces (or creates) the regular file `name`: temporary file (O_EXCL, 0600,
  * never a symlink), content, owner, then mode (chown clears set-id bits),
@@ -397,22 +448,14 @@ export function writeFileAt(
   gid: number,
   dirSync?: DirSync,
 ): void {
-  const tmp = tempName(name);
-  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  let open = true;
+  const file = prepareFile(dirFd, name, data, mode, uid, gid);
   try {
-    writeAllSync(fd, data);
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode);
-    fsyncSync(fd);
-    open = false;
-    closeSync(fd);
+    fsyncSync(file.fd);
   } catch (err) {
-    if (open) closeQuietly(fd);
-    removeQuietly(dirFd, tmp);
+    discardFile(file);
     throw err;
   }
-  renameOver(dirFd, tmp, name, dirSync);
+  commitFile(file, dirSync);
 }
 
 function closeQuietly(fd: number): void {
