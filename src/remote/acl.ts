@@ -13,7 +13,10 @@
 import { accessSync, closeSync, constants, fchmodSync, openSync, fstatSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { delimiter, join } from "node:path";
-import type { Present } from "./plan.ts";
+/** What a check marks: an observation, or a temporary file. */
+export interface AclMark {
+  acl: boolean;
+}
 import { SafeFsError, at } from "./safe-fs.ts";
 
 /** Directory descriptors one `ls` may inherit (the walk's own stay far below any limit). */
@@ -27,7 +30,7 @@ const PLAIN_NAME = /^[A-Za-z0-9._+,@%=:~-]+$/;
 interface Item {
   fd: number;
   name: string;
-  obs: Present;
+  obs: AclMark;
 }
 
 /** The environment of ls and setfacl: the helper's PATH, messages and quoting in the C locale. */
@@ -70,7 +73,7 @@ export class AclProbe {
   /** False once `ls` turned out not to report ACLs on this host. */
   available = true;
 
-  add(fd: number, name: string, obs: Present): void {
+  add(fd: number, name: string, obs: AclMark): void {
     if (!this.available) return;
     this.items.push({ fd, name, obs });
     // A directory with very many entries: its own descriptor is still open.

@@ -6,13 +6,14 @@
 import { closeSync, fstatSync, fsyncSync } from "node:fs";
 import type { FileChange, FileEntry } from "../protocol/messages.ts";
 import { checkStop } from "./abort.ts";
-import { openFileNoFollow, removeAcl } from "./acl.ts";
+import { AclProbe, canRemoveAcl, openFileNoFollow, removeAcl } from "./acl.ts";
 import { FsyncFailed, FsyncPool } from "./fsync-pool.ts";
 import { quote, type Log } from "./log.ts";
 import { entryData } from "./observe.ts";
-import { splitPath, type Action, type DirState } from "./plan.ts";
+import { inheritedAclNotRemovable, splitPath, type Action, type DirState } from "./plan.ts";
 import {
   DirSync,
+  SafeFsError,
   changeDir,
   commitFile,
   describeError,
@@ -200,6 +201,7 @@ class Batch {
     let next = 0;
     let renaming = false;
     try {
+      inheritedAcls(files);
       this.pool.fsyncAll(files.map((f) => f.file.fd));
       for (; next < files.length; next++) {
         checkStop();
@@ -222,6 +224,34 @@ class Batch {
     this.files = [];
     return changes;
   }
+}
+
+/**
+ * A temporary file inherits its directory's default ACL, which fchmod then
+ * switches on. Managed directories lose theirs before their subtree (plan.ts),
+ * but a directory that another user owns (or one the request does not
+ * manage) may have got one since it was looked at: its new files are
+ * checked (one `ls` per batch) and an inherited ACL is removed before the
+ * rename. Directories of the helper's own user are not asked: only it (or
+ * root) could have added one.
+ */
+function inheritedAcls(files: { file: PreparedFile; action: Action }[]): void {
+  const first = files[0];
+  if (first === undefined) return;
+  if (fstatSync(first.file.dirFd).uid === (process.geteuid?.() ?? 0)) return;
+  const probe = new AclProbe();
+  const marks = files.map((f) => {
+    const mark = { acl: false };
+    probe.add(f.file.dirFd, f.file.tmp, mark);
+    return mark;
+  });
+  probe.flush();
+  files.forEach((f, i) => {
+    if (!marks[i].acl) return;
+    if (!canRemoveAcl())
+      throw new ActionError(f.action, new SafeFsError(inheritedAclNotRemovable()));
+    if (f.action.op === "write") removeAcl(f.file.fd, "file", f.action.mode);
+  });
 }
 
 /** An error of a batched action, naming that action's path. */

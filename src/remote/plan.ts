@@ -165,6 +165,11 @@ export function aclNotRemovable(): string {
   return 'has an ACL (extended access entries) that cannot be removed: setfacl is missing; install the package "acl"';
 }
 
+/** Why a new file cannot be written: it inherited an ACL from its directory and setfacl is missing. */
+export function inheritedAclNotRemovable(): string {
+  return 'the new file inherited an ACL from its directory that cannot be removed: setfacl is missing; install the package "acl"';
+}
+
 function info(users: UserDb, type: OldFileType, mode: number, uid: number, gid: number): FileInfo {
   return {
     type,

@@ -161,3 +161,27 @@ test("ACLs are found in a directory of more entries than one ls is given, and on
     removeDir(root);
   }
 });
+
+test("a new file never keeps an ACL inherited from a directory another user owns", () => {
+  const root = tempDir();
+  try {
+    chmodSync(root, 0o755);
+    // A directory the request does not manage (so nothing removes its ACL
+    // first), owned by 65534, with a default ACL that grants 65534 read and
+    // write on every new file: as if its owner added it after safcm looked.
+    const home = join(root, "home");
+    mkdirSync(home, 0o755);
+    chownSync(home, 65534, 65534);
+    run("setfacl", ["-d", "-m", "u:65534:rw", home]);
+    const specs: Spec[] = [];
+    for (let i = 0; i < 10; i++)
+      specs.push({ path: `/home/f${i}`, content: "secret\n", mode: 0o640 });
+    const { files, data } = request(specs);
+    const result = syncFiles({ root, files, data, apply: true });
+    assert.equal(result.error, null);
+    for (let i = 0; i < 10; i++) assert.deepEqual(extended(join(home, `f${i}`)), [], `f${i}`);
+    assert.equal(asNobody(home, join(home, "f0")).read, "EACCES");
+  } finally {
+    removeDir(root);
+  }
+});
