@@ -68,6 +68,9 @@ export class FsyncPool {
       for (let i = 0; i < WORKERS; i++) {
         const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.state.buffer });
         worker.unref();
+        // A worker that fails must not end the helper: what it did not do is
+        // done on the engine's thread after STALL_MS.
+        worker.on("error", () => {});
         this.workers.push(worker);
       }
     }
