@@ -82,6 +82,7 @@ export async function sync(args: string[]): Promise<number> {
     const result = await syncHost(config, host, {
       dryRun,
       timeoutMs,
+      logLevel: LOG_LEVELS[level],
       onLog,
       isTarget: (groups) => isTarget(opts.targets, host.name, groups),
       signal: controller.signal,

@@ -27,6 +27,8 @@ export interface InfoRequest {
   version: number;
   /** Shell commands run with /bin/sh -c; see SPEC 3.4. */
   detect_groups: string[];
+  /** The chosen log level: the helper sends only log lines at or above it (SPEC 8). */
+  log_level: LogLevel;
 }
 
 /** A user or group: a number is a numeric id, a string a name. */
@@ -59,6 +61,8 @@ export interface TriggerEntry {
 export interface SyncRequest {
   type: "sync_request";
   dry_run: boolean;
+  /** The chosen log level: the helper sends only log lines at or above it (SPEC 8). */
+  log_level: LogLevel;
   /** Absolute directory on the managed host that stands for "/". */
   root: string;
   /** Sorted by path, parents before children. */
@@ -132,6 +136,8 @@ export interface FileChange {
   old_data_length?: number;
   /** Size of the old regular file in bytes, when it was one. */
   old_size?: number;
+  /** An extended ACL (named entries, mask, default ACL) was (or would be) removed (SPEC 6). */
+  acl_removed?: true;
 }
 
 export interface PackageChange {

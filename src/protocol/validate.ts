@@ -100,7 +100,7 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     v,
     where,
     ["path", "created", "old", "new", "content_changed"],
-    ["old_data_offset", "old_data_length", "old_size"],
+    ["old_data_offset", "old_data_length", "old_size", "acl_removed"],
   );
   const change: FileChange = {
     path: string(o.path, `${where}.path`, MAX_NAME * 16),
@@ -122,6 +122,11 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
   }
   if (o.old_size !== undefined)
     change.old_size = integer(o.old_size, `${where}.old_size`, 0, Number.MAX_SAFE_INTEGER);
+  if (o.acl_removed !== undefined) {
+    if (o.acl_removed !== true) fail(`${where}.acl_removed`, "not true");
+    if (change.old === null) fail(where, "acl_removed on a created entry");
+    change.acl_removed = true;
+  }
   return change;
 }
 

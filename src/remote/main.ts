@@ -6,6 +6,7 @@ import { Console } from "node:console";
 import { FrameDecoder, MAX_FRAME_TO_HELPER, encodeFrame, type Frame } from "../protocol/frame.ts";
 import {
   KEEPALIVE_INTERVAL,
+  LOG_LEVELS,
   MAX_OUTPUT,
   PROTOCOL_VERSION,
   type DetectResult,
@@ -53,7 +54,12 @@ function fatal(err: unknown): void {
   exit(1);
 }
 
-const log: Log = (level: LogLevel, text: string) => send({ type: "log", level, text: clip(text) });
+/** The most detailed level the local side asked for; lines below it are not sent (SPEC 8). */
+let maxLevel = LOG_LEVELS.indexOf("info");
+
+const log: Log = (level: LogLevel, text: string) => {
+  if (LOG_LEVELS.indexOf(level) <= maxLevel) send({ type: "log", level, text: clip(text) });
+};
 
 async function info(request: InfoRequest): Promise<InfoResponse> {
   const detect: DetectResult[] = [];
@@ -113,6 +119,7 @@ class FrameReader {
 }
 
 async function answer(request: Request, attachment: Buffer, reader: FrameReader): Promise<void> {
+  if (request.type !== "content") maxLevel = LOG_LEVELS.indexOf(request.log_level);
   if (request.type === "info_request") {
     if (request.version !== PROTOCOL_VERSION) {
       throw new Error(

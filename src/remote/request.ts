@@ -2,13 +2,15 @@
 // trusted, but a malformed request must end in an ErrorMessage, not in a
 // crash halfway through changing the host.
 
-import type {
-  ContentMessage,
-  FileEntry,
-  InfoRequest,
-  Request,
-  SyncRequest,
-  TriggerEntry,
+import {
+  LOG_LEVELS,
+  type LogLevel,
+  type ContentMessage,
+  type FileEntry,
+  type InfoRequest,
+  type Request,
+  type SyncRequest,
+  type TriggerEntry,
 } from "../protocol/messages.ts";
 
 export class RequestError extends Error {
@@ -40,6 +42,12 @@ function integer(v: unknown, where: string, max: number): number {
 function strings(v: unknown, where: string): string[] {
   if (!Array.isArray(v)) fail(where, "not an array");
   return v.map((x, i) => string(x, `${where}[${i}]`));
+}
+
+function logLevel(v: unknown, where: string): LogLevel {
+  const found = LOG_LEVELS.find((level) => level === v);
+  if (found === undefined) fail(where, `not one of ${LOG_LEVELS.join(", ")}`);
+  return found;
 }
 
 function owner(v: unknown, where: string): string | number {
@@ -109,6 +117,7 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         type: "info_request",
         version: integer(o.version, "info_request.version", 2 ** 32 - 1),
         detect_groups: strings(o.detect_groups, "info_request.detect_groups"),
+        log_level: logLevel(o.log_level, "info_request.log_level"),
       };
       return request;
     }
@@ -117,6 +126,7 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
       const request: SyncRequest = {
         type: "sync_request",
         dry_run: o.dry_run,
+        log_level: logLevel(o.log_level, "sync_request.log_level"),
         root: string(o.root, "sync_request.root"),
         files: array(o.files, "sync_request.files", (v, w) => fileEntry(v, w, attachmentLength)),
         packages: strings(o.packages, "sync_request.packages"),

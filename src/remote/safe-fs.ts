@@ -10,6 +10,7 @@
 // the last component of any path), which gives the same guarantee.
 
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import {
   closeSync,
   constants,
@@ -26,6 +27,7 @@ import {
   readlinkSync,
   renameSync,
   rmdirSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   writeSync,
@@ -76,26 +78,65 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Fails early (with a clear reason) where /proc/self/fd is not available. */
-export function checkProcFs(): void {
+/** statfs() f_type of procfs (linux/magic.h). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** fs.statfsSync exists from Node.js 18.15 on; the helper runs on 18.0 too. */
+const statfsSync = (fs as { statfsSync?: (path: string) => { type: number } }).statfsSync;
+
+function noProcFs(why: string): SafeFsError {
+  return new SafeFsError(
+    `/proc/self/fd is ${why} (the helper needs Linux with procfs mounted on /proc)`,
+  );
+}
+
+/** Whether /proc/self/fd/<rootFd> is the directory open as rootFd. */
+function leadsToRoot(rootFd: number): boolean {
   try {
-    if (!lstatSync("/proc/self/fd").isDirectory()) throw new Error("not a directory");
+    const st = statSync(at(rootFd));
+    const real = fstatSync(rootFd);
+    return st.dev === real.dev && st.ino === real.ino;
   } catch {
-    throw new SafeFsError(
-      "/proc/self/fd is not available (the helper needs Linux with /proc mounted)",
-    );
+    return false;
+  }
+}
+
+/**
+ * Fails (with a clear reason) unless /proc/self/fd is procfs (SPEC 6): by
+ * statfs() where Node.js has it, and in any case by what only procfs does:
+ * /proc/self/fd/<fd> of the open root leads to that very directory.
+ */
+export function checkProcFs(rootFd: number): void {
+  let type: number | undefined;
+  try {
+    type = statfsSync?.("/proc/self/fd").type;
+  } catch {
+    throw noProcFs("not available");
+  }
+  if (type !== undefined && type !== PROC_SUPER_MAGIC) {
+    throw noProcFs(`not procfs (file system type 0x${type.toString(16)})`);
+  }
+  if (!leadsToRoot(rootFd)) {
+    throw noProcFs("not procfs (its descriptors do not lead to the open files)");
   }
 }
 
 /** Opens the root (trusted: it is given by the administrator, so it may be reached through links). */
 export function openRoot(root: string): number {
   if (!root.startsWith("/")) throw new SafeFsError(`root ${JSON.stringify(root)} is not absolute`);
-  checkProcFs();
+  let fd: number;
   try {
-    return openSync(root, O_RDONLY | O_DIRECTORY);
+    fd = openSync(root, O_RDONLY | O_DIRECTORY);
   } catch (err) {
     throw new SafeFsError(`cannot open root ${JSON.stringify(root)}: ${describeError(err)}`);
   }
+  try {
+    checkProcFs(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
 }
 
 /**
@@ -241,7 +282,8 @@ function removeStalePrivateDir(path: Buffer): boolean {
   try {
     const st = fstatSync(fd);
     const euid = process.geteuid?.() ?? st.uid;
-    if (st.uid !== euid || (st.mode & 0o7077) !== 0) return false;
+    // No group or other access; a set-group-ID bit inherited from the parent is fine.
+    if (st.uid !== euid || (st.mode & 0o5077) !== 0) return false;
     for (const entry of readdirSync(at(fd))) {
       if (entry !== "link") return false;
       unlinkSync(at(fd, entry));
@@ -340,6 +382,57 @@ function syncDir(dirFd: number, dirSync: DirSync | undefined): void {
   else dirSync.add(dirFd);
 }
 
+/** A temporary file with its final content, owner and mode, not yet fsynced nor renamed. */
+export interface PreparedFile {
+  dirFd: number;
+  name: string;
+  tmp: string;
+  fd: number;
+}
+
+/**
+ * The first half of writeFileAt: temporary file (O_EXCL, 0600, never a
+ * symlink), content, owner, then mode (chown clears set-id bits). It stays
+ * open for the fsync; on any error it is removed again.
+ */
+export function prepareFile(
+  dirFd: number,
+  name: string,
+  data: Buffer,
+  mode: number,
+  uid: number,
+  gid: number,
+): PreparedFile {
+  const tmp = tempName(name);
+  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    writeAllSync(fd, data);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+  } catch (err) {
+    discardFile({ dirFd, name, tmp, fd });
+    throw err;
+  }
+  return { dirFd, name, tmp, fd };
+}
+
+/** The second half, once the file was fsynced: close, rename over the target, note the directory. */
+export function commitFile(file: PreparedFile, dirSync?: DirSync): void {
+  try {
+    closeSync(file.fd);
+  } catch (err) {
+    removeQuietly(file.dirFd, file.tmp);
+    throw err;
+  }
+  renameOver(file.dirFd, file.tmp, file.name, dirSync);
+}
+
+/** Closes and removes a prepared file that will not be renamed (an error, a stop). */
+export function discardFile(file: PreparedFile): void {
+  closeQuietly(file.fd);
+  removeQuietly(file.dirFd, file.tmp);
+}
+
 /**
  * Replaces (or creates) the regular file `name`: temporary file (O_EXCL, 0600,
  * never a symlink), content, owner, then mode (chown clears set-id bits),
@@ -355,22 +448,14 @@ export function writeFileAt(
   gid: number,
   dirSync?: DirSync,
 ): void {
-  const tmp = tempName(name);
-  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  let open = true;
+  const file = prepareFile(dirFd, name, data, mode, uid, gid);
   try {
-    writeAllSync(fd, data);
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode);
-    fsyncSync(fd);
-    open = false;
-    closeSync(fd);
+    fsyncSync(file.fd);
   } catch (err) {
-    if (open) closeQuietly(fd);
-    removeQuietly(dirFd, tmp);
+    discardFile(file);
     throw err;
   }
-  renameOver(dirFd, tmp, name, dirSync);
+  commitFile(file, dirSync);
 }
 
 function closeQuietly(fd: number): void {
@@ -435,24 +520,25 @@ function renameOver(dirFd: number, tmp: string, name: string, dirSync: DirSync |
 }
 
 /**
- * Creates the directory `name` (0700 until its owner and mode are set) and
- * returns a descriptor of it. A directory left half-configured by a failure
- * is removed again.
+ * A directory this process just made with mkdir(0700) in the directory whose
+ * fstat is `parent`: its owner, no group or other access, empty. Inside a
+ * set-group-ID directory the kernel gives it that bit and the parent's group
+ * (SPEC 6); that is expected (without group bits it grants nothing).
  */
-/** A directory this process just made with mkdir(0700): its owner, no group or other access, empty. */
-function isOwnFreshDir(st: Stats): boolean {
+function isOwnFreshDir(st: Stats, parent: Stats): boolean {
   const euid = process.geteuid?.() ?? st.uid;
-  return st.isDirectory() && st.uid === euid && (st.mode & 0o7077) === 0 && st.nlink === 2;
+  if (!st.isDirectory() || st.uid !== euid || st.nlink !== 2) return false;
+  if ((st.mode & 0o5077) !== 0) return false;
+  return (st.mode & 0o2000) === 0 || ((parent.mode & 0o2000) !== 0 && st.gid === parent.gid);
 }
 
-export function mkdirAt(
-  dirFd: number,
-  name: string,
-  mode: number,
-  uid: number,
-  gid: number,
-  dirSync?: DirSync,
-): number {
+/**
+ * Creates the directory `name`, owned by the helper with mode 0700 (plus a
+ * set-group-ID bit inherited from the parent), and returns a descriptor of
+ * it; its final owner and mode are set by the caller once its subtree is in
+ * place. A directory that is not the one just made is refused.
+ */
+export function mkdirPrivate(dirFd: number, name: string, dirSync?: DirSync): number {
   mkdirSync(at(dirFd, name), 0o700);
   let fd = -1;
   try {
@@ -460,13 +546,11 @@ export function mkdirAt(
     // Between mkdir and open another user of a writable parent could have put
     // their own directory at the name: only ours (just made, no group or other
     // access, empty) will do, and theirs is left alone.
-    if (!isOwnFreshDir(fstatSync(fd))) {
+    if (!isOwnFreshDir(fstatSync(fd), fstatSync(dirFd))) {
       closeSync(fd);
       fd = -1;
       throw new SafeFsError("the new directory was replaced while it was being created");
     }
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode);
     syncDir(dirFd, dirSync);
     return fd;
   } catch (err) {
@@ -477,6 +561,31 @@ export function mkdirAt(
       } catch {
         // someone else put something there; leave it
       }
+    }
+    throw err;
+  }
+}
+
+/** mkdirPrivate(), then owner and mode at once (for a directory without a subtree to fill). */
+export function mkdirAt(
+  dirFd: number,
+  name: string,
+  mode: number,
+  uid: number,
+  gid: number,
+  dirSync?: DirSync,
+): number {
+  const fd = mkdirPrivate(dirFd, name, dirSync);
+  try {
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    try {
+      rmdirSync(at(dirFd, name));
+    } catch {
+      // not empty or gone; the original error matters
     }
     throw err;
   }

@@ -5,7 +5,13 @@
 import { createHash } from "node:crypto";
 import type { FileEntry, SyncRequest, SyncResponse } from "../protocol/messages.ts";
 import { runCommands } from "./commands.ts";
-import { syncFiles, type FilesResult } from "./files.ts";
+import {
+  applyDecision,
+  decideFiles,
+  syncFiles,
+  type FilesInput,
+  type FilesResult,
+} from "./files.ts";
 import { clip, silent, type Log } from "./log.ts";
 import { syncPackages } from "./packages.ts";
 import { syncServices } from "./services.ts";
@@ -25,9 +31,10 @@ export type FetchContent = (paths: string[]) => Promise<{
 
 /**
  * The files step. Without content in the request (only sizes and hashes), a
- * real run first compares everything (the same code as dry-run), asks for
- * the content of exactly the files it must write, then applies. A run that
- * finds nothing to change is done after the comparison.
+ * real run first decides (looking at the host), asks for the content of
+ * exactly the files it must write (and of the files waiting for their owner,
+ * written after the packages), then acts on that decision. A run that finds
+ * nothing to change is done after deciding.
  */
 async function filesStep(
   request: SyncRequest,
@@ -35,28 +42,28 @@ async function filesStep(
   log: Log,
   users: UserDb | undefined,
   fetchContent: FetchContent | undefined,
-): Promise<FilesResult> {
-  const input = { root: request.root, files: request.files, data, log, users };
-  if (request.dry_run || fetchContent === undefined) {
-    return syncFiles({ ...input, apply: !request.dry_run });
-  }
-  const plan = syncFiles({ ...input, apply: false, log: silent });
-  if (plan.changes.length === 0) return plan;
+): Promise<{ result: FilesResult; files: FileEntry[]; data: Buffer }> {
+  const input: FilesInput = {
+    root: request.root,
+    files: request.files,
+    data,
+    log,
+    users,
+    apply: !request.dry_run,
+    deferUnknownOwners: request.packages.length > 0,
+  };
+  const decision = decideFiles(input);
   const byPath = new Map(request.files.map((f) => [f.path, f]));
-  // A regular file is rewritten (temporary file, rename) for a change of its
-  // mode or owner too, so every changed regular file needs its content.
-  const needed = plan.changes
-    .filter((c) => byPath.get(c.path)?.type === "file")
-    .map((c) => c.path)
-    .filter((path) => byPath.get(path)?.data_offset === undefined);
-  if (needed.length === 0) return syncFiles({ ...input, apply: true });
+  const written = new Set(decision.plan.actions.filter((a) => a.op === "write").map((a) => a.path));
+  for (const entry of decision.plan.deferred) if (entry.type === "file") written.add(entry.path);
+  const needed = [...written].filter((path) => byPath.get(path)?.data_offset === undefined);
+  if (request.dry_run || fetchContent === undefined || needed.length === 0) {
+    return { result: applyDecision(input, decision), files: request.files, data };
+  }
   const content = await fetchContent(needed);
-  return syncFiles({
-    ...input,
-    files: withContent(request.files, needed, content),
-    data: content.data,
-    apply: true,
-  });
+  const files = withContent(request.files, needed, content);
+  const result = applyDecision({ ...input, files, data: content.data }, decision);
+  return { result, files, data: content.data };
 }
 
 /** The entries with the content that arrived; each content must be the one that was announced. */
@@ -83,6 +90,50 @@ function withContent(
   });
 }
 
+/**
+ * The files whose owner or group did not exist before the packages were
+ * installed (a package may create its system user): decided and applied
+ * now, with the user database read again. In dry-run the packages were not
+ * installed, so they are only reported as waiting. Returns every file change
+ * of the sync (both passes) with one attachment.
+ */
+function deferredFiles(
+  request: SyncRequest,
+  step: { files: FileEntry[]; data: Buffer },
+  first: FilesResult,
+  log: Log,
+  users: UserDb | undefined,
+): FilesResult {
+  if (request.dry_run) {
+    for (const entry of first.deferred) {
+      log(
+        "info",
+        `${JSON.stringify(entry.path)}: its owner or group does not exist yet; checked after the packages are installed`,
+      );
+    }
+    return first;
+  }
+  const deferred = new Set(first.deferred.map((e) => e.path));
+  const second = syncFiles({
+    root: request.root,
+    files: step.files.filter((f) => deferred.has(f.path)),
+    data: step.data,
+    log,
+    users,
+    apply: true,
+  });
+  const base = Buffer.concat(first.oldData).length;
+  const later = second.changes.map((c) =>
+    c.old_data_offset === undefined ? c : { ...c, old_data_offset: c.old_data_offset + base },
+  );
+  return {
+    changes: [...first.changes, ...later],
+    oldData: [...first.oldData, ...second.oldData],
+    error: second.error,
+    deferred: [],
+  };
+}
+
 export async function handleSync(
   request: SyncRequest,
   data: Buffer,
@@ -90,7 +141,8 @@ export async function handleSync(
   users?: UserDb,
   fetchContent?: FetchContent,
 ): Promise<SyncOutput> {
-  const files = await filesStep(request, data, log, users, fetchContent);
+  const step = await filesStep(request, data, log, users, fetchContent);
+  const files = step.result;
   const response: SyncResponse = {
     type: "sync_response",
     files: files.changes,
@@ -113,6 +165,14 @@ export async function handleSync(
   response.error = packages.error;
   if (response.error !== null) return finish(output);
 
+  if (files.deferred.length > 0) {
+    const later = deferredFiles(request, step, files, log, users);
+    response.files = later.changes;
+    output.attachment = later.oldData;
+    response.error = later.error;
+    if (response.error !== null) return finish(output);
+  }
+
   const services = await syncServices({
     root: request.root,
     services: request.services,
@@ -130,7 +190,7 @@ export async function handleSync(
     dry_run: request.dry_run,
     triggers: request.triggers,
     commands: request.commands,
-    changes: files.changes,
+    changes: response.files,
     log,
   });
   response.commands = commands.results;

@@ -112,6 +112,7 @@ function fileChanges(f: FileResult, color: boolean): string {
   if (o.gid !== n.gid || o.group !== n.group) changes.push(`group ${group(o)} -> ${group(n)}`);
   if (o.mode !== n.mode) changes.push(`permission ${mode(o.mode)} -> ${mode(n.mode)}`);
   if (f.content_changed) changes.push("content");
+  if (f.acl_removed) changes.push("ACL removed");
   // The helper reports only paths that differ; say so if nothing shows here.
   return changes.length > 0 ? changes.join(", ") : "changed";
 }

@@ -22,6 +22,8 @@ export interface SyncOptions {
   timeoutMs: number;
   /** Whether the host, with these groups (detected ones included), is one of the targets. */
   isTarget?: (groups: string[]) => boolean;
+  /** The chosen log level: the helper sends only lines at or above it (default "info"). */
+  logLevel?: LogLevel;
   /** Called for every log line of this host (remote ones are untrusted text). */
   onLog: (host: string, level: LogLevel, text: string) => void;
   /** Aborted on SIGINT/SIGTERM (SPEC 5.5): the helper stops before its next change and
@@ -84,6 +86,7 @@ export async function syncHost(
         type: "info_request",
         version: PROTOCOL_VERSION,
         detect_groups: commands,
+        log_level: options.logLevel ?? "info",
       }),
       "info_response",
     );
@@ -112,6 +115,7 @@ export async function syncHost(
     let reply = await connection.request({
       type: "sync_request",
       dry_run: options.dryRun,
+      log_level: options.logLevel ?? "info",
       root: host.root,
       files: built.files,
       packages: built.packages,
@@ -239,6 +243,7 @@ function applyResponse(
       old: change.old,
       new: change.new,
       content_changed: change.content_changed,
+      acl_removed: change.acl_removed === true,
       oldContent: old === null ? null : Buffer.from(old),
       oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
       newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,

@@ -12,6 +12,8 @@ export interface FileResult {
   old: FileInfo | null;
   new: FileInfo;
   content_changed: boolean;
+  /** An extended ACL was (or would be) removed (SPEC 6). */
+  acl_removed?: boolean;
   /** Old content (from the host: untrusted) and new content, for the diff of a changed regular
    * file or symlink (symlink: its target). oldContent is null when the host did not send it
    * because it was too large; oldSize is then its size. */

@@ -17,10 +17,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { requireProgramsForFile } from "../helpers/programs.ts";
-import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
+import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 const PKG = "safcm-test-pkg";
 const CONFFILE = `/etc/${PKG}.conf`;
+/** A package whose postinst creates the system user of the same name. */
+const USER_PKG = "safcm-test-user";
+/** A file owned by that user, synced by the test. */
+const OWNED = `/etc/${USER_PKG}.conf`;
 
 function run(command: string, args: string[], env?: NodeJS.ProcessEnv): string {
   const r = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...env } });
@@ -28,55 +32,86 @@ function run(command: string, args: string[], env?: NodeJS.ProcessEnv): string {
   return r.stdout;
 }
 
-/** dpkg's status of the test package: "ii " when installed, "" when dpkg does not know it. */
-function status(): string {
-  const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Abbrev}", PKG], { encoding: "utf8" });
+/** dpkg's status of a test package: "ii " when installed, "" when dpkg does not know it. */
+function status(name = PKG): string {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Abbrev}", name], { encoding: "utf8" });
   return r.status === 0 ? r.stdout : "";
 }
 
 /** Not installed and no configuration files left ("" or "un "/"pn " for dpkg). */
 const gone = (s: string): boolean => s === "" || s[1] === "n";
 
-/** Removes the test package; retries while another dpkg or apt holds dpkg's lock. */
-function purge(): void {
-  for (let i = 0; i < 120 && !gone(status()); i++) {
-    if (spawnSync("dpkg", ["--purge", PKG], { stdio: "ignore" }).status === 0) break;
+/** Removes a test package; retries while another dpkg or apt holds dpkg's lock. */
+function purge(name = PKG): void {
+  for (let i = 0; i < 120 && !gone(status(name)); i++) {
+    if (spawnSync("dpkg", ["--purge", name], { stdio: "ignore" }).status === 0) break;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
   }
-  rmSync(CONFFILE, { force: true });
-  assert.ok(gone(status()), `cannot purge ${PKG}: ${status()}`);
+  if (name === PKG) rmSync(CONFFILE, { force: true });
+  assert.ok(gone(status(name)), `cannot purge ${name}: ${status(name)}`);
 }
 
-/** Builds the .deb into `repo` and writes the repository's Packages and Release files. */
+/** A package of the test repository: its control file fields and files (DEBIAN/ included). */
+interface TestPackage {
+  name: string;
+  description: string;
+  tree: Record<string, Node>;
+}
+
+const TEST_PACKAGES: TestPackage[] = [
+  {
+    name: PKG,
+    description: " It ships one file under /usr/share and one configuration file.",
+    tree: {
+      "DEBIAN/conffiles": `${CONFFILE}\n`,
+      [`usr/share/${PKG}/README`]: "installed by safcm's tests\n",
+      [`etc/${PKG}.conf`]: "from the package\n",
+    },
+  },
+  {
+    // Like redis-server: its postinst creates the system user that owns its files.
+    name: USER_PKG,
+    description: " Its postinst creates a system user.",
+    tree: {
+      "DEBIAN/postinst": {
+        content: `#!/bin/sh\nset -e\nif [ "$1" = configure ] && ! getent passwd ${USER_PKG} >/dev/null; then\n  useradd --system --user-group --no-create-home ${USER_PKG}\nfi\n`,
+        mode: 0o755,
+      },
+      "DEBIAN/postrm": {
+        content: `#!/bin/sh\nset -e\nif [ "$1" = purge ]; then userdel ${USER_PKG} || true; fi\n`,
+        mode: 0o755,
+      },
+    },
+  },
+];
+
+/** Builds the .debs into `repo` and writes the repository's Packages and Release files. */
 function buildRepository(dir: string, repo: string): void {
-  const tree = join(dir, "pkg");
-  const control = [
-    `Package: ${PKG}`,
-    "Version: 1.0",
-    "Architecture: all",
-    "Maintainer: safcm tests <safcm-tests@example.org>",
-    "Section: misc",
-    "Priority: optional",
-    "Description: test package of safcm's end-to-end tests",
-    " It ships one file under /usr/share and one configuration file.",
-  ].join("\n");
-  writeTree(tree, {
-    "DEBIAN/control": control + "\n",
-    "DEBIAN/conffiles": `${CONFFILE}\n`,
-    [`usr/share/${PKG}/README`]: "installed by safcm's tests\n",
-    [`etc/${PKG}.conf`]: "from the package\n",
-  });
-  const deb = `${PKG}_1.0_all.deb`;
-  run("dpkg-deb", ["--root-owner-group", "--build", tree, join(repo, deb)]);
-  const data = readFileSync(join(repo, deb));
   const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
-  const packages = [
-    control,
-    `Filename: ./${deb}`,
-    `Size: ${data.length}`,
-    `SHA256: ${sha256(data)}`,
-    "",
-  ].join("\n");
+  const entries: string[] = [];
+  for (const pkg of TEST_PACKAGES) {
+    const tree = join(dir, pkg.name);
+    const control = [
+      `Package: ${pkg.name}`,
+      "Version: 1.0",
+      "Architecture: all",
+      "Maintainer: safcm tests <safcm-tests@example.org>",
+      "Section: misc",
+      "Priority: optional",
+      "Description: test package of safcm's end-to-end tests",
+      pkg.description,
+    ].join("\n");
+    writeTree(tree, { "DEBIAN/control": control + "\n", ...pkg.tree });
+    const deb = `${pkg.name}_1.0_all.deb`;
+    run("dpkg-deb", ["--root-owner-group", "--build", tree, join(repo, deb)]);
+    const data = readFileSync(join(repo, deb));
+    entries.push(
+      [control, `Filename: ./${deb}`, `Size: ${data.length}`, `SHA256: ${sha256(data)}`, ""].join(
+        "\n",
+      ),
+    );
+  }
+  const packages = entries.join("\n");
   writeFileSync(join(repo, "Packages"), packages);
   const release = [
     "Origin: safcm-tests",
@@ -110,7 +145,14 @@ function aptConfig(dir: string, repo: string): string {
 }
 
 interface JsonReport {
-  hosts: { name: string; ok: boolean; error: string | null; packages: string[] }[];
+  hosts: {
+    name: string;
+    ok: boolean;
+    error: string | null;
+    packages: string[];
+    files: { path: string; new: { user: string | null } }[];
+    commands: { command: string; trigger: string | null; output: string | null }[];
+  }[];
 }
 
 requireProgramsForFile({ "dpkg-deb": "dpkg", "dpkg-query": "dpkg", "apt-get": "apt" });
@@ -132,8 +174,14 @@ describe(
     const sync = (conf: string, ...args: string[]) =>
       safcm(["sync", "-C", conf, ...args, "h1"], { env });
 
+    const cleanUp = (): void => {
+      purge();
+      purge(USER_PKG);
+      spawnSync("userdel", [USER_PKG], { stdio: "ignore" });
+      rmSync(OWNED, { force: true });
+    };
     before(() => {
-      purge(); // a leftover of an interrupted earlier run
+      cleanUp(); // a leftover of an interrupted earlier run
       ({ dir, cleanup } = tempDir("safcm-apt-"));
       const repo = join(dir, "repo");
       mkdirSync(repo);
@@ -141,7 +189,7 @@ describe(
       env = { APT_CONFIG: aptConfig(join(dir, "apt"), repo) };
     });
     after(() => {
-      purge();
+      cleanUp();
       cleanup();
     });
 
@@ -180,6 +228,50 @@ describe(
       const human = await sync(conf);
       assert.equal(human.code, 0);
       assert.doesNotMatch(human.stdout, /\[h1\]/, "nothing reported for an installed package");
+    });
+
+    test("a file owned by the user a package creates converges in one sync; triggers see it; the next sync is unchanged", async () => {
+      // As found (issue 9, item 7): /etc/redis/redis.conf owned by redis plus
+      // redis-server in packages.yaml failed on every run on a fresh host.
+      const conf = config("owned", {
+        "all/packages.yaml": `- ${USER_PKG}\n`,
+        [`all/files${OWNED}`]: "owned by the package's user\n",
+        "all/permissions.yaml": `${OWNED}: 0640 ${USER_PKG} ${USER_PKG}\n`,
+        "all/triggers.yaml": `${OWNED}:\n  - echo fired\n`,
+      });
+      const r = await sync(conf, "--json");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const host = (JSON.parse(r.stdout) as JsonReport).hosts[0];
+      assert.deepEqual(host.packages, [USER_PKG]);
+      assert.deepEqual(
+        host.files.map((f) => [f.path, f.new.user]),
+        [[OWNED, USER_PKG]],
+      );
+      assert.deepEqual(
+        host.commands.map((c) => [c.command, c.trigger, c.output]),
+        [["echo fired", OWNED, "fired\n"]],
+        "the trigger sees the file written after the packages",
+      );
+      const uid = Number(spawnSync("id", ["-u", USER_PKG], { encoding: "utf8" }).stdout);
+      const st = statSync(OWNED);
+      assert.deepEqual([st.uid, st.mode & 0o7777], [uid, 0o640]);
+      assert.equal(readFileSync(OWNED, "utf8"), "owned by the package's user\n");
+
+      const again = JSON.parse((await sync(conf, "--json")).stdout) as JsonReport;
+      assert.equal(again.hosts[0].ok, true);
+      assert.deepEqual([again.hosts[0].files, again.hosts[0].packages], [[], []]);
+    });
+
+    test("an unknown owner without packages to install fails before any change", async () => {
+      const path = "/etc/safcm-test-unknown-owner.conf";
+      const conf = config("unknown-owner", {
+        [`all/files${path}`]: "x\n",
+        "all/permissions.yaml": `${path}: 0640 safcm-no-such-user root\n`,
+      });
+      const r = await sync(conf);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /unknown user "safcm-no-such-user"/);
+      assert.ok(!existsSync(path));
     });
 
     test("a package apt does not know fails the host (exit 1) with apt's error", async () => {

@@ -32,6 +32,11 @@ test("valid messages pass unchanged", () => {
     validateResponse({ ...syncResponse, files: [withData] }, 5).type,
     "sync_response",
   );
+  const aclRemoved = { ...change, created: false, old: info, acl_removed: true };
+  assert.deepEqual(validateResponse({ ...syncResponse, files: [aclRemoved] }, 0), {
+    ...syncResponse,
+    files: [aclRemoved],
+  });
 });
 
 // Each case: a message a hostile helper could send, and the part of the error that names the problem.
@@ -65,6 +70,16 @@ const bad: [string, unknown, RegExp][] = [
     /outside the attachment/,
   ],
   ["string as error", { ...syncResponse, error: 5 }, /error/],
+  [
+    "acl_removed other than true",
+    { ...syncResponse, files: [{ ...change, created: false, old: info, acl_removed: false }] },
+    /acl_removed: not true/,
+  ],
+  [
+    "acl_removed on a created entry",
+    { ...syncResponse, files: [{ ...change, acl_removed: true }] },
+    /acl_removed on a created entry/,
+  ],
 ];
 
 for (const [name, message, expected] of bad) {

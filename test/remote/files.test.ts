@@ -284,17 +284,35 @@ describe("files: owners and modes", () => {
   );
 
   test(
-    "an unknown user name stops with an error naming the path",
+    "an unknown owner found while checking changes nothing: the root stays byte-for-byte the same",
     withDirs((root) => {
-      const result = sync(root, [
-        { path: "/" },
-        { path: "/a", content: "a" },
-        { path: "/b", content: "b", user: "no-such-user-safcm" },
-        { path: "/c", content: "c" },
-      ]);
-      assert.equal(result.error, '"/b": unknown user "no-such-user-safcm"');
-      assert.deepEqual(paths(result), ["/a"]);
-      assert.deepEqual(readdirSync(root).sort(), ["a"], "nothing after the error is touched");
+      // As found on a real host (issue 9, item 6): /a, /a/f and /z were
+      // created before "/z/f": unknown user.
+      writeFileSync(join(root, "keep"), "old");
+      for (const apply of [true, false]) {
+        const before = snapshot(root);
+        const result = sync(
+          root,
+          [
+            { path: "/", mode: 0o711 },
+            { path: "/a" },
+            { path: "/a/f", content: "a" },
+            { path: "/keep", content: "new", mode: 0o600 },
+            { path: "/z" },
+            { path: "/z/f", content: "z", user: "no-such-user-safcm" },
+          ],
+          apply,
+        );
+        assert.equal(result.error, '"/z/f": unknown user "no-such-user-safcm"');
+        assert.deepEqual(result.changes, []);
+        assert.deepEqual(snapshot(root), before);
+      }
+      assert.equal(
+        sync(root, [{ path: "/" }, { path: "/g", content: "g", group: "no-such-group-safcm" }])
+          .error,
+        '"/g": unknown group "no-such-group-safcm"',
+      );
+      assert.deepEqual(readdirSync(root), ["keep"]);
     }),
   );
 });
@@ -464,11 +482,7 @@ describe("files: attacks (SPEC 6)", () => {
         ]) {
           const result = sync(root, [{ path: "/" }, spec, { path: "/z", content: "after" }], apply);
           assert.equal(result.error, '"/d": will not replace non-empty directory');
-          assert.deepEqual(
-            paths(result),
-            ["/d"],
-            "the attempted change is reported, nothing after it",
-          );
+          assert.deepEqual(paths(result), [], "found before any change: nothing changed");
           assert.equal(readFileSync(join(root, "d/data"), "utf8"), "precious");
           assert.deepEqual(leftovers(root), []);
           assert.deepEqual(readdirSync(root), ["d"]);
@@ -692,6 +706,133 @@ describe("files: hygiene", () => {
     withDirs((root) => {
       const result = sync(join(root, "missing"), tree);
       assert.match(result.error ?? "", /cannot open root/);
+    }),
+  );
+});
+
+describe("files: set-group-ID parents (SPEC 6)", () => {
+  test(
+    "under a 2775 directory a subdirectory and a symlink sync twice, without error or leftovers",
+    withDirs((root) => {
+      // As found (issue 9, item 5): every subdirectory and symlink failed with
+      // "the new directory was replaced while it was being created".
+      const specs: Spec[] = [
+        { path: "/" },
+        { path: "/shared", mode: 0o2775, group: 1234 },
+        { path: "/shared/sub" },
+        { path: "/shared/sub/file", content: "x" },
+        { path: "/shared/kept", mode: 0o2770, group: 1234 },
+        { path: "/shared/link", target: "sub/file" },
+      ];
+      const first = sync(root, specs);
+      assert.equal(first.error, null);
+      const shared = join(root, "shared");
+      const st = (p: string) => lstatSync(join(shared, p));
+      // The kernel's inherited bit and group were replaced by the declared ones...
+      assert.deepEqual([mode(join(shared, "sub")), st("sub").gid], [0o755, 0]);
+      // ...or kept where declared.
+      assert.deepEqual([mode(join(shared, "kept")), st("kept").gid], [0o2770, 1234]);
+      assert.equal(readlinkSync(join(shared, "link")), "sub/file");
+      assert.deepEqual(leftovers(shared), [], "no private directory of the symlink left");
+      assert.deepEqual(sync(root, specs).changes, [], "the second sync changes nothing");
+      assert.deepEqual(leftovers(shared), []);
+    }),
+  );
+
+  test(
+    "a user who owns a directory on the path cannot block syncs by setting g+s; a leftover private directory is removed",
+    withDirs((root) => {
+      const home = join(root, "home");
+      mkdirSync(home);
+      chownSync(home, 65534, 65534);
+      // What that user can do to their own directory: set-group-ID, their group.
+      chmodSync(home, 0o2755);
+      // A symlink's private directory left by a crash inside it (it inherited the bit).
+      const stale = join(home, ".link.safcm-0123456789abcdef");
+      mkdirSync(stale, 0o700);
+      assert.equal(mode(stale), 0o2700);
+      symlinkSync("x", join(stale, "link"));
+      const specs: Spec[] = [
+        { path: "/" },
+        { path: "/home", mode: 0o2755, user: 65534, group: 65534 },
+        { path: "/home/dir", mode: 0o700 },
+        { path: "/home/link", target: "dir" },
+      ];
+      const result = sync(root, specs);
+      assert.equal(result.error, null);
+      assert.deepEqual(leftovers(home), [], "the stale private directory was cleaned up");
+      assert.deepEqual([mode(join(home, "dir")), lstatSync(join(home, "dir")).gid], [0o700, 0]);
+      assert.deepEqual(sync(root, specs).changes, []);
+    }),
+  );
+});
+
+describe("files: private old content (SPEC 5.1)", () => {
+  test(
+    "the old content of a file whose old or new mode withholds read from others is not sent",
+    withDirs((root) => {
+      for (const [name, before, after] of [
+        ["shadow", 0o640, 0o640],
+        ["key", 0o644, 0o600],
+        ["opened", 0o600, 0o644],
+        ["public", 0o644, 0o644],
+      ] as const) {
+        writeFileSync(join(root, name), `old ${name}\n`);
+        chmodSync(join(root, name), before);
+        const result = sync(root, [
+          { path: "/" },
+          { path: `/${name}`, content: "new\n", mode: after },
+        ]);
+        assert.equal(result.error, null);
+        const [change] = result.changes;
+        assert.equal(change?.content_changed, true);
+        assert.equal(change?.old_size, name.length + 5);
+        if (name === "public") assert.equal(oldData(result, change)?.toString(), "old public\n");
+        else {
+          assert.equal(change?.old_data_offset, undefined, name);
+          assert.equal(Buffer.concat(result.oldData).includes(`old ${name}`), false, name);
+        }
+      }
+    }),
+  );
+});
+
+describe("files: interruption (SPEC 5.5)", () => {
+  test(
+    "a stop request ends the run before its next change, leaving no temporary file",
+    withDirs((root) => {
+      // In a child process: the stop flag of src/remote/abort.ts stays set once requested.
+      const src = (f: string) =>
+        JSON.stringify(new URL(`../../src/remote/${f}`, import.meta.url).href);
+      const script = `
+        const { syncFiles } = await import(${src("files.ts")});
+        const { requestStop } = await import(${src("abort.ts")});
+        const file = (path, offset) => ({ path, type: "file", mode: 0o644, user: 0, group: 0, data_offset: offset, data_length: 1 });
+        let lines = 0;
+        const r = syncFiles({
+          root: ${JSON.stringify(root)},
+          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }, file("/a", 0), file("/b", 1), file("/c", 2)],
+          data: Buffer.from("abc"),
+          apply: true,
+          // The second change announced: as if SIGTERM arrived while the first was written.
+          log: (level, text) => { if (level === "verbose" && ++lines === 2) requestStop(); },
+        });
+        console.log(JSON.stringify({ error: r.error, changes: r.changes.map((c) => c.path) }));`;
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        error: '"/b": interrupted: stopped before the next change',
+        changes: ["/b"],
+      });
+      // /a was prepared (a temporary file) but not renamed yet when the stop
+      // came: it stays unchanged, and the stop is reported at /b.
+      assert.deepEqual(readdirSync(root), [], "nothing changed after the stop, no temporary file");
     }),
   );
 });

@@ -63,6 +63,7 @@ function exchange(input: Buffer[], extraCode = "", replies = 0): Promise<Exchang
 function commandsRequest(root: string, commands: string[]): Buffer[] {
   return encodeFrame({
     type: "sync_request",
+    log_level: "debug2",
     dry_run: false,
     root,
     files: [],
@@ -82,6 +83,7 @@ describe("helper main loop", () => {
     const ex = await exchange(
       encodeFrame({
         type: "info_request",
+        log_level: "debug2",
         version: PROTOCOL_VERSION,
         detect_groups: ["echo Linux; echo noise >&2", "exit 4"],
       }),
@@ -117,6 +119,7 @@ describe("helper main loop", () => {
         encodeFrame(
           {
             type: "sync_request",
+            log_level: "debug2",
             dry_run,
             root,
             files: req.files,
@@ -163,6 +166,7 @@ describe("helper main loop", () => {
       const ex = await exchange(
         encodeFrame({
           type: "sync_request",
+          log_level: "debug2",
           dry_run: true,
           root,
           files: [],
@@ -244,7 +248,7 @@ describe("helper main loop", () => {
   for (const [name, input, message] of [
     [
       "a wrong protocol version",
-      encodeFrame({ type: "info_request", version: 999, detect_groups: [] }),
+      encodeFrame({ type: "info_request", version: 999, detect_groups: [], log_level: "info" }),
       /protocol version 999/,
     ],
     [
@@ -258,10 +262,16 @@ describe("helper main loop", () => {
       /sync_request.dry_run: not a boolean/,
     ],
     [
+      "an unknown log level",
+      encodeFrame({ type: "sync_request", dry_run: true, log_level: "loud" }),
+      /sync_request.log_level: not one of error, info, verbose, debug, debug2/,
+    ],
+    [
       "file content outside the attachment",
       encodeFrame(
         {
           type: "sync_request",
+          log_level: "debug2",
           dry_run: true,
           root: "/",
           packages: [],

@@ -165,3 +165,40 @@ describe("safe-fs", () => {
     }),
   );
 });
+
+test("a fake /proc (not procfs) fails before anything is looked at", (t) => {
+  // A private mount namespace where /proc is a tmpfs with a plain directory
+  // at /proc/self/fd: paths below it would not lead into open directories.
+  const root = tempDir();
+  try {
+    const script = `
+      const { syncFiles } = await import(${JSON.stringify(new URL("../../src/remote/files.ts", import.meta.url).href)});
+      const r = syncFiles({ root: ${JSON.stringify(root)}, files: [{ path: "/f", type: "file", mode: 420, user: 0, group: 0, data_offset: 0, data_length: 1 }], data: Buffer.from("x"), apply: true });
+      console.log(JSON.stringify(r.error));`;
+    const r = spawnSync(
+      "unshare",
+      [
+        "--mount",
+        "--fork",
+        "sh",
+        "-c",
+        'mount -t tmpfs tmpfs /proc && mkdir -p /proc/self/fd && exec "$0" --import tsx --input-type=module -e "$1"',
+        process.execPath,
+        script,
+      ],
+      { encoding: "utf8" },
+    );
+    if (r.status !== 0 && /unshare|mount/.test(r.stderr) && !r.stdout) {
+      t.skip(`cannot make a mount namespace here: ${r.stderr.trim()}`);
+      return;
+    }
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      JSON.parse(r.stdout) as string,
+      /^\/proc\/self\/fd is not procfs \(file system type 0x1021994\)/,
+    );
+    assert.deepEqual(readdirSync(root), []);
+  } finally {
+    removeDir(root);
+  }
+});

@@ -17,14 +17,17 @@
 //   content with the old mode, never a partial file): the helper writes a
 //   temporary file, sets its owner and mode on the descriptor, fsyncs it and
 //   renames it over the target;
-// - a directory whose mode and owner change may also show the intermediate
-//   mode (old & new: group and other access dropped first) with the old or
-//   the new owner;
-// - a new directory may be missing, or present with mode 0700 (created 0700,
-//   killed before its owner and mode were set).
+// - a directory whose mode and owner change may also show the middle state
+//   it is held in while its subtree is synced (src/remote/plan.ts
+//   middleState: access both old and new give, owned by the helper where the
+//   owner changes hands) and the steps of changeDir on the way there and on;
+// - a new directory may be missing, or present with mode 0700 owned by the
+//   helper (created 0700, killed before its subtree was done and its owner
+//   and mode were set), or on the way from there to its final state.
 // What a crash can leave behind:
 // - temporary files `.<name>.safcm-<16 hex>` (regular files or symlinks, with
-//   partial or complete content) in a managed directory: the next real sync
+//   partial or complete content, or a symlink's private 0700 directory with
+//   the new link in it) in a managed directory: the next real sync
 //   removes them (src/remote/safe-fs.ts removeStaleTemps), and this test
 //   checks that nothing else unexpected appears;
 // - a directory created 0700 whose final mode and owner were not set yet, or
@@ -52,6 +55,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { middleState } from "../../src/remote/plan.ts";
 import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 const SEED = Number(process.env.SAFCM_CRASH_SEED ?? 20_240_611);
@@ -210,12 +214,20 @@ const same = (a: State | null, b: State | null): boolean =>
       a.gid === b.gid &&
       a.data === b.data;
 
+/** The states changeDir passes through from `a` to `b` (drop bits, chown, final mode). */
+function steps(a: State, b: State): State[] {
+  const common = { ...a, mode: a.mode & b.mode };
+  return [a, common, { ...common, uid: b.uid, gid: b.gid }, b];
+}
+
 /** Every state a moment of a correct run can leave at a path. */
 function allowed(old: State | null, next: State): (State | null)[] {
   if (next.type !== "dir") return [old, next];
-  if (old === null) return [null, dir(0o700), dir(0o700, next.uid, next.gid), next];
-  const common = old.mode & next.mode;
-  return [old, next, { ...old, mode: common }, { ...next, mode: common }];
+  // A new directory is made 0700 by the helper (root) and handed over after its subtree.
+  if (old === null) return [null, ...steps(dir(0o700), next)];
+  // An existing one is held in a middle state while its subtree is synced (SPEC 6).
+  const middle = { ...old, ...middleState(old, next, { uid: 0, gid: 0 }) };
+  return [...steps(old, middle), ...steps(middle, next)];
 }
 
 const describeState = (s: State | null): string =>
@@ -242,8 +254,13 @@ function checkConsistent(root: string, context: string): { fresh: number; temps:
       const child = path === "" ? name : `${path}/${name}`;
       if (MODEL.has(child)) continue;
       const st = lstatSync(join(root, child));
+      // A symlink's private directory (0700, holding at most the new link) counts too.
+      const privateDir =
+        st.isDirectory() &&
+        (st.mode & 0o7777) === 0o700 &&
+        readdirSync(join(root, child)).every((n) => n === "link");
       assert.ok(
-        TEMP.test(name) && (st.isFile() || st.isSymbolicLink()),
+        TEMP.test(name) && (st.isFile() || st.isSymbolicLink() || privateDir),
         `${context}: unexpected entry "/${child}"`,
       );
       temps++;
