@@ -33,6 +33,7 @@ function transportFor(config: Config, host: HostConfig): Transport {
     sshUser: host.ssh_user,
     node: host.node,
     sshConfig: config.global.ssh_config,
+    sudo: host.sudo,
   };
   // A closed set: switch on the connection, no plugin discovery.
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);

@@ -8,6 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { packageFile } from "../paths.ts";
+import type { TransportHost } from "./transport.ts";
 
 /** Exit status of the bootstrap when the host's Node.js is older than 18. */
 export const EXIT_NODE_TOO_OLD = 97;
@@ -35,6 +36,35 @@ export function helperBundle(): Buffer {
 /** Arguments after the node executable that start the helper. */
 export function bootstrapArgs(helperLength: number): string[] {
   return ["-e", BOOTSTRAP, String(helperLength)];
+}
+
+/** The command (program and arguments) that starts the helper, through `sudo -n` if asked. */
+export function helperCommand(host: TransportHost, helperLength: number): string[] {
+  const command = [host.node, ...bootstrapArgs(helperLength)];
+  return host.sudo ? ["sudo", "-n", ...command] : command;
+}
+
+/**
+ * Puts a failure of `sudo -n` into one sentence, or null when stderr does not
+ * come from sudo. sudo -n exits 1 with "sudo: a password is required" where it
+ * would prompt (also for a user sudo does not allow at all).
+ */
+export function explainSudo(host: TransportHost, stderr: string): string | null {
+  if (!host.sudo) return null;
+  const line = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith("sudo:"));
+  if (line === undefined) return null;
+  if (line.includes("password is required")) {
+    const who = host.sshUser ?? "the login user";
+    return (
+      `sudo on this host asks ${who} for a password, and safcm runs "sudo -n", which never prompts: ` +
+      `allow it without a password (a sudoers rule such as "${host.sshUser ?? "<user>"} ALL=(root) NOPASSWD: ALL" ` +
+      `in /etc/sudoers.d/, edited with visudo) or log in as root (ssh_user: root, sudo: false)`
+    );
+  }
+  return `sudo failed: ${line}`;
 }
 
 /** Quotes one word for a POSIX shell. */

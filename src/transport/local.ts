@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { EXIT_NODE_TOO_OLD, bootstrapArgs } from "./bootstrap.ts";
+import { EXIT_NODE_TOO_OLD, explainSudo, helperCommand } from "./bootstrap.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** `connection: local`: the helper is a child process of safcm. */
@@ -7,10 +7,13 @@ export class LocalTransport implements Transport {
   constructor(private readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
-    return spawn(this.host.node, bootstrapArgs(helperLength), { stdio: ["pipe", "pipe", "pipe"] });
+    const [program, ...args] = helperCommand(this.host, helperLength);
+    return spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
   }
 
-  explainExit(code: number | null, _signal: string | null, _stderr: string): string | null {
+  explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
+    const sudo = explainSudo(this.host, stderr);
+    if (sudo !== null) return sudo;
     if (code === EXIT_NODE_TOO_OLD) {
       return `Node.js on this host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
     }

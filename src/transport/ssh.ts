@@ -1,5 +1,11 @@
 import { spawn } from "node:child_process";
-import { EXIT_NODE_TOO_OLD, EXIT_NOT_FOUND, bootstrapArgs, shellQuote } from "./bootstrap.ts";
+import {
+  EXIT_NODE_TOO_OLD,
+  EXIT_NOT_FOUND,
+  explainSudo,
+  helperCommand,
+  shellQuote,
+} from "./bootstrap.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** ssh's own exit status for connection and authentication errors. */
@@ -13,16 +19,29 @@ export class SshTransport implements Transport {
     const args = ["-o", "BatchMode=yes", "-T"];
     if (this.host.sshConfig !== null) args.push("-F", this.host.sshConfig);
     if (this.host.sshUser !== null) args.push("-l", this.host.sshUser);
-    const remote = [
-      "exec",
-      shellQuote(this.host.node),
-      ...bootstrapArgs(helperLength).map(shellQuote),
-    ];
+    const remote = ["exec", ...helperCommand(this.host, helperLength).map(shellQuote)];
     args.push("--", this.host.name, remote.join(" "));
     return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
   }
 
+  /** What to do about a host key ssh refused (BatchMode never asks), or "". */
+  private hostKeyHint(stderr: string): string {
+    const ssh = `ssh${this.host.sshConfig === null ? "" : ` -F ${this.host.sshConfig}`} ${this.host.name}`;
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed/i.test(stderr)) {
+      return (
+        `: the host key of ${this.host.name} has changed; if that is expected, remove the old key ` +
+        `(ssh-keygen -R <host>) and run "${ssh}" once to check and accept the new one`
+      );
+    }
+    if (/Host key verification failed|host key is known/i.test(stderr)) {
+      return `: the host key of ${this.host.name} is unknown or has changed; run "${ssh}" once to check and accept it`;
+    }
+    return "";
+  }
+
   explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
+    const sudo = code === EXIT_SSH_ERROR ? null : explainSudo(this.host, stderr);
+    if (sudo !== null) return sudo;
     if (code === EXIT_NOT_FOUND) {
       return `Node.js ("${this.host.node}") not found on the host; install it (e.g. apt-get install nodejs) or set "node" in hosts.yaml`;
     }
@@ -33,9 +52,11 @@ export class SshTransport implements Transport {
       // ssh exits 255 for its own errors (it says which on stderr) and when the
       // remote command was killed by a signal or the connection dropped (silent).
       const last = stderr.trim().split("\n").filter(Boolean).at(-1);
-      return last === undefined
-        ? "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)"
-        : `ssh failed: ${last}`;
+      if (last === undefined) {
+        return "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)";
+      }
+      const hint = this.hostKeyHint(stderr);
+      return `ssh failed: ${hint === "" ? last : last.replace(/\.$/, "") + hint}`;
     }
     return null;
   }

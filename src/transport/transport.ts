@@ -10,6 +10,8 @@ export interface TransportHost {
   node: string;
   /** OpenSSH client configuration passed as -F, if any. */
   sshConfig: string | null;
+  /** Run the helper through `sudo -n` (after logging in). */
+  sudo: boolean;
 }
 
 export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
