@@ -2,6 +2,7 @@ export const USAGE = `usage:
   safcm sync [options] <host|group>...    sync the named hosts and all members of the named groups
   safcm check [options] [<host|group>...] build every named host's configuration locally (no connection)
   safcm fixperms [-C DIR]                 make local files/ trees 0644/0755, directories 0755
+  safcm runtime fetch [x64|arm64]         fetch the bundled runtime into the cache
   safcm version                           print safcm's version
   safcm help [command]                    show this help or a command's
 
@@ -33,6 +34,13 @@ matching. Lists every error; exit status 0 when everything builds, 2 otherwise.`
 Makes the files/ trees of every group directory safe to sync: regular files
 0644 (0755 when executable by their owner), directories 0755. Symbolic links
 are left alone. Prints every path it changed.`,
+  runtime: `usage: safcm runtime fetch [x64|arm64]
+
+Fetches the bundled runtime (the npm package node-linux-<arch> at the version
+pinned in safcm) with npm into $XDG_CACHE_HOME/safcm or ~/.cache/safcm and
+verifies it, so that later syncs to hosts without Node.js work offline.
+Default: this workstation's architecture. Nothing is fetched when the cache
+already holds a verified copy.`,
   version: `usage: safcm version
 
 Prints safcm's version.`,

@@ -6,6 +6,7 @@ import { packageFile } from "../paths.ts";
 import { check } from "./check.ts";
 import { helpText } from "./help.ts";
 import { parseOptions } from "./options.ts";
+import { runtimeCommand } from "./runtime.ts";
 import { sync } from "./sync.ts";
 
 function version(): string {
@@ -28,6 +29,8 @@ async function run(command: string | undefined, args: string[]): Promise<number>
       for (const path of fixperms(resolve(opts.dir))) process.stdout.write(`fixed ${path}\n`);
       return 0;
     }
+    case "runtime":
+      return runtimeCommand(args);
     case "version":
       process.stdout.write(`safcm ${version()}\n`);
       return 0;

@@ -24,6 +24,7 @@ function host(h: HostResult): object {
     ok: h.ok,
     error: h.error,
     groups: h.groups,
+    runtime: h.runtime ?? null,
     files: h.files.map(file),
     packages: h.packages,
     services: h.services.map((s) => ({ name: s.name, started: s.started, enabled: s.enabled })),

@@ -10,8 +10,9 @@ import type { ContentMessage, DetectResult, LogLevel, SyncResponse } from "../pr
 import { helperBundle } from "../transport/bootstrap.ts";
 import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
-import type { Transport } from "../transport/transport.ts";
-import { Connection, type Reply } from "./connection.ts";
+import type { RuntimeInfo, Transport } from "../transport/transport.ts";
+import { runtimePackageOnce } from "../runtime/cache.ts";
+import { Connection, type Reply, type RuntimeSource } from "./connection.ts";
 import type { FileResult, HostResult } from "./result.ts";
 
 export interface SyncOptions {
@@ -34,6 +35,7 @@ function transportFor(config: Config, host: HostConfig): Transport {
     node: host.node,
     sshConfig: config.global.ssh_config,
     sudo: host.sudo,
+    runtime: host.runtime,
   };
   // A closed set: switch on the connection, no plugin discovery.
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
@@ -61,7 +63,13 @@ export async function syncHost(
   let connection: Connection | null = null;
   try {
     log("verbose", `connecting (${host.connection})`);
-    connection = new Connection(transportFor(config, host), helperBundle(), log, options.timeoutMs);
+    connection = new Connection(
+      transportFor(config, host),
+      helperBundle(),
+      log,
+      options.timeoutMs,
+      runtimeSource,
+    );
 
     const commands = config.global.detect_groups;
     const info = expect(
@@ -79,7 +87,8 @@ export async function syncHost(
       );
     }
     const detected = detectedGroups(commands, info.detect_groups);
-    log("verbose", `host runs ${info.os}/${info.arch}, Node.js ${info.node_version}`);
+    result.runtime = connection.runtime;
+    log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
 
     result.groups = hostGroups(config, host.name, detected);
     if (options.isTarget !== undefined && !options.isTarget(result.groups)) {
@@ -122,6 +131,22 @@ export async function syncHost(
     await connection?.abort();
   }
   return result;
+}
+
+/** The bundled runtime's package from the workstation's cache, fetched (with progress) if needed. */
+const runtimeSource: RuntimeSource = async (arch) =>
+  (
+    await runtimePackageOnce(arch, {
+      write: (t) => process.stderr.write(t),
+      isTTY: process.stderr.isTTY,
+    })
+  ).data;
+
+function describeRuntime(runtime: RuntimeInfo | null): string {
+  if (runtime === null) return "Node.js (unknown)";
+  return runtime.kind === "host"
+    ? `the helper runs on the host's Node.js ${runtime.version}`
+    : `the helper runs on the bundled runtime, Node.js ${runtime.version}${runtime.uploaded ? ", uploaded by this sync" : ", already on the host"}`;
 }
 
 function expect<T extends Reply["type"]>(reply: Reply, type: T): Extract<Reply, { type: T }> {

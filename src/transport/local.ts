@@ -4,7 +4,7 @@ import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** `connection: local`: the helper is a child process of safcm. */
 export class LocalTransport implements Transport {
-  constructor(private readonly host: TransportHost) {}
+  constructor(readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
     const [program, ...args] = helperCommand(this.host, helperLength);

@@ -13,7 +13,7 @@ const EXIT_SSH_ERROR = 255;
 
 /** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
 export class SshTransport implements Transport {
-  constructor(private readonly host: TransportHost) {}
+  constructor(readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
     const args = ["-o", "BatchMode=yes", "-T"];
@@ -43,7 +43,8 @@ export class SshTransport implements Transport {
     const sudo = code === EXIT_SSH_ERROR ? null : explainSudo(this.host, stderr);
     if (sudo !== null) return sudo;
     if (code === EXIT_NOT_FOUND) {
-      return `Node.js ("${this.host.node}") not found on the host; install it (e.g. apt-get install nodejs) or set "node" in hosts.yaml`;
+      const last = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "";
+      return `a program the connection needs (sh${this.host.sudo ? ", sudo" : ""}) was not found on the host${last === "" ? "" : `: ${last}`}`;
     }
     if (code === EXIT_NODE_TOO_OLD) {
       return `Node.js on the host is older than 18; install a newer one (e.g. apt-get install nodejs)`;

@@ -12,6 +12,16 @@ export interface TransportHost {
   sshConfig: string | null;
   /** Run the helper through `sudo -n` (after logging in). */
   sudo: boolean;
+  /** What runs the helper (SPEC 3.2). */
+  runtime: "auto" | "host" | "bundled";
+}
+
+/** Which Node.js ran the helper, as the bootstrap reported it. */
+export interface RuntimeInfo {
+  kind: "host" | "bundled";
+  version: string;
+  /** The bundled runtime was uploaded by this connection. */
+  uploaded: boolean;
 }
 
 export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
@@ -21,6 +31,7 @@ export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
  * the frames to stdin and reads frames from stdout; stderr is for humans.
  */
 export interface Transport {
+  readonly host: TransportHost;
   start(helperLength: number): HelperProcess;
   /** Puts an unexpected exit of the connection into words, or null if it says nothing. */
   explainExit(code: number | null, signal: string | null, stderr: string): string | null;

@@ -3,11 +3,10 @@
 // /etc/sudoers.d/, removed afterwards) and one for which sudo would ask.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chownSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { loginUser, loginUsersConfig, startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
 const ALLOWED = `safcm-sudo-ok${process.pid % 10000}`;
@@ -15,43 +14,19 @@ const PROMPTED = `safcm-sudo-pw${process.pid % 10000}`;
 const SUDOERS = `/etc/sudoers.d/safcm-test-${process.pid}`;
 
 let sshd: Sshd;
+const removeUsers: (() => void)[] = [];
 const tmp = tempDir();
-
-function addUser(name: string): void {
-  // "*": no password, but not a locked account (sshd refuses those to every key).
-  execFileSync("useradd", ["-m", "-s", "/bin/sh", "-p", "*", name]);
-  const home = `/home/${name}`;
-  mkdirSync(join(home, ".ssh"), { mode: 0o700 });
-  writeFileSync(
-    join(home, ".ssh/authorized_keys"),
-    readFileSync(join(sshd.dir, "client_ed25519.pub")),
-  );
-  const uid = Number(execFileSync("id", ["-u", name], { encoding: "utf8" }));
-  const gid = Number(execFileSync("id", ["-g", name], { encoding: "utf8" }));
-  chownSync(join(home, ".ssh"), uid, gid);
-  chownSync(join(home, ".ssh/authorized_keys"), uid, gid);
-}
 
 before(async () => {
   // The test's sshd reads one authorized_keys file for root; these users get their own.
-  sshd = await startSshd(
-    ["s1"],
-    `Match User ${ALLOWED},${PROMPTED}\n  AuthorizedKeysFile .ssh/authorized_keys\n`,
-  );
-  addUser(ALLOWED);
-  addUser(PROMPTED);
+  sshd = await startSshd(["s1"], loginUsersConfig([ALLOWED, PROMPTED]));
+  removeUsers.push(loginUser(sshd, ALLOWED), loginUser(sshd, PROMPTED));
   writeFileSync(SUDOERS, `${ALLOWED} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
 });
 
 after(async () => {
   rmSync(SUDOERS, { force: true });
-  for (const user of [ALLOWED, PROMPTED]) {
-    try {
-      execFileSync("userdel", ["-r", user], { stdio: "ignore" });
-    } catch {
-      // userdel -r complains about a missing mail spool; the user is gone anyway.
-    }
-  }
+  removeUsers.forEach((remove) => remove());
   await sshd.stop();
   tmp.cleanup();
 });

@@ -226,7 +226,11 @@ describe("sync over ssh", { concurrency: true }, () => {
   });
 
   test("a host whose node points at a missing executable says what is missing and how to install it", async () => {
-    const f = fixture(["h3"], { "all/files/x": "x\n" }, { h3: "  node: /nonexistent/node\n" });
+    const f = fixture(
+      ["h3"],
+      { "all/files/x": "x\n" },
+      { h3: "  node: /nonexistent/node\n  runtime: host\n" },
+    );
     const r = await f.run("h3");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /Node\.js \("\/nonexistent\/node"\) not found.*apt-get install nodejs/);
