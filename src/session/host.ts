@@ -36,6 +36,7 @@ function transportFor(config: Config, host: HostConfig): Transport {
     sshConfig: config.global.ssh_config,
     sudo: host.sudo,
     runtime: host.runtime,
+    sshPersist: config.global.ssh_persist,
   };
   // A closed set: switch on the connection, no plugin discovery.
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
@@ -63,13 +64,10 @@ export async function syncHost(
   let connection: Connection | null = null;
   try {
     log("verbose", `connecting (${host.connection})`);
-    connection = new Connection(
-      transportFor(config, host),
-      helperBundle(),
-      log,
-      options.timeoutMs,
-      runtimeSource,
-    );
+    const transport = transportFor(config, host);
+    connection = new Connection(transport, helperBundle(), log, options.timeoutMs, runtimeSource);
+    const reuse = transport.reuse();
+    if (reuse !== null) log("verbose", reuse);
 
     const commands = config.global.detect_groups;
     const info = expect(

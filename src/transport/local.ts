@@ -11,6 +11,10 @@ export class LocalTransport implements Transport {
     return spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
   }
 
+  reuse(): string | null {
+    return null;
+  }
+
   explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
     const sudo = explainSudo(this.host, stderr);
     if (sudo !== null) return sudo;

@@ -6,22 +6,69 @@ import {
   helperCommand,
   shellQuote,
 } from "./bootstrap.ts";
+import {
+  controlDir,
+  controlSocket,
+  masterRunning,
+  privateControlDir,
+  userControlsHost,
+} from "./control.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** ssh's own exit status for connection and authentication errors. */
 const EXIT_SSH_ERROR = 255;
 
+const dirChecks = new Map<string, string | null>();
+
+/** privateControlDir, once per run and directory. */
+function checkedDir(dir: string): string | null {
+  if (!dirChecks.has(dir)) dirChecks.set(dir, privateControlDir(dir));
+  return dirChecks.get(dir) ?? null;
+}
+
 /** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
 export class SshTransport implements Transport {
+  private reuseNote: string | null = null;
+
   constructor(readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
     const args = ["-o", "BatchMode=yes", "-T"];
+    this.reuseNote = this.controlOptions(args);
     if (this.host.sshConfig !== null) args.push("-F", this.host.sshConfig);
     if (this.host.sshUser !== null) args.push("-l", this.host.sshUser);
     const remote = ["exec", ...helperCommand(this.host, helperLength).map(shellQuote)];
     args.push("--", this.host.name, remote.join(" "));
     return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  reuse(): string | null {
+    return this.reuseNote;
+  }
+
+  /** Adds the options of connection reuse (control.ts) to args; says what it did. */
+  private controlOptions(args: string[]): string {
+    const persist = this.host.sshPersist;
+    if (userControlsHost(this.host)) {
+      return "connection reuse as your ssh configuration says (it sets ControlMaster or ControlPath)";
+    }
+    if (persist === 0) return "connection reuse off (ssh_persist: 0)";
+    const dir = controlDir();
+    const problem = checkedDir(dir);
+    if (problem !== null) return `connection reuse off: ${problem}`;
+    const socket = controlSocket(dir, this.host);
+    const reused = masterRunning(socket);
+    args.push(
+      "-o",
+      "ControlMaster=auto",
+      "-o",
+      `ControlPath=${socket.replaceAll("%", "%%")}`,
+      "-o",
+      `ControlPersist=${persist}s`,
+    );
+    return reused
+      ? `reusing the ssh connection an earlier sync left open (${socket})`
+      : `new ssh connection; it stays open ${persist} s after this sync for the next one (${socket})`;
   }
 
   /** What to do about a host key ssh refused (BatchMode never asks), or "". */
@@ -52,7 +99,14 @@ export class SshTransport implements Transport {
     if (code === EXIT_SSH_ERROR) {
       // ssh exits 255 for its own errors (it says which on stderr) and when the
       // remote command was killed by a signal or the connection dropped (silent).
-      const last = stderr.trim().split("\n").filter(Boolean).at(-1);
+      // Not the reason: ssh's note when two first connections race to become the master.
+      const last = stderr
+        .trim()
+        .split("\n")
+        .filter(
+          (l) => l !== "" && !/^ControlSocket .* already exists, disabling multiplexing/.test(l),
+        )
+        .at(-1);
       if (last === undefined) {
         return "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)";
       }

@@ -12,6 +12,8 @@ export interface TransportHost {
   sshConfig: string | null;
   /** Run the helper through `sudo -n` (after logging in). */
   sudo: boolean;
+  /** Seconds an ssh master connection stays open after the sync (ControlPersist); 0: none. */
+  sshPersist: number;
   /** What runs the helper (SPEC 3.2). */
   runtime: "auto" | "host" | "bundled";
 }
@@ -33,6 +35,8 @@ export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 export interface Transport {
   readonly host: TransportHost;
   start(helperLength: number): HelperProcess;
+  /** What start() did about connection reuse, for -l verbose (null: nothing to say). */
+  reuse(): string | null;
   /** Puts an unexpected exit of the connection into words, or null if it says nothing. */
   explainExit(code: number | null, signal: string | null, stderr: string): string | null;
 }

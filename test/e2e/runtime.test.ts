@@ -405,6 +405,7 @@ function bootstrap(input: Buffer): { status: number | null; stdout: string; stde
       sshConfig: null,
       sudo: false,
       runtime: "bundled",
+      sshPersist: 0,
     },
     0,
   );
