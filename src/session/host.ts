@@ -65,6 +65,7 @@ export async function syncHost(
   try {
     log("verbose", `connecting (${host.connection})`);
     const transport = transportFor(config, host);
+    await transport.prepare();
     connection = new Connection(transport, helperBundle(), log, options.timeoutMs, runtimeSource);
     const reuse = transport.reuse();
     if (reuse !== null) log("verbose", reuse);

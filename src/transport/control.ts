@@ -8,7 +8,7 @@
 // host as the login user). A user's own ControlMaster/ControlPath settings
 // always win: then safcm adds nothing.
 
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -103,19 +103,22 @@ function configMayControl(sshConfig: string | null): boolean {
   return result;
 }
 
-/** Whether ssh's effective configuration for this host has its own ControlMaster or ControlPath. */
-export function userControlsHost(host: TransportHost): boolean {
+/**
+ * Whether ssh's effective configuration for this host has its own
+ * ControlMaster or ControlPath. Reading the configuration files is enough when
+ * none of them mentions Control* (the usual case: no extra process); else
+ * `ssh -G` says, one small process per host, run in parallel with the others.
+ */
+export async function userControlsHost(host: TransportHost): Promise<boolean> {
   if (!configMayControl(host.sshConfig)) return false;
   const args = ["-G"];
   if (host.sshConfig !== null) args.push("-F", host.sshConfig);
   if (host.sshUser !== null) args.push("-l", host.sshUser);
   args.push("--", host.name);
-  let out: string;
-  try {
-    out = execFileSync("ssh", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  } catch {
-    return true; // cannot tell: add nothing
-  }
+  const out = await new Promise<string | null>((resolve) => {
+    execFile("ssh", args, { encoding: "utf8" }, (err, stdout) => resolve(err ? null : stdout));
+  });
+  if (out === null) return true; // cannot tell: add nothing
   const value = (key: string) =>
     new RegExp(`^${key} (.*)$`, "m").exec(out)?.[1].trim().toLowerCase() ?? null;
   const master = value("controlmaster");

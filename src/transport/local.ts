@@ -11,6 +11,10 @@ export class LocalTransport implements Transport {
     return spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
   }
 
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+
   reuse(): string | null {
     return null;
   }

@@ -31,6 +31,8 @@ function checkedDir(dir: string): string | null {
 /** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
 export class SshTransport implements Transport {
   private reuseNote: string | null = null;
+  /** The user's ssh configuration sets ControlMaster/ControlPath for this host (see prepare). */
+  private userControls = false;
 
   constructor(readonly host: TransportHost) {}
 
@@ -44,6 +46,10 @@ export class SshTransport implements Transport {
     return spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
   }
 
+  async prepare(): Promise<void> {
+    this.userControls = await userControlsHost(this.host);
+  }
+
   reuse(): string | null {
     return this.reuseNote;
   }
@@ -51,7 +57,7 @@ export class SshTransport implements Transport {
   /** Adds the options of connection reuse (control.ts) to args; says what it did. */
   private controlOptions(args: string[]): string {
     const persist = this.host.sshPersist;
-    if (userControlsHost(this.host)) {
+    if (this.userControls) {
       return "connection reuse as your ssh configuration says (it sets ControlMaster or ControlPath)";
     }
     if (persist === 0) return "connection reuse off (ssh_persist: 0)";

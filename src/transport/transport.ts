@@ -34,6 +34,8 @@ export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
  */
 export interface Transport {
   readonly host: TransportHost;
+  /** Work before start() that may wait (e.g. asking ssh about the configuration). */
+  prepare(): Promise<void>;
   start(helperLength: number): HelperProcess;
   /** What start() did about connection reuse, for -l verbose (null: nothing to say). */
   reuse(): string | null;

@@ -27,7 +27,7 @@ const tmp = tempDir();
 const socketDirs: string[] = [];
 
 before(async () => {
-  sshd = await startSshd(["c1", "c2", "c3", "c4"]);
+  sshd = await startSshd(["c1", "c2", "c3", "c4", "c5"]);
 });
 
 after(async () => {
@@ -123,6 +123,13 @@ describe("connection reuse", () => {
     assert.deepEqual(sockets(f.controlDir), [], "safcm added no master of its own");
     const [socket] = sockets(mine);
     assert.ok(socket !== undefined && masterAlive(socket), "the user's master is running");
+
+    // The same configuration sets nothing for c5: there safcm adds its own master.
+    const other = fixture("c5", "", config);
+    const r5 = await other.run();
+    assert.equal(r5.code, 0, r5.stderr);
+    assert.match(r5.stderr, /\[c5\] verbose: new ssh connection; it stays open 60 s/);
+    assert.equal(sockets(other.controlDir).length, 1);
   });
 
   test("a control directory that others could use turns reuse off; the sync still works", async () => {
