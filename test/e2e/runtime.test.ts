@@ -62,7 +62,8 @@ function fixture(hostYaml: string, rootOwner?: number): { conf: string; root: st
   mkdirSync(root, { recursive: true });
   if (rootOwner !== undefined) execFileSync("chown", [String(rootOwner), root]);
   writeTree(join(dir, "conf"), {
-    "config.yaml": `ssh_config: ${sshd.config}\n`,
+    // No connection reuse: its sessions would outlive the users this file deletes.
+    "config.yaml": `ssh_config: ${sshd.config}\nssh_persist: 0\n`,
     "hosts.yaml": `- name: r1\n  root: ${root}\n${hostYaml}`,
     "all/files/etc/motd": "runtime test\n",
   });

@@ -36,7 +36,8 @@ function fixture(name: string, host: string): { conf: string; root: string } {
   const root = join(tmp.dir, `root-${name}`);
   mkdirSync(root);
   writeTree(conf, {
-    "config.yaml": `ssh_config: ${sshd.config}\n`,
+    // No connection reuse: its sessions would outlive the users this file deletes.
+    "config.yaml": `ssh_config: ${sshd.config}\nssh_persist: 0\n`,
     "hosts.yaml": `- name: s1\n  root: ${root}\n${host}`,
     "all/files/etc/motd": "through sudo\n",
     "all/files/etc/app": { dir: true },
@@ -74,7 +75,10 @@ describe("sudo", () => {
 
   test("sudo: true in config.yaml is the default for every host", async () => {
     const f = fixture("default", `  ssh_user: ${ALLOWED}\n`);
-    writeFileSync(join(f.conf, "config.yaml"), `ssh_config: ${sshd.config}\nsudo: true\n`);
+    writeFileSync(
+      join(f.conf, "config.yaml"),
+      `ssh_config: ${sshd.config}\nssh_persist: 0\nsudo: true\n`,
+    );
     const r = await safcm(["sync", "-C", f.conf, "s1"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(lstatSync(join(f.root, "etc/motd")).uid, 0);

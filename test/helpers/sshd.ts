@@ -140,7 +140,8 @@ export function loginUser(sshd: Sshd, name: string): () => void {
   chownSync(join(home, ".ssh/authorized_keys"), uid, gid);
   return () => {
     try {
-      execFileSync("userdel", ["-r", name], { stdio: "ignore" });
+      // -f: even while a session of it is still open (an ssh master of connection reuse).
+      execFileSync("userdel", ["-f", "-r", name], { stdio: "ignore" });
     } catch {
       // userdel -r complains about a missing mail spool; the user is gone anyway.
     }
