@@ -68,7 +68,8 @@ const safcm: Tool = {
     const conf = join(work, `safcm-${n}`);
     const files = join(conf, "all/files/srv/data");
     if (generation === 0) sourceTree(files, n);
-    writeFileSync(join(conf, "config.yaml"), `ssh_config: ${sshd.config}\n`);
+    // Cold connections (ssh_persist: 0), as the floors they are compared with; bench/ssh-sync.ts has the warm row.
+    writeFileSync(join(conf, "config.yaml"), `ssh_config: ${sshd.config}\nssh_persist: 0\n`);
     writeFileSync(
       join(conf, "hosts.yaml"),
       hosts.map((h) => `- name: ${h}\n  root: ${freshRoot("safcm", n, h, generation)}\n`).join(""),

@@ -1,7 +1,10 @@
 // Benchmark (not a test): sync 200 files to 1 and to 8 host aliases of a
 // private loopback sshd (each host into its own directory), first and no-op
 // run, next to the floor measured in the same run: `ssh <alias> true` and
-// `ssh <alias> node -e 0` (for 8 hosts: 8 of them in parallel).
+// `ssh <alias> node -e 0` (for 8 hosts: 8 of them in parallel). These rows are
+// cold (ssh_persist: 0, a new SSH connection each time); the last row is the
+// warm no-op of 1 host, whose connection an earlier sync left open
+// (ssh_persist: 60), against the cold `ssh <alias> node -e 0` floor.
 //
 // Root's ~/.bashrc on these machines is slow; the benchmark's client key
 // carries environment="SHLVL=1" (see test/helpers/sshd.ts), so the shell
@@ -9,10 +12,11 @@
 //
 //   npm run build && node --import tsx bench/ssh-sync.ts
 
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startSshd } from "../test/helpers/sshd.ts";
-import { measure, medianOf, row, type Measure } from "./util.ts";
+import { measure, medianOf, row, writeDataTree, type Measure } from "./util.ts";
 
 const SAFCM = new URL("../bin/safcm", import.meta.url).pathname;
 const FILES = 200;
@@ -22,11 +26,7 @@ const aliases = Array.from({ length: 8 }, (_, i) => `bench${i}`);
 const sshd = await startSshd(aliases);
 try {
   const conf = join(sshd.dir, "conf");
-  for (let i = 0; i < FILES; i++) {
-    const dir = join(conf, "all/files/srv/data", `dir${i % 10}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `file${i}.txt`), `file ${i}\n`.repeat(50), { mode: 0o644 });
-  }
+  writeDataTree(conf, FILES);
   let generation = 0;
   /** Points every alias at a fresh root (so the next sync is a first sync). */
   const freshRoots = () => {
@@ -38,7 +38,11 @@ try {
     });
     writeFileSync(join(conf, "hosts.yaml"), hosts.join(""));
   };
-  writeFileSync(join(conf, "config.yaml"), `ssh_config: ${sshd.config}\n`);
+  writeFileSync(join(conf, "config.yaml"), `ssh_config: ${sshd.config}\nssh_persist: 0\n`);
+  // The control sockets of the warm row, in a directory of this run.
+  const runtimeDir = join(sshd.dir, "run");
+  mkdirSync(runtimeDir, { mode: 0o700 });
+  const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
 
   const parallel = (n: number, remote: string): Measure =>
     measure([
@@ -47,15 +51,17 @@ try {
       `for a in ${aliases.slice(0, n).join(" ")}; do ssh -F ${sshd.config} $a ${JSON.stringify(remote)} & done; wait`,
     ]);
   const sync = (targets: string[]) =>
-    measure([process.execPath, SAFCM, "sync", "-C", conf, ...targets]);
+    measure([process.execPath, SAFCM, "sync", "-C", conf, ...targets], env);
 
   const w = [30, 10, 10, 14, 16];
   console.log(`${FILES} files, loopback sshd, median of ${RUNS} runs`);
   console.log(row(["", "wall s", "peak MiB", "x ssh true", "x ssh node -e 0"], w));
+  let floor1: Measure | null = null;
   for (const n of [1, 8]) {
     const targets = aliases.slice(0, n);
     const sshTrue = medianOf(RUNS, () => parallel(n, "true"));
     const sshNode = medianOf(RUNS, () => parallel(n, "node -e 0"));
+    if (n === 1) floor1 = sshNode;
     const first = medianOf(RUNS, () => {
       freshRoots();
       return sync(targets);
@@ -89,6 +95,28 @@ try {
         w,
       ),
     );
+  }
+  // Warm: the default ssh_persist keeps the master of the first sync open.
+  writeFileSync(join(conf, "config.yaml"), `ssh_config: ${sshd.config}\nssh_persist: 60\n`);
+  sync(aliases.slice(0, 1));
+  const warm = medianOf(RUNS * 2, () => sync(aliases.slice(0, 1)));
+  const floor = floor1;
+  console.log(
+    row(
+      [
+        "1 host(s): warm no-op sync",
+        warm.seconds.toFixed(3),
+        warm.peakMiB.toFixed(1),
+        "",
+        floor === null ? "" : (warm.seconds / floor.seconds).toFixed(2),
+      ],
+      w,
+    ),
+  );
+  for (const socket of readdirSync(join(runtimeDir, "safcm-ssh"))) {
+    spawnSync("ssh", ["-O", "exit", "-S", join(runtimeDir, "safcm-ssh", socket), "x"], {
+      stdio: "ignore",
+    });
   }
 } finally {
   const dir = sshd.dir;

@@ -1,7 +1,8 @@
 // Shared by the benchmarks: run a command under /usr/bin/time for wall time and peak memory.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 export interface Measure {
   seconds: number;
@@ -40,4 +41,13 @@ export function medianOf(runs: number, fn: () => Measure): Measure {
 
 export function row(cells: (string | number)[], widths: number[]): string {
   return cells.map((c, i) => String(c).padEnd(widths[i] ?? 12)).join(" ");
+}
+
+/** `files` small files (about 400 bytes each) in 10 directories below <conf>/all/files/srv/data. */
+export function writeDataTree(conf: string, files: number): void {
+  for (let i = 0; i < files; i++) {
+    const dir = join(conf, "all/files/srv/data", `dir${i % 10}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `file${i}.txt`), `file ${i}\n`.repeat(50), { mode: 0o644 });
+  }
 }

@@ -7,6 +7,7 @@ import { check } from "./check.ts";
 import { SHELLS, completionScript, completions, readYaml, type Shell } from "./completion.ts";
 import { helpText } from "./help.ts";
 import { isLogLevel, parseOptions, peekOptions } from "./options.ts";
+import { runtimeCommand } from "./runtime.ts";
 import { sync } from "./sync.ts";
 
 function version(): string {
@@ -55,6 +56,8 @@ async function run(command: string | undefined, args: string[]): Promise<number>
       }
       return 0;
     }
+    case "runtime":
+      return runtimeCommand(args);
     case "version":
     case "--version":
     case "-V":

@@ -20,6 +20,15 @@ export interface JsonHost {
   services: { name: string; started: boolean; enabled: boolean }[];
   /** Every trigger and command that ran (in dry-run: would run, exit_code and output null). */
   commands: JsonCommand[];
+  /** Which Node.js ran the helper (null when the host failed before it ran). */
+  runtime: JsonRuntime | null;
+}
+
+export interface JsonRuntime {
+  kind: "host" | "bundled";
+  version: string;
+  /** The bundled runtime was uploaded by this sync. */
+  uploaded: boolean;
 }
 
 export interface JsonFile {
@@ -31,6 +40,8 @@ export interface JsonFile {
   /** Why the diff was withheld: a mode that withholds read permission from others ("mode",
    * also when both apply), or a secret in the old or new content ("secret"). */
   diff_hidden: "mode" | "secret" | null;
+  /** An ACL that granted more than the mode was (or would be) removed (SPEC 6). */
+  acl_removed: boolean;
 }
 
 export interface JsonFileInfo {

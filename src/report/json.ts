@@ -26,6 +26,7 @@ function host(h: HostResult): JsonHost {
     ok: h.ok,
     error: h.error,
     groups: h.groups,
+    runtime: h.runtime ?? null,
     files: h.files.map(file),
     packages: h.packages,
     services: h.services.map((s) => ({ name: s.name, started: s.started, enabled: s.enabled })),
@@ -46,6 +47,7 @@ function file(f: FileResult): JsonFile {
     new: info(f.new),
     diff: fileDiff(f),
     diff_hidden: f.diff_hidden,
+    acl_removed: f.acl_removed === true,
   };
 }
 

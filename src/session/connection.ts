@@ -5,7 +5,14 @@ import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME_FROM_HELPER } from "..
 import type { LogLevel, Request, Response } from "../protocol/messages.ts";
 import { validateResponse, ValidationError } from "../protocol/validate.ts";
 import { HostError, type Stage } from "../errors.ts";
-import type { HelperProcess, Transport } from "../transport/transport.ts";
+import type { RuntimeArch } from "../runtime/pin.ts";
+import {
+  explainBootstrapFailure,
+  MAX_STATUS_LINE,
+  parseStatus,
+  type BootstrapStatus,
+} from "../transport/bootstrap.ts";
+import type { HelperProcess, RuntimeInfo, Transport } from "../transport/transport.ts";
 
 /** How much of the helper's stderr is kept to explain a failure. */
 const MAX_STDERR = 64 * 1024;
@@ -15,6 +22,9 @@ export const MAX_LOG_LINES = 100_000;
 export const INTERRUPT_GRACE_MS = 5000;
 
 export type Reply = Exclude<Response, { type: "log" | "keepalive" }> & { attachment: Buffer };
+
+/** Gives the bytes of the bundled runtime's package when a host asks for an upload. */
+export type RuntimeSource = (arch: RuntimeArch) => Promise<Buffer>;
 
 export class Connection {
   private readonly child: HelperProcess;
@@ -34,6 +44,15 @@ export class Connection {
   private readonly started = Date.now();
   private readonly helperLength: number;
   private timer: NodeJS.Timeout | null = null;
+  /** Until the bootstrap's "run" line: stdout is status lines, not frames. */
+  private status: Buffer | null = Buffer.alloc(0);
+  private readonly helper: Buffer;
+  private readonly ready: Promise<void>;
+  private readyResolve: () => void = () => undefined;
+  private readyReject: (err: Error) => void = () => undefined;
+  private bytesUploaded = 0;
+  /** Which Node.js runs the helper, once the bootstrap said so. */
+  runtime: RuntimeInfo | null = null;
 
   /**
    * @param timeoutMs how long the helper may stay silent while a request is
@@ -44,8 +63,15 @@ export class Connection {
     helper: Buffer,
     private readonly onLog: (level: LogLevel, text: string) => void,
     private readonly timeoutMs: number,
+    private readonly runtimeSource: RuntimeSource | null = null,
   ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.ready.catch(() => undefined);
     this.child = transport.start(helper.length);
+    this.helper = helper;
     this.helperLength = helper.length;
     this.child.stdin.on("error", () => {
       // EPIPE when the helper died; its exit explains why.
@@ -55,7 +81,8 @@ export class Connection {
     });
     this.child.stdout.on("data", (chunk: Buffer) => {
       this.bytesReceived += chunk.length;
-      this.receive(chunk);
+      if (this.status !== null) this.receiveStatus(chunk);
+      else this.receive(chunk);
     });
     this.exited = new Promise((resolve) => {
       this.child.on("error", (err) => {
@@ -67,13 +94,18 @@ export class Connection {
         resolve();
       });
     });
-    this.child.stdin.write(helper);
-    this.bytesSent += helper.length;
   }
 
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
   async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
     this.pending = true;
+    this.armTimer();
+    try {
+      await this.ready;
+    } catch (err) {
+      this.disarmTimer();
+      throw err;
+    }
     const sent = Date.now();
     let bytes = 0;
     for (const part of encodeFrame(request, attachment)) {
@@ -104,7 +136,7 @@ export class Connection {
   async close(): Promise<void> {
     this.onLog(
       "debug",
-      `${this.roundTrips} round trip(s); sent ${this.bytesSent} bytes (helper ${this.helperLength}), received ${this.bytesReceived} bytes`,
+      `${this.roundTrips} round trip(s); sent ${this.bytesSent} bytes (helper ${this.helperLength}, runtime ${this.bytesUploaded}), received ${this.bytesReceived} bytes`,
     );
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
@@ -160,6 +192,98 @@ export class Connection {
     });
   }
 
+  /** The bootstrap's status lines (bootstrap-sh.ts), until it starts the helper. */
+  private receiveStatus(chunk: Buffer): void {
+    if (this.failure !== null || this.status === null) return;
+    let buffer = Buffer.concat([this.status, chunk]);
+    for (let end = buffer.indexOf(10); end >= 0; end = buffer.indexOf(10)) {
+      const line = buffer.subarray(0, end).toString("latin1");
+      buffer = buffer.subarray(end + 1);
+      const status = parseStatus(line);
+      if (status === null) {
+        return this.stop(
+          new HostError(
+            `unexpected output from the host before the helper started: "${line.slice(0, 200)}"`,
+            "connect",
+          ),
+        );
+      }
+      this.onStatus(status);
+      if (this.status === null) {
+        // The helper runs now: the rest is frames.
+        if (buffer.length > 0) this.receive(buffer);
+        return;
+      }
+    }
+    if (buffer.length > MAX_STATUS_LINE) {
+      return this.stop(
+        new HostError("protocol error: the bootstrap's status line is too long", "connect"),
+      );
+    }
+    this.status = buffer;
+  }
+
+  private onStatus(status: BootstrapStatus): void {
+    if (status.type === "fail") {
+      // The bootstrap exits by itself.
+      this.fail(
+        new HostError(
+          explainBootstrapFailure(this.transport.host, status.reason, status.detail),
+          "connect",
+        ),
+      );
+      return;
+    }
+    if (status.type === "upload") {
+      this.upload(status.arch);
+      return;
+    }
+    this.runtime = status.runtime;
+    this.status = null;
+    this.child.stdin.write(this.helper);
+    this.bytesSent += this.helper.length;
+    this.readyResolve();
+  }
+
+  /** Sends the runtime package the bootstrap asked for: "<size>\n<bytes>". */
+  private upload(arch: RuntimeArch): void {
+    if (this.runtimeSource === null) {
+      return this.stop(new HostError("the host asked for the bundled runtime", "connect"));
+    }
+    // Nothing comes back while the package travels; the timer restarts once it is written.
+    this.disarmTimer();
+    this.runtimeSource(arch).then(
+      (data) => {
+        if (this.failure !== null) return;
+        this.onLog(
+          "verbose",
+          `uploading the bundled runtime (${arch}, ${(data.length / 1024 / 1024).toFixed(1)} MiB)`,
+        );
+        this.child.stdin.write(`${data.length}
+`);
+        this.child.stdin.write(data, () => {
+          if (this.pending && this.failure === null) this.armTimer();
+        });
+        this.bytesUploaded += data.length;
+        this.bytesSent += data.length + String(data.length).length + 1;
+      },
+      (err: unknown) =>
+        this.stop(
+          new HostError(
+            `the host needs the bundled runtime, which is not available: ${err instanceof Error ? err.message : String(err)}`,
+            "connect",
+          ),
+        ),
+    );
+  }
+
+  /** Fails the connection and kills the bootstrap or helper. */
+  private stop(err: HostError): void {
+    this.disarmTimer();
+    this.fail(err);
+    this.child.kill("SIGKILL");
+  }
+
   private receive(chunk: Buffer): void {
     if (this.failure !== null) return;
     try {
@@ -198,6 +322,7 @@ export class Connection {
 
   private fail(err: Error): void {
     this.failure ??= err;
+    this.readyReject(this.failure);
     const waiter = this.waiter;
     this.waiter = null;
     if (waiter !== null) waiter(this.failure);

@@ -11,8 +11,9 @@ import type { ContentMessage, DetectResult, LogLevel, SyncResponse } from "../pr
 import { helperBundle } from "../transport/bootstrap.ts";
 import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
-import type { Transport } from "../transport/transport.ts";
-import { Connection, type Reply } from "./connection.ts";
+import type { RuntimeInfo, Transport } from "../transport/transport.ts";
+import { runtimePackageOnce } from "../runtime/cache.ts";
+import { Connection, type Reply, type RuntimeSource } from "./connection.ts";
 import { redactResult } from "./redact.ts";
 import { diffHidden, type FileResult, type HostResult } from "./result.ts";
 
@@ -46,6 +47,9 @@ function transportFor(config: Config, host: HostConfig): Transport {
     sshUser: host.ssh_user,
     node: host.node,
     sshConfig: config.global.ssh_config,
+    sudo: host.sudo,
+    runtime: host.runtime,
+    sshPersist: config.global.ssh_persist,
   };
   // A closed set: switch on the connection, no plugin discovery.
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
@@ -78,7 +82,11 @@ export async function syncHost(
   try {
     if (aborted()) throw interrupted("connect");
     log("verbose", `connecting (${host.connection})`);
-    connection = new Connection(transportFor(config, host), helperBundle(), log, options.timeoutMs);
+    const transport = transportFor(config, host);
+    await transport.prepare();
+    connection = new Connection(transport, helperBundle(), log, options.timeoutMs, runtimeSource);
+    const reuse = transport.reuse();
+    if (reuse !== null) log("verbose", reuse);
 
     const commands = config.global.detect_groups;
     const info = expect(
@@ -97,7 +105,8 @@ export async function syncHost(
       );
     }
     const detected = detectedGroups(commands, info.detect_groups);
-    log("verbose", `host runs ${info.os}/${info.arch}, Node.js ${info.node_version}`);
+    result.runtime = connection.runtime;
+    log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
 
     result.groups = hostGroups(config, host.name, detected);
     if (options.isTarget !== undefined && !options.isTarget(result.groups)) {
@@ -145,6 +154,22 @@ export async function syncHost(
   }
   redactResult(result, redact);
   return result;
+}
+
+/** The bundled runtime's package from the workstation's cache, fetched (with progress) if needed. */
+const runtimeSource: RuntimeSource = async (arch) =>
+  (
+    await runtimePackageOnce(arch, {
+      write: (t) => process.stderr.write(t),
+      isTTY: process.stderr.isTTY,
+    })
+  ).data;
+
+function describeRuntime(runtime: RuntimeInfo | null): string {
+  if (runtime === null) return "Node.js (unknown)";
+  return runtime.kind === "host"
+    ? `the helper runs on the host's Node.js ${runtime.version}`
+    : `the helper runs on the bundled runtime, Node.js ${runtime.version}${runtime.uploaded ? ", uploaded by this sync" : ", already on the host"}`;
 }
 
 function expect<T extends Reply["type"]>(reply: Reply, type: T): Extract<Reply, { type: T }> {

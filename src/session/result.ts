@@ -1,4 +1,5 @@
 import type { Stage } from "../errors.ts";
+import type { RuntimeInfo } from "../transport/transport.ts";
 import type { CommandResult, FileInfo, ServiceChange } from "../protocol/messages.ts";
 
 /** Why a changed file's diff is not shown (SPEC 5.1): its old or new mode withholds read
@@ -37,6 +38,8 @@ export interface HostResult {
   packages: string[];
   services: ServiceChange[];
   commands: CommandResult[];
+  /** Which Node.js ran the helper (null or absent: the helper never started). */
+  runtime?: RuntimeInfo | null;
   /** Not one of the targets after all (known only after detecting its groups): nothing was synced. */
   skipped: boolean;
 }

@@ -1,13 +1,14 @@
 import { spawn } from "node:child_process";
-import { EXIT_NODE_TOO_OLD, bootstrapArgs } from "./bootstrap.ts";
+import { EXIT_NODE_TOO_OLD, explainSudo, helperCommand } from "./bootstrap.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** `connection: local`: the helper is a child process of safcm. */
 export class LocalTransport implements Transport {
-  constructor(private readonly host: TransportHost) {}
+  constructor(readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
-    return spawn(this.host.node, bootstrapArgs(helperLength), {
+    const [program, ...args] = helperCommand(this.host, helperLength);
+    return spawn(program, args, {
       stdio: ["pipe", "pipe", "pipe"],
       // Its own process group: Ctrl-C on a terminal reaches safcm only, which stops the
       // helper cleanly and still receives its report (SPEC 5.5).
@@ -15,7 +16,17 @@ export class LocalTransport implements Transport {
     });
   }
 
-  explainExit(code: number | null, _signal: string | null, _stderr: string): string | null {
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  reuse(): string | null {
+    return null;
+  }
+
+  explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
+    const sudo = explainSudo(this.host, stderr);
+    if (sudo !== null) return sudo;
     if (code === EXIT_NODE_TOO_OLD) {
       return `Node.js on this host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
     }

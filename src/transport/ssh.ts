@@ -1,23 +1,47 @@
 import { spawn } from "node:child_process";
-import { EXIT_NODE_TOO_OLD, EXIT_NOT_FOUND, bootstrapArgs, shellQuote } from "./bootstrap.ts";
+import {
+  EXIT_NODE_TOO_OLD,
+  EXIT_NOT_FOUND,
+  explainSudo,
+  helperCommand,
+  shellQuote,
+} from "./bootstrap.ts";
+import {
+  controlDir,
+  controlSocket,
+  masterRunning,
+  privateControlDir,
+  userControlsHost,
+} from "./control.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** ssh's own exit status for connection and authentication errors. */
 const EXIT_SSH_ERROR = 255;
 
+const MAX_SOCKET_PATH = 107 - 17;
+
+const dirChecks = new Map<string, string | null>();
+
+/** privateControlDir, once per run and directory. */
+function checkedDir(dir: string): string | null {
+  if (!dirChecks.has(dir)) dirChecks.set(dir, privateControlDir(dir));
+  return dirChecks.get(dir) ?? null;
+}
+
 /** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
 export class SshTransport implements Transport {
-  constructor(private readonly host: TransportHost) {}
+  private reuseNote: string | null = null;
+  /** The user's ssh configuration sets ControlMaster/ControlPath for this host (see prepare). */
+  private userControls = false;
+
+  constructor(readonly host: TransportHost) {}
 
   start(helperLength: number): HelperProcess {
     const args = ["-o", "BatchMode=yes", "-T"];
+    this.reuseNote = this.controlOptions(args);
     if (this.host.sshConfig !== null) args.push("-F", this.host.sshConfig);
     if (this.host.sshUser !== null) args.push("-l", this.host.sshUser);
-    const remote = [
-      "exec",
-      shellQuote(this.host.node),
-      ...bootstrapArgs(helperLength).map(shellQuote),
-    ];
+    const remote = ["exec", ...helperCommand(this.host, helperLength).map(shellQuote)];
     args.push("--", this.host.name, remote.join(" "));
     return spawn("ssh", args, {
       stdio: ["pipe", "pipe", "pipe"],
@@ -27,9 +51,64 @@ export class SshTransport implements Transport {
     });
   }
 
+  async prepare(): Promise<void> {
+    this.userControls = await userControlsHost(this.host);
+  }
+
+  reuse(): string | null {
+    return this.reuseNote;
+  }
+
+  /** Adds the options of connection reuse (control.ts) to args; says what it did. */
+  private controlOptions(args: string[]): string {
+    const persist = this.host.sshPersist;
+    if (this.userControls) {
+      return "connection reuse as your ssh configuration says (it sets ControlMaster or ControlPath)";
+    }
+    if (persist === 0) return "connection reuse off (ssh_persist: 0)";
+    const dir = controlDir();
+    const problem = checkedDir(dir);
+    if (problem !== null) return `connection reuse off: ${problem}`;
+    const socket = controlSocket(dir, this.host);
+    // ssh adds a temporary suffix of 17 characters; a unix socket path has at most 107.
+    if (socket.length > MAX_SOCKET_PATH) {
+      return `connection reuse off: the control socket path ${socket} is too long for a unix socket`;
+    }
+    const reused = masterRunning(socket);
+    args.push(
+      "-o",
+      "ControlMaster=auto",
+      "-o",
+      `ControlPath=${socket.replaceAll("%", "%%")}`,
+      "-o",
+      `ControlPersist=${persist}s`,
+    );
+    return reused
+      ? `reusing the ssh connection an earlier sync left open (${socket})`
+      : `new ssh connection; it stays open ${persist} s after this sync for the next one (${socket})`;
+  }
+
+  /** What to do about a host key ssh refused (BatchMode never asks), or "". */
+  private hostKeyHint(stderr: string): string {
+    const ssh = `ssh${this.host.sshConfig === null ? "" : ` -F ${this.host.sshConfig}`} ${this.host.name}`;
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed/i.test(stderr)) {
+      return (
+        `: the host key of ${this.host.name} has changed; if that is expected, remove the old key ` +
+        `(ssh-keygen -R <host>) and run "${ssh}" once to check and accept the new one`
+      );
+    }
+    if (/Host key verification failed|host key is known/i.test(stderr)) {
+      return `: the host key of ${this.host.name} is unknown or has changed; run "${ssh}" once to check and accept it`;
+    }
+    return "";
+  }
+
   explainExit(code: number | null, _signal: string | null, stderr: string): string | null {
+    const sudo = code === EXIT_SSH_ERROR ? null : explainSudo(this.host, stderr);
+    if (sudo !== null) return sudo;
     if (code === EXIT_NOT_FOUND) {
-      return `Node.js ("${this.host.node}") not found on the host; install it (e.g. apt-get install nodejs) or set "node" in hosts.yaml`;
+      const last = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "";
+      return `a program the connection needs (sh${this.host.sudo ? ", sudo" : ""}) was not found on the host${last === "" ? "" : `: ${last}`}`;
     }
     if (code === EXIT_NODE_TOO_OLD) {
       return `Node.js on the host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
@@ -37,10 +116,19 @@ export class SshTransport implements Transport {
     if (code === EXIT_SSH_ERROR) {
       // ssh exits 255 for its own errors (it says which on stderr) and when the
       // remote command was killed by a signal or the connection dropped (silent).
-      const last = stderr.trim().split("\n").filter(Boolean).at(-1);
-      return last === undefined
-        ? "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)"
-        : `ssh failed: ${last}`;
+      // Not the reason: ssh's note when two first connections race to become the master.
+      const last = stderr
+        .trim()
+        .split("\n")
+        .filter(
+          (l) => l !== "" && !/^ControlSocket .* already exists, disabling multiplexing/.test(l),
+        )
+        .at(-1);
+      if (last === undefined) {
+        return "connection closed unexpectedly: the helper was killed or the connection dropped (ssh exit status 255)";
+      }
+      const hint = this.hostKeyHint(stderr);
+      return `ssh failed: ${hint === "" ? last : last.replace(/\.$/, "") + hint}`;
     }
     return null;
   }

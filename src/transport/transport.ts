@@ -10,6 +10,20 @@ export interface TransportHost {
   node: string;
   /** OpenSSH client configuration passed as -F, if any. */
   sshConfig: string | null;
+  /** Run the helper through `sudo -n` (after logging in). */
+  sudo: boolean;
+  /** Seconds an ssh master connection stays open after the sync (ControlPersist); 0: none. */
+  sshPersist: number;
+  /** What runs the helper (SPEC 3.2). */
+  runtime: "auto" | "host" | "bundled";
+}
+
+/** Which Node.js ran the helper, as the bootstrap reported it. */
+export interface RuntimeInfo {
+  kind: "host" | "bundled";
+  version: string;
+  /** The bundled runtime was uploaded by this connection. */
+  uploaded: boolean;
 }
 
 export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
@@ -19,7 +33,12 @@ export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
  * the frames to stdin and reads frames from stdout; stderr is for humans.
  */
 export interface Transport {
+  readonly host: TransportHost;
+  /** Work before start() that may wait (e.g. asking ssh about the configuration). */
+  prepare(): Promise<void>;
   start(helperLength: number): HelperProcess;
+  /** What start() did about connection reuse, for -l verbose (null: nothing to say). */
+  reuse(): string | null;
   /** Puts an unexpected exit of the connection into words, or null if it says nothing. */
   explainExit(code: number | null, signal: string | null, stderr: string): string | null;
 }

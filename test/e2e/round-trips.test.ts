@@ -21,7 +21,7 @@ interface Traffic {
 async function sync(conf: string, ...args: string[]): Promise<Traffic> {
   const r = await safcm(["sync", "-C", conf, "-l", "debug", ...args, "h"]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  const m = /(\d+) round trip\(s\); sent (\d+) bytes \(helper (\d+)\)/.exec(r.stderr);
+  const m = /(\d+) round trip\(s\); sent (\d+) bytes \(helper (\d+)/.exec(r.stderr);
   assert.ok(m, r.stderr);
   return { roundTrips: Number(m[1]), sent: Number(m[2]), helper: Number(m[3]) };
 }

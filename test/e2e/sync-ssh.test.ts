@@ -39,6 +39,14 @@ before(async () => {
       "  IdentitiesOnly yes",
       `  UserKnownHostsFile ${join(sshd.dir, "known_hosts_changed")}`,
       "  StrictHostKeyChecking yes",
+      "Host unknownkey",
+      "  HostName 127.0.0.1",
+      `  Port ${sshd.port}`,
+      "  User root",
+      `  IdentityFile ${join(sshd.dir, "client_ed25519")}`,
+      "  IdentitiesOnly yes",
+      `  UserKnownHostsFile ${join(sshd.dir, "known_hosts_empty")}`,
+      "  StrictHostKeyChecking ask",
       "",
     ].join("\n"),
   );
@@ -158,7 +166,20 @@ describe("sync over ssh", { concurrency: true }, () => {
     const r = await f.run("changedkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[changedkey\] error: ssh failed: Host key verification failed/);
+    assert.match(
+      r.stdout,
+      /the host key of changedkey has changed; if that is expected, remove the old key \(ssh-keygen -R <host>\) and run "ssh -F \S+ changedkey" once/,
+    );
     assert.deepEqual(readdirSync(f.roots.changedkey), []);
+  });
+
+  test("an unknown host key says to run ssh <host> once", async () => {
+    const f = fixture(["unknownkey"], { "all/files/x": "x\n" });
+    const r = await f.run("unknownkey");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\[unknownkey\] error: ssh failed: Host key verification failed/);
+    assert.match(r.stdout, /run "ssh -F \S+ unknownkey" once to check and accept it/);
+    assert.deepEqual(readdirSync(f.roots.unknownkey), []);
   });
 
   test("ssh_user is passed to ssh as the login user", async () => {
@@ -206,7 +227,11 @@ describe("sync over ssh", { concurrency: true }, () => {
   });
 
   test("a host whose node points at a missing executable says what is missing and how to install it", async () => {
-    const f = fixture(["h3"], { "all/files/x": "x\n" }, { h3: "  node: /nonexistent/node\n" });
+    const f = fixture(
+      ["h3"],
+      { "all/files/x": "x\n" },
+      { h3: "  node: /nonexistent/node\n  runtime: host\n" },
+    );
     const r = await f.run("h3");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /Node\.js \("\/nonexistent\/node"\) not found.*apt-get install nodejs/);

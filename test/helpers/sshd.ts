@@ -5,7 +5,7 @@
 // shell start-up is skipped for this key only.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { findProgram, requireProgramsForFile } from "./programs.ts";
@@ -126,5 +126,38 @@ export async function startSshd(aliases: string[], extraConfig = ""): Promise<Ss
       }
       cleanup();
     },
+  };
+}
+
+/** sshd extra configuration that lets loginUser() users log in with the test key. */
+export function loginUsersConfig(names: string[]): string {
+  return `Match User ${names.join(",")}\n  AuthorizedKeysFile .ssh/authorized_keys\n`;
+}
+
+/**
+ * Creates a real unprivileged user (shell /bin/sh, home /home/<name>) that can
+ * log in to the test sshd with its client key (give startSshd
+ * loginUsersConfig([name]) too). Returns a function that deletes the user.
+ */
+export function loginUser(sshd: Sshd, name: string): () => void {
+  // "*": no password, but not a locked account (sshd refuses those to every key).
+  execFileSync("useradd", ["-m", "-s", "/bin/sh", "-p", "*", name]);
+  const home = `/home/${name}`;
+  mkdirSync(join(home, ".ssh"), { mode: 0o700 });
+  writeFileSync(
+    join(home, ".ssh/authorized_keys"),
+    readFileSync(join(sshd.dir, "client_ed25519.pub")),
+  );
+  const uid = Number(execFileSync("id", ["-u", name], { encoding: "utf8" }));
+  const gid = Number(execFileSync("id", ["-g", name], { encoding: "utf8" }));
+  chownSync(join(home, ".ssh"), uid, gid);
+  chownSync(join(home, ".ssh/authorized_keys"), uid, gid);
+  return () => {
+    try {
+      // -f: even while a session of it is still open (an ssh master of connection reuse).
+      execFileSync("userdel", ["-f", "-r", name], { stdio: "ignore" });
+    } catch {
+      // userdel -r complains about a missing mail spool; the user is gone anyway.
+    }
   };
 }

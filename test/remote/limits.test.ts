@@ -15,7 +15,7 @@ import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/prot
 import type { FileEntry, LogLevel, SyncRequest } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
 import { MAX_LOG_LINES } from "../../src/session/connection.ts";
-import { bootstrapArgs, helperBundle } from "../../src/transport/bootstrap.ts";
+import { BOOTSTRAP, helperBundle } from "../../src/transport/bootstrap.ts";
 import { removeDir, tempDir } from "./util.ts";
 
 interface Reply {
@@ -27,7 +27,7 @@ interface Reply {
 /** Runs the bundled helper (behind `prefix`, e.g. prlimit) on sync requests; every frame it sends is validated. */
 function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
   const bundle = helperBundle();
-  const argv = [...prefix, process.execPath, ...bootstrapArgs(bundle.length)];
+  const argv = [...prefix, process.execPath, "-e", BOOTSTRAP, String(bundle.length)];
   const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
   const stdout: Buffer[] = [];
   let stderr = "";

@@ -10,6 +10,7 @@ test("the shape of SPEC 7.2", () => {
     hosts: [
       host({
         groups: ["all", "detected_linux", "web1", "webservers"],
+        runtime: { kind: "bundled", version: "24.22.3", uploaded: true },
         files: [
           created("/etc/motd"),
           changed("a\n", "b\n", { path: "/etc/x", old: info("file", 0o4750, null, 1000) }),
@@ -32,8 +33,17 @@ test("the shape of SPEC 7.2", () => {
         ok: true,
         error: null,
         groups: ["all", "detected_linux", "web1", "webservers"],
+        runtime: { kind: "bundled", version: "24.22.3", uploaded: true },
         files: [
-          { path: "/etc/motd", created: true, old: null, new: root, diff: null, diff_hidden: null },
+          {
+            path: "/etc/motd",
+            created: true,
+            old: null,
+            new: root,
+            diff: null,
+            diff_hidden: null,
+            acl_removed: false,
+          },
           {
             path: "/etc/x",
             created: false,
@@ -41,6 +51,7 @@ test("the shape of SPEC 7.2", () => {
             new: root,
             diff: "@@ -1,1 +1,1 @@\n-a\n+b",
             diff_hidden: null,
+            acl_removed: false,
           },
         ],
         packages: ["htop"],
@@ -54,6 +65,7 @@ test("the shape of SPEC 7.2", () => {
         ok: false,
         error: "connection refused",
         groups: [],
+        runtime: null,
         files: [],
         packages: [],
         services: [],

@@ -60,7 +60,8 @@ after(async () => {
 function configure(dir: string, hosts: string[], extra: Record<string, string> = {}): string {
   const conf = join(dir, "conf");
   const tree: Record<string, Node> = {
-    "config.yaml": `ssh_config: ${sshd.config}\n`,
+    // No connection reuse: its masters keep sessions open on purpose (test/e2e/ssh-reuse.test.ts).
+    "config.yaml": `ssh_config: ${sshd.config}\nssh_persist: 0\n`,
     "hosts.yaml": hosts
       .map((h) => {
         const root = join(rootsBase, dir.slice(base.length), h);
@@ -218,7 +219,8 @@ describe("load", { concurrency: false }, () => {
     const nonode = ["nonode0", "nonode1"];
     const extra: Record<string, string> = {};
     for (const h of local) extra[h] = "  connection: local\n";
-    for (const h of nonode) extra[h] = "  connection: local\n  node: /nonexistent/node\n";
+    for (const h of nonode)
+      extra[h] = "  connection: local\n  node: /nonexistent/node\n  runtime: host\n";
     const conf = configure(dir, [...local, ...ssh, ...dead, ...nonode], extra);
     const config = loadConfig(conf);
     const run = () =>
