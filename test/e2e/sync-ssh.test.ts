@@ -206,8 +206,10 @@ describe("sync over ssh", { concurrency: true }, () => {
 
   test("a connection killed in the middle of a sync fails the host with a clear error", async () => {
     // The detect command kills the helper's parent (sshd's session process for this connection).
+    // Without a master connection (ssh_persist: 0): a master's sshd process serves every
+    // session to h1, and the other tests of this file use h1 at the same time.
     const f = fixture(["h1"], {
-      "config.yaml": `detect_groups: ["kill -9 $(awk '{print $4}' /proc/$PPID/stat); sleep 5"]\n`,
+      "config.yaml": `ssh_persist: 0\ndetect_groups: ["kill -9 $(awk '{print $4}' /proc/$PPID/stat); sleep 5"]\n`,
       "all/files/x": "x\n",
     });
     const r = await f.run("h1");
@@ -218,7 +220,7 @@ describe("sync over ssh", { concurrency: true }, () => {
 
   test("a helper killed in the middle of a sync fails the host with a clear error", async () => {
     const f = fixture(["h2"], {
-      "config.yaml": `detect_groups: ["kill -9 $PPID"]\n`,
+      "config.yaml": `ssh_persist: 0\ndetect_groups: ["kill -9 $PPID"]\n`,
       "all/files/x": "x\n",
     });
     const r = await f.run("h2");
