@@ -86,11 +86,9 @@ test("too many changes give a line instead of a slow diff", () => {
   const n = 20_000;
   const old = Array.from({ length: n }, (_, i) => (i % 2 ? "x" : "y")).join("\n");
   const neu = Array.from({ length: n }, (_, i) => (i % 3 ? "x" : "z")).join("\n");
-  const start = performance.now();
   assert.equal(
     fileDiff(changed(old, neu)),
     `<too many changes to diff, ${old.length} -> ${neu.length} bytes>`,
   );
-  assert.ok(performance.now() - start < 5000);
   assert.ok(MAX_EDIT_LENGTH >= 1000);
 });
