@@ -3,6 +3,7 @@
 // the JSON Schemas reject the same YAML documents where the mistake is one of
 // shape.
 
+import type { ProblemCode } from "../../src/errors.ts";
 import { dir, file } from "./tree.ts";
 import type { Tree } from "./tree.ts";
 
@@ -12,6 +13,8 @@ export interface Case {
   file: string;
   line?: number;
   col?: number;
+  /** The problem's stable code (src/errors.ts ProblemCode). */
+  code: ProblemCode;
   phrase: string;
   /** Set where the mistake is in a YAML file but not in its shape (a reference to another
    * file, the file system, YAML syntax, a mode read from the source text): the JSON Schemas
@@ -30,6 +33,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 2,
     col: 1,
+    code: "unknown-key",
     phrase: 'unknown key "log_levl"',
   },
   {
@@ -38,6 +42,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 12,
+    code: "bad-value",
     phrase: 'invalid log_level "loud"',
   },
   {
@@ -45,6 +50,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: yes\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "true or false",
   },
   {
@@ -52,6 +58,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "\ndetect_groups: uname -s\n" },
     file: "config.yaml",
     line: 2,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   {
@@ -60,6 +67,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "group_order:\n  - detected_x\n  - webservers\n" },
     file: "config.yaml",
     line: 3,
+    code: "unknown-name",
     phrase: 'unknown group "webservers"',
   },
   {
@@ -68,6 +76,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "ssh_config: ssh/config\n" },
     file: "config.yaml",
     line: 1,
+    code: "not-found",
     phrase: 'ssh_config "ssh/config" is not a file',
   },
   {
@@ -76,7 +85,9 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: true\ngroup_order: [a, b\n" },
     file: "config.yaml",
     line: 3,
-    phrase: "",
+    col: 1,
+    code: "yaml-syntax",
+    phrase: "must be sufficiently indented and end with a ]",
   },
   {
     name: "config.yaml: duplicate key",
@@ -84,6 +95,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: true\ndry_run: false\n" },
     file: "config.yaml",
     line: 2,
+    code: "duplicate-key",
     phrase: "unique",
   },
   // 3.2 hosts.yaml
@@ -93,6 +105,7 @@ export const cases: Case[] = [
     file: "hosts.yaml",
     line: 2,
     col: 3,
+    code: "unknown-key",
     phrase: 'unknown key "sshuser"',
   },
   {
@@ -101,6 +114,7 @@ export const cases: Case[] = [
     file: "hosts.yaml",
     line: 2,
     col: 9,
+    code: "bad-name",
     phrase: 'invalid host name "Web2"',
   },
   {
@@ -108,6 +122,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": '- name: "-oproxy"\n' },
     file: "hosts.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'must not start with "-"',
   },
   {
@@ -116,6 +131,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n- name: db1\n- name: web1\n" },
     file: "hosts.yaml",
     line: 3,
+    code: "duplicate",
     phrase: 'duplicate host "web1"',
   },
   {
@@ -124,6 +140,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 14,
+    code: "bad-value",
     phrase: "ssh_persist must be a whole number from 0 to 604800",
   },
   {
@@ -131,6 +148,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "sudo: yes please\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "sudo must be true or false",
   },
   {
@@ -138,6 +156,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n  runtime: docker\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'invalid runtime "docker" (use auto, host, bundled)',
   },
   {
@@ -145,6 +164,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n  connection: telnet\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'invalid connection "telnet"',
   },
   {
@@ -152,6 +172,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n- ssh_user: x\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "missing-key",
     phrase: 'needs a "name"',
   },
   {
@@ -159,6 +180,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "web1: {}\n" },
     file: "hosts.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   // 3.3 groups.yaml
@@ -167,6 +189,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "web.servers:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid group name "web.servers"',
   },
   {
@@ -174,6 +197,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "x:\n  - web1\nall:\n  - db1\n" },
     file: "groups.yaml",
     line: 3,
+    code: "bad-name",
     phrase: 'invalid group name "all"',
   },
   {
@@ -181,6 +205,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "detected_debian:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: "reserved for detected groups",
   },
   {
@@ -189,6 +214,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "db1:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: "name of a host",
   },
   {
@@ -197,6 +223,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "web:\n  - web1\nweb2_remove:\n  - web1\n" },
     file: "groups.yaml",
     line: 3,
+    code: "unknown-name",
     phrase: '"web2", which is not defined',
   },
   {
@@ -206,6 +233,7 @@ export const cases: Case[] = [
     file: "groups.yaml",
     line: 3,
     col: 5,
+    code: "unknown-name",
     phrase: 'unknown member "web3" of group "web"',
   },
   {
@@ -217,6 +245,7 @@ export const cases: Case[] = [
     },
     file: "groups.yaml",
     line: 1,
+    code: "cycle",
     phrase: "cycle in groups: a -> b -> c -> a",
   },
   {
@@ -225,6 +254,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "a:\n  - web1\n  - a\n" },
     file: "groups.yaml",
     line: 1,
+    code: "cycle",
     phrase: "cycle in groups: a -> a",
   },
   {
@@ -232,6 +262,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "a: web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   // 3.1 ignore
@@ -241,6 +272,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 16,
+    code: "bad-value",
     phrase: 'ignore pattern "etc/*.bak" contains "/"',
   },
   {
@@ -248,6 +280,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "ignore: '*~'\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "ignore must be a list",
   },
   {
@@ -258,6 +291,7 @@ export const cases: Case[] = [
     file: "all/permissions.yaml",
     line: 1,
     col: 1,
+    code: "missing-path",
     phrase: '"/etc/motd~" is ignored ("motd~" matches the ignore pattern "*~" of config.yaml)',
     notShape: "the files/ tree",
   },
@@ -269,6 +303,7 @@ export const cases: Case[] = [
     },
     file: "all/templates.yaml",
     line: 1,
+    code: "missing-path",
     phrase: '"/cache/x" is ignored ("cache" matches the ignore pattern "cache" of config.yaml)',
     notShape: "the files/ tree",
   },
@@ -279,6 +314,7 @@ export const cases: Case[] = [
     },
     file: "all/triggers.yaml",
     line: 1,
+    code: "missing-path",
     phrase: '"/.gitkeep" is ignored',
     notShape: "the files/ tree",
   },
@@ -289,6 +325,7 @@ export const cases: Case[] = [
     file: "all/vars.yaml",
     line: 2,
     col: 1,
+    code: "bad-name",
     phrase: 'invalid variable name "Listen-Port"',
   },
   {
@@ -296,6 +333,7 @@ export const cases: Case[] = [
     tree: { all: { "vars.yaml": "2fa: true\n" } },
     file: "all/vars.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid variable name "2fa"',
   },
   {
@@ -303,6 +341,7 @@ export const cases: Case[] = [
     tree: { all: { "vars.yaml": "- port\n" } },
     file: "all/vars.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "vars.yaml must be a mapping",
   },
   {
@@ -310,6 +349,7 @@ export const cases: Case[] = [
     tree: { all: { "vars.yaml": "port: 80\nname:\n" } },
     file: "all/vars.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'variable "name" has no value',
   },
   {
@@ -318,6 +358,7 @@ export const cases: Case[] = [
     file: "all/vars.yaml",
     line: 3,
     col: 5,
+    code: "bad-value",
     phrase: 'an item of variable "upstreams" has no value',
   },
   {
@@ -326,6 +367,7 @@ export const cases: Case[] = [
     file: "all/vars.yaml",
     line: 1,
     col: 8,
+    code: "bad-value",
     phrase: "must be a finite number",
   },
   {
@@ -333,6 +375,7 @@ export const cases: Case[] = [
     tree: { all: { "vars.yaml": "token: !env DB-PASSWORD\n" } },
     file: "all/vars.yaml",
     line: 1,
+    code: "bad-value",
     phrase: '!env needs the name of an environment variable, not "DB-PASSWORD"',
     notShape: "tags are invisible to a schema",
   },
@@ -342,6 +385,7 @@ export const cases: Case[] = [
     file: "all/vars.yaml",
     line: 1,
     col: 8,
+    code: "unknown-tag",
     phrase: "Unresolved tag: !command (known tags: !env on a string, !command on a string)",
     notShape: "tags are invisible to a schema",
   },
@@ -350,6 +394,7 @@ export const cases: Case[] = [
     tree: { all: { "vars.yaml": "token: !vault abc\n" } },
     file: "all/vars.yaml",
     line: 1,
+    code: "unknown-tag",
     phrase: "!vault",
     notShape: "tags are invisible to a schema",
   },
@@ -358,6 +403,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: !env web1\n" },
     file: "hosts.yaml",
     line: 1,
+    code: "unknown-tag",
     phrase: "Unresolved tag: !env (tags such as !env and !command belong in vars.yaml)",
     notShape: "tags are invisible to a schema",
   },
@@ -366,12 +412,14 @@ export const cases: Case[] = [
     name: "directory named like nothing",
     tree: { "hosts.yaml": hosts2, "groups.yaml": "webservers: [web1]\n", webserverz: {} },
     file: "webserverz",
+    code: "unexpected-entry",
     phrase: "probably a typo",
   },
   {
     name: "unknown entry in a group directory",
     tree: { all: { "packages.yml": "- htop\n" } },
     file: "all/packages.yml",
+    code: "unexpected-entry",
     phrase: 'unknown entry "packages.yml"',
   },
   {
@@ -386,6 +434,7 @@ export const cases: Case[] = [
     file: "all/permissions.yaml",
     line: 2,
     col: 1,
+    code: "missing-path",
     phrase: '"/etc/shadow" does not exist in all/files/',
   },
   {
@@ -393,6 +442,7 @@ export const cases: Case[] = [
     tree: { all: { files: { etc: {} }, "permissions.yaml": "etc: 0755\n" } },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-path",
     phrase: "must be absolute",
   },
   {
@@ -400,6 +450,7 @@ export const cases: Case[] = [
     tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc/: 0755\n" } },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-path",
     phrase: 'write "/etc"',
   },
   {
@@ -409,6 +460,7 @@ export const cases: Case[] = [
     file: "all/permissions.yaml",
     line: 1,
     col: 7,
+    code: "bad-permission",
     phrase: 'invalid mode "0758"',
   },
   {
@@ -416,6 +468,7 @@ export const cases: Case[] = [
     tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 10755\n" } },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-permission",
     phrase: 'invalid mode "10755"',
   },
   {
@@ -423,6 +476,7 @@ export const cases: Case[] = [
     tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0755 root\n" } },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-permission",
     phrase: "<mode> <user> <group>",
   },
   {
@@ -430,36 +484,40 @@ export const cases: Case[] = [
     tree: { all: { files: { etc: {} }, "permissions.yaml": "- /etc\n" } },
     file: "all/permissions.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a mapping",
   },
   {
-    name: "templates.yaml: path not in files/",
+    name: "templates.yaml: a directory cannot be a template",
     notShape: "the files/ tree",
     tree: { all: { files: { etc: {} }, "templates.yaml": "- /etc\n- /etc/motd\n" } },
     file: "all/templates.yaml",
     line: 1,
-    phrase: "not a regular file",
+    code: "wrong-file-type",
+    phrase: '"/etc" is not a regular file, so it cannot be a template',
   },
   {
-    name: "templates.yaml: missing path",
+    name: "templates.yaml: path not in files/",
     notShape: "the files/ tree",
     tree: { all: { files: { etc: {} }, "templates.yaml": "\n- /etc/motd\n" } },
     file: "all/templates.yaml",
     line: 2,
+    code: "missing-path",
     phrase: '"/etc/motd" does not exist in all/files/',
   },
   {
-    name: "triggers.yaml: path not in files/",
+    name: "triggers.yaml: a command that is not a string",
     tree: {
       "hosts.yaml": hosts2,
       web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n" },
     },
     file: "web1/triggers.yaml",
     line: 2,
-    phrase: "must be a string",
+    code: "wrong-type",
+    phrase: 'an item of the commands of trigger "/etc" must be a string',
   },
   {
-    name: "triggers.yaml: missing path",
+    name: "triggers.yaml: path not in files/",
     notShape: "the files/ tree",
     tree: {
       "hosts.yaml": hosts2,
@@ -467,6 +525,7 @@ export const cases: Case[] = [
     },
     file: "web1/triggers.yaml",
     line: 3,
+    code: "missing-path",
     phrase: '"/etc/nginx" does not exist in web1/files/',
   },
   {
@@ -479,6 +538,7 @@ export const cases: Case[] = [
     },
     file: "all/files/etc/motd",
     line: 3,
+    code: "template-syntax",
     phrase: 'template error in group "all"',
   },
   {
@@ -488,18 +548,21 @@ export const cases: Case[] = [
     },
     file: "all/files/motd",
     line: 1,
+    code: "template-syntax",
     phrase: "upcas",
   },
   {
     name: "group-writable local file",
     tree: { all: { files: { etc: { motd: file("hi\n", 0o664) } } } },
     file: "all/files/etc/motd",
+    code: "unsafe-permissions",
     phrase: "safcm fixperms",
   },
   {
     name: "world-writable local directory",
     tree: { all: { files: { tmp: dir({ ".keep": "" }, 0o757) } } },
     file: "all/files/tmp",
+    code: "unsafe-permissions",
     phrase: "writable by group or others (mode 0757)",
   },
   {
@@ -508,6 +571,7 @@ export const cases: Case[] = [
     file: "all/packages.yaml",
     line: 2,
     col: 3,
+    code: "bad-name",
     phrase: 'invalid package name "vim nano"',
   },
   {
@@ -516,6 +580,7 @@ export const cases: Case[] = [
     file: "all/packages.yaml",
     line: 2,
     col: 3,
+    code: "bad-name",
     phrase: 'invalid package name "nginx=1.22": a Debian package name is lower case letters',
   },
   {
@@ -523,6 +588,7 @@ export const cases: Case[] = [
     tree: { all: { "services.yaml": '- "--now"\n' } },
     file: "all/services.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid service name "--now"',
   },
   {
@@ -530,12 +596,14 @@ export const cases: Case[] = [
     tree: { all: { "commands.yaml": "run: this\n" } },
     file: "all/commands.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   {
     name: "files is not a directory",
     tree: { all: { files: "x" } },
     file: "all/files",
+    code: "wrong-file-type",
     phrase: "must be a directory",
   },
 ];

@@ -26,6 +26,7 @@ for (const c of cases) {
     const problems = problemsOf(c.tree);
     const match = problems.find(
       (p) =>
+        p.code === c.code &&
         p.pos?.file === c.file &&
         (c.line === undefined || p.pos.line === c.line) &&
         (c.col === undefined || p.pos.col === c.col) &&
@@ -33,7 +34,7 @@ for (const c of cases) {
     );
     assert.ok(
       match,
-      `no problem at ${c.file}:${c.line ?? ""} with "${c.phrase}" in ${JSON.stringify(problems)}`,
+      `no ${c.code} problem at ${c.file}:${c.line ?? ""} with "${c.phrase}" in ${JSON.stringify(problems)}`,
     );
   });
 }
@@ -46,6 +47,7 @@ test("load error: hosts.yaml is required", () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems.length, 1);
+      assert.equal(err.problems[0]?.code, "not-found");
       assert.equal(
         err.problems[0]?.message,
         `no hosts.yaml in ${dir}: safcm works on a configuration directory with a hosts.yaml (run it there, or name the directory with -C DIR)`,
@@ -63,6 +65,7 @@ test("load error: a FIFO in files/ is not supported", () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems[0]?.pos?.file, "all/files/fifo");
+      assert.equal(err.problems[0]?.code, "wrong-file-type");
       assert.match(err.problems[0]?.message ?? "", /unsupported file type/);
       return true;
     },

@@ -36,6 +36,8 @@ describe("schemas against the table of configuration mistakes", () => {
       const files = yamlFiles(configDir(c.tree));
       const results = [...files].map(([rel, text]) => ({ rel, ...validateYaml(rel, text) }));
       const shape = c.file.endsWith(".yaml") && c.notShape === undefined;
+      // A wrong type or an unknown key is always a mistake of shape that a schema can see.
+      if (c.code === "wrong-type" || c.code === "unknown-key") assert.ok(shape, c.code);
       if (shape) {
         assert.ok(
           results.some((r) => r.rel === c.file && r.result === "rejected"),
