@@ -4,8 +4,7 @@
 // shape.
 
 import type { ProblemCode } from "../../src/errors.ts";
-import { dir, file } from "./tree.ts";
-import type { Tree } from "./tree.ts";
+import type { Tree } from "../helpers/tree.ts";
 
 export interface Case {
   name: string;
@@ -285,9 +284,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml names an ignored file",
-    tree: {
-      all: { files: { etc: { "motd~": "old\n" } }, "permissions.yaml": "/etc/motd~: 0600\n" },
-    },
+    tree: { "all/files/etc/motd~": "old\n", "all/permissions.yaml": "/etc/motd~: 0600\n" },
     file: "all/permissions.yaml",
     line: 1,
     col: 1,
@@ -299,7 +296,8 @@ export const cases: Case[] = [
     name: "templates.yaml names a file in an ignored directory",
     tree: {
       "config.yaml": "ignore: [cache]\n",
-      all: { files: { cache: { x: "x\n" } }, "templates.yaml": "- /cache/x\n" },
+      "all/files/cache/x": "x\n",
+      "all/templates.yaml": "- /cache/x\n",
     },
     file: "all/templates.yaml",
     line: 1,
@@ -309,9 +307,7 @@ export const cases: Case[] = [
   },
   {
     name: "triggers.yaml names an ignored file",
-    tree: {
-      all: { files: { ".gitkeep": "" }, "triggers.yaml": "/.gitkeep:\n  - echo x\n" },
-    },
+    tree: { "all/files/.gitkeep": "", "all/triggers.yaml": "/.gitkeep:\n  - echo x\n" },
     file: "all/triggers.yaml",
     line: 1,
     code: "missing-path",
@@ -321,7 +317,7 @@ export const cases: Case[] = [
   // 3.5 vars.yaml
   {
     name: "vars.yaml: invalid variable name",
-    tree: { all: { "vars.yaml": "port: 80\nListen-Port: 8080\n" } },
+    tree: { "all/vars.yaml": "port: 80\nListen-Port: 8080\n" },
     file: "all/vars.yaml",
     line: 2,
     col: 1,
@@ -330,7 +326,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: variable name starting with a digit",
-    tree: { all: { "vars.yaml": "2fa: true\n" } },
+    tree: { "all/vars.yaml": "2fa: true\n" },
     file: "all/vars.yaml",
     line: 1,
     code: "bad-name",
@@ -338,7 +334,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: not a mapping",
-    tree: { all: { "vars.yaml": "- port\n" } },
+    tree: { "all/vars.yaml": "- port\n" },
     file: "all/vars.yaml",
     line: 1,
     code: "wrong-type",
@@ -346,7 +342,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: a variable without a value",
-    tree: { all: { "vars.yaml": "port: 80\nname:\n" } },
+    tree: { "all/vars.yaml": "port: 80\nname:\n" },
     file: "all/vars.yaml",
     line: 2,
     code: "bad-value",
@@ -354,7 +350,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: null inside a list",
-    tree: { all: { "vars.yaml": "upstreams:\n  - a\n  - ~\n" } },
+    tree: { "all/vars.yaml": "upstreams:\n  - a\n  - ~\n" },
     file: "all/vars.yaml",
     line: 3,
     col: 5,
@@ -363,7 +359,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: infinite number",
-    tree: { all: { "vars.yaml": "limit: .inf\n" } },
+    tree: { "all/vars.yaml": "limit: .inf\n" },
     file: "all/vars.yaml",
     line: 1,
     col: 8,
@@ -372,7 +368,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: !env with a bad name",
-    tree: { all: { "vars.yaml": "token: !env DB-PASSWORD\n" } },
+    tree: { "all/vars.yaml": "token: !env DB-PASSWORD\n" },
     file: "all/vars.yaml",
     line: 1,
     code: "bad-value",
@@ -381,7 +377,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: !command on a list",
-    tree: { all: { "vars.yaml": "token: !command [pass, show]\n" } },
+    tree: { "all/vars.yaml": "token: !command [pass, show]\n" },
     file: "all/vars.yaml",
     line: 1,
     col: 8,
@@ -391,7 +387,7 @@ export const cases: Case[] = [
   },
   {
     name: "vars.yaml: an unknown tag",
-    tree: { all: { "vars.yaml": "token: !vault abc\n" } },
+    tree: { "all/vars.yaml": "token: !vault abc\n" },
     file: "all/vars.yaml",
     line: 1,
     code: "unknown-tag",
@@ -410,14 +406,18 @@ export const cases: Case[] = [
   // top-level directories and group directories (3, 3.5)
   {
     name: "directory named like nothing",
-    tree: { "hosts.yaml": hosts2, "groups.yaml": "webservers: [web1]\n", webserverz: {} },
+    tree: {
+      "hosts.yaml": hosts2,
+      "groups.yaml": "webservers: [web1]\n",
+      webserverz: { dir: true },
+    },
     file: "webserverz",
     code: "unexpected-entry",
     phrase: "probably a typo",
   },
   {
     name: "unknown entry in a group directory",
-    tree: { all: { "packages.yml": "- htop\n" } },
+    tree: { "all/packages.yml": "- htop\n" },
     file: "all/packages.yml",
     code: "unexpected-entry",
     phrase: 'unknown entry "packages.yml"',
@@ -426,10 +426,8 @@ export const cases: Case[] = [
     name: "permissions.yaml: path not in files/",
     notShape: "the files/ tree",
     tree: {
-      all: {
-        files: { etc: { motd: "hi\n" } },
-        "permissions.yaml": "/etc/motd: 0600\n/etc/shadow: 0640 root shadow\n",
-      },
+      "all/files/etc/motd": "hi\n",
+      "all/permissions.yaml": "/etc/motd: 0600\n/etc/shadow: 0640 root shadow\n",
     },
     file: "all/permissions.yaml",
     line: 2,
@@ -439,7 +437,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml: relative path",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "etc: 0755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "etc: 0755\n" },
     file: "all/permissions.yaml",
     line: 1,
     code: "bad-path",
@@ -447,7 +445,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml: trailing slash",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc/: 0755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc/: 0755\n" },
     file: "all/permissions.yaml",
     line: 1,
     code: "bad-path",
@@ -456,7 +454,7 @@ export const cases: Case[] = [
   {
     name: "permissions.yaml: not octal",
     notShape: "a mode read from the source text (YAML reads 0758 as 758)",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0758\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 0758\n" },
     file: "all/permissions.yaml",
     line: 1,
     col: 7,
@@ -465,7 +463,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml: five digits",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 10755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 10755\n" },
     file: "all/permissions.yaml",
     line: 1,
     code: "bad-permission",
@@ -473,7 +471,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml: user without group",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0755 root\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 0755 root\n" },
     file: "all/permissions.yaml",
     line: 1,
     code: "bad-permission",
@@ -481,7 +479,7 @@ export const cases: Case[] = [
   },
   {
     name: "permissions.yaml: not a mapping",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "- /etc\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "- /etc\n" },
     file: "all/permissions.yaml",
     line: 1,
     code: "wrong-type",
@@ -490,7 +488,7 @@ export const cases: Case[] = [
   {
     name: "templates.yaml: a directory cannot be a template",
     notShape: "the files/ tree",
-    tree: { all: { files: { etc: {} }, "templates.yaml": "- /etc\n- /etc/motd\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/templates.yaml": "- /etc\n- /etc/motd\n" },
     file: "all/templates.yaml",
     line: 1,
     code: "wrong-file-type",
@@ -499,7 +497,7 @@ export const cases: Case[] = [
   {
     name: "templates.yaml: path not in files/",
     notShape: "the files/ tree",
-    tree: { all: { files: { etc: {} }, "templates.yaml": "\n- /etc/motd\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/templates.yaml": "\n- /etc/motd\n" },
     file: "all/templates.yaml",
     line: 2,
     code: "missing-path",
@@ -509,7 +507,8 @@ export const cases: Case[] = [
     name: "triggers.yaml: a command that is not a string",
     tree: {
       "hosts.yaml": hosts2,
-      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n" },
+      "web1/files/etc": { dir: true },
+      "web1/triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n",
     },
     file: "web1/triggers.yaml",
     line: 2,
@@ -521,7 +520,8 @@ export const cases: Case[] = [
     notShape: "the files/ tree",
     tree: {
       "hosts.yaml": hosts2,
-      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - x\n/etc/nginx:\n  - x\n" },
+      "web1/files/etc": { dir: true },
+      "web1/triggers.yaml": "/etc:\n  - x\n/etc/nginx:\n  - x\n",
     },
     file: "web1/triggers.yaml",
     line: 3,
@@ -531,10 +531,9 @@ export const cases: Case[] = [
   {
     name: "template syntax error",
     tree: {
-      all: {
-        files: { etc: { motd: "Hello\n\n{% if groups.x %}\nno endif\n", issue: "x" } },
-        "templates.yaml": "- /etc/issue\n- /etc/motd\n",
-      },
+      "all/files/etc/motd": "Hello\n\n{% if groups.x %}\nno endif\n",
+      "all/files/etc/issue": "x",
+      "all/templates.yaml": "- /etc/issue\n- /etc/motd\n",
     },
     file: "all/files/etc/motd",
     line: 3,
@@ -543,9 +542,7 @@ export const cases: Case[] = [
   },
   {
     name: "template with an unknown filter",
-    tree: {
-      all: { files: { motd: "{{ host | upcas }}\n" }, "templates.yaml": "- /motd\n" },
-    },
+    tree: { "all/files/motd": "{{ host | upcas }}\n", "all/templates.yaml": "- /motd\n" },
     file: "all/files/motd",
     line: 1,
     code: "template-syntax",
@@ -553,21 +550,21 @@ export const cases: Case[] = [
   },
   {
     name: "group-writable local file",
-    tree: { all: { files: { etc: { motd: file("hi\n", 0o664) } } } },
+    tree: { "all/files/etc/motd": { content: "hi\n", mode: 0o664 } },
     file: "all/files/etc/motd",
     code: "unsafe-permissions",
     phrase: "safcm fixperms",
   },
   {
     name: "world-writable local directory",
-    tree: { all: { files: { tmp: dir({ ".keep": "" }, 0o757) } } },
+    tree: { "all/files/tmp": { dir: true, mode: 0o757 }, "all/files/tmp/.keep": "" },
     file: "all/files/tmp",
     code: "unsafe-permissions",
     phrase: "writable by group or others (mode 0757)",
   },
   {
     name: "packages.yaml: name with whitespace",
-    tree: { all: { "packages.yaml": "- htop\n- vim nano\n" } },
+    tree: { "all/packages.yaml": "- htop\n- vim nano\n" },
     file: "all/packages.yaml",
     line: 2,
     col: 3,
@@ -576,7 +573,7 @@ export const cases: Case[] = [
   },
   {
     name: "packages.yaml: upper case or a version is not a Debian package name",
-    tree: { all: { "packages.yaml": "- htop\n- nginx=1.22\n" } },
+    tree: { "all/packages.yaml": "- htop\n- nginx=1.22\n" },
     file: "all/packages.yaml",
     line: 2,
     col: 3,
@@ -585,7 +582,7 @@ export const cases: Case[] = [
   },
   {
     name: "services.yaml: name starting with -",
-    tree: { all: { "services.yaml": '- "--now"\n' } },
+    tree: { "all/services.yaml": '- "--now"\n' },
     file: "all/services.yaml",
     line: 1,
     code: "bad-name",
@@ -593,7 +590,7 @@ export const cases: Case[] = [
   },
   {
     name: "commands.yaml: not a list",
-    tree: { all: { "commands.yaml": "run: this\n" } },
+    tree: { "all/commands.yaml": "run: this\n" },
     file: "all/commands.yaml",
     line: 1,
     code: "wrong-type",
@@ -601,7 +598,7 @@ export const cases: Case[] = [
   },
   {
     name: "files is not a directory",
-    tree: { all: { files: "x" } },
+    tree: { "all/files": "x" },
     file: "all/files",
     code: "wrong-file-type",
     phrase: "must be a directory",

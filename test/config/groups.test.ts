@@ -4,7 +4,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { memberGroups, possibleGroups } from "../../src/config/groups.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { isTarget, resolveTargets } from "../../src/config/targets.ts";
-import { configDir } from "./tree.ts";
+import { configDir } from "../helpers/tree.ts";
 
 const hosts = "- name: web1\n- name: web2\n- name: db1\n- name: image\n";
 

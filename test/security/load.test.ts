@@ -12,10 +12,8 @@ import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -34,9 +32,10 @@ const aliases = Array.from({ length: HOSTS }, (_, i) => `h${String(i).padStart(3
 const { dir: base, cleanup } = tempDir("safcm-load-");
 // The roots on tmpfs when there is one: this test is about connections and
 // processes, not about the disk's fsync() speed (100 hosts x 22 files).
-const rootsBase = existsSync("/dev/shm")
-  ? mkdtempSync("/dev/shm/safcm-load-")
-  : join(base, "roots");
+const roots = existsSync("/dev/shm")
+  ? tempDir("safcm-load-", { parent: "/dev/shm" })
+  : { dir: join(base, "roots"), cleanup: () => {} };
+const rootsBase = roots.dir;
 let sshd: Sshd;
 
 before(async () => {
@@ -53,7 +52,7 @@ after(async () => {
   // undefined when the set-up failed: then there is nothing to stop
   await (sshd as Sshd | undefined)?.stop();
   cleanup();
-  rmSync(rootsBase, { recursive: true, force: true });
+  roots.cleanup();
 });
 
 /** A configuration for `hosts` (each with its own root below `dir`): 20 small files and one of 256 KiB. */
