@@ -107,7 +107,7 @@ export async function sync(args: string[]): Promise<number> {
   process.off("SIGTERM", onSignal);
   progress.clear();
 
-  const result: SyncResult = { dry_run: dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
+  const result: SyncResult = { dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryText(result));
   if (interruptedBy !== null) return EXIT_INTERRUPTED[interruptedBy] ?? 130;
