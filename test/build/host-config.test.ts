@@ -1,33 +1,11 @@
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HostError } from "../../src/errors.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { buildHost } from "../../src/build/host-config.ts";
-import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
+import type { BuiltHost } from "../../src/build/host-config.ts";
 import { configDir, under, type Tree } from "../helpers/tree.ts";
-
-const facts: HostFacts = { detected: [], uid: 1000, gid: 100 };
-
-/** Builds host `host` (default h1) of the configuration `tree`. */
-function build(tree: Tree, host = "h1", f: HostFacts = facts): BuiltHost {
-  const config = loadConfig(configDir(tree));
-  const h = config.hosts.find((x) => x.name === host);
-  assert.ok(h, `no host ${host}`);
-  return buildHost(config, h, f);
-}
-
-/** The HostError of building `tree`'s h1. */
-function buildError(tree: Tree, f: HostFacts = facts): HostError {
-  try {
-    build(tree, "h1", f);
-  } catch (err) {
-    assert.ok(err instanceof HostError, String(err));
-    assert.equal(err.stage, "build");
-    return err;
-  }
-  assert.fail("expected a HostError");
-}
+import { build, buildError, facts } from "./build.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const content = (b: BuiltHost, path: string) => b.content.get(path)?.toString();

@@ -2,32 +2,13 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildHost } from "../../src/build/host-config.ts";
-import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
-import { loadConfig } from "../../src/config/load.ts";
+import type { BuiltHost } from "../../src/build/host-config.ts";
 import { redactor } from "../../src/config/secrets.ts";
-import { HostError } from "../../src/errors.ts";
-import { configDir, type Tree } from "../helpers/tree.ts";
+import type { Tree } from "../helpers/tree.ts";
+import { build, buildError, facts } from "./build.ts";
 
-const facts: HostFacts = { detected: [], uid: 0, gid: 0 };
-
-function build(tree: Tree, host = "h1", f: HostFacts = facts): BuiltHost {
-  const config = loadConfig(configDir(tree));
-  const h = config.hosts.find((x) => x.name === host);
-  assert.ok(h, `no host ${host}`);
-  return buildHost(config, h, f);
-}
-
-function buildError(tree: Tree, host = "h1", f: HostFacts = facts): string {
-  try {
-    build(tree, host, f);
-  } catch (err) {
-    assert.ok(err instanceof HostError, String(err));
-    assert.equal(err.stage, "build");
-    return err.message;
-  }
-  assert.fail("expected a HostError");
-}
+/** The message of the build error of `tree`. */
+const buildMessage = (tree: Tree) => buildError(tree).message;
 
 /** A template /out in group "all" with `text`. */
 function template(text: string): Tree {
@@ -64,7 +45,7 @@ test("vars: group_order decides between two groups, later is higher", () => {
 });
 
 test("vars: different values from unordered groups are a conflict naming both groups, even unused", () => {
-  const message = buildError({
+  const message = buildMessage({
     "groups.yaml": "web: [h1]\neu: [h1]\n",
     "web/vars.yaml": "port: 80\ndns: 10.0.0.1\n",
     "eu/vars.yaml": "dns: [10.9.0.1]\n",
@@ -108,7 +89,7 @@ test("vars: lists and mappings in templates, replaced whole (no key-by-key merge
 });
 
 test("vars: an unknown variable is an error with group, file and line", () => {
-  const message = buildError({
+  const message = buildMessage({
     "all/vars.yaml": "port: 80\n",
     ...template("a\n{{ vars.prot }}\n"),
   });
@@ -127,7 +108,7 @@ test("vars: a variable named like an Object property is a variable, and prototyp
     "x",
   );
   assert.match(
-    buildError({ "all/vars.yaml": "a: 1\n", ...template("{{ vars.constructor }}") }),
+    buildMessage({ "all/vars.yaml": "a: 1\n", ...template("{{ vars.constructor }}") }),
     /vars\.constructor/,
   );
 });
@@ -144,7 +125,7 @@ test("members: all and every static group, sorted; groups depending on detection
   };
   assert.equal(out(build(tree)), "server h1;server web2;\ndb1 h1 h2 web2|db1 web2|0\n");
   assert.match(
-    buildError({ ...tree, ...template("{{ members.debian }}") }),
+    buildMessage({ ...tree, ...template("{{ members.debian }}") }),
     /undefined variable: members\.debian/,
   );
 });
@@ -163,11 +144,11 @@ test("groups: any detected_<x> is known (false where not detected), other unknow
     "not bsd debian",
   );
   assert.match(
-    buildError({ ...tree, ...template("{% if groups.detectedx %}{% endif %}") }),
+    buildMessage({ ...tree, ...template("{% if groups.detectedx %}{% endif %}") }),
     /groups\.detectedx/,
   );
   assert.match(
-    buildError({ ...tree, ...template("{% if groups.detected_ %}{% endif %}") }),
+    buildMessage({ ...tree, ...template("{% if groups.detected_ %}{% endif %}") }),
     /groups\.detected_/,
   );
 });

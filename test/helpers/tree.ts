@@ -114,13 +114,13 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs the real CLI (bin/safcm, which uses dist/). */
+/** Runs the real CLI (bin/safcm, which uses dist/); `nodeArgs` go to node before it. */
 export function safcm(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SAFCM, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SAFCM, ...args], {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
