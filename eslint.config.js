@@ -2,25 +2,66 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import prettier from "eslint-config-prettier";
 
-// The helper (src/remote) and the protocol it shares with the local side are
-// bundled alone and run on managed hosts: they may use node: builtins only.
-const helperRestrictions = {
-  patterns: [
-    {
-      group: [
-        "../config/*",
-        "../build/*",
-        "../transport/*",
-        "../session/*",
-        "../report/*",
-        "../cli/*",
-        "../errors*",
-      ],
-      message: "the helper may import only src/protocol and node: builtins",
-    },
-    { regex: "^(?!node:|\\.)", message: "the helper may not use npm packages" },
-  ],
+// Import direction, one row per folder of src/ (STYLE.md (a), as the code draws it):
+// cli -> config, session, report -> build -> config -> protocol, errors.ts; session ->
+// transport. Each folder lists the folders of src/ it must NOT import; nothing imports
+// cli/, and only the helper's own bundle holds remote/.
+const FOLDERS = ["cli", "config", "build", "transport", "session", "report", "remote", "protocol"];
+const LOCAL = FOLDERS.filter((f) => f !== "protocol" && f !== "remote");
+const forbidden = {
+  // The helper (src/remote) and the protocol it shares with the local side are
+  // bundled alone into dist/remote.js and run on managed hosts.
+  protocol: [...FOLDERS.filter((f) => f !== "protocol"), "errors", "paths"],
+  remote: [...LOCAL, "errors", "paths"],
+  // Reads configuration files into plain data; may use protocol types and values
+  // (LOG_LEVELS, Owner) and the npm parsers (yaml, liquidjs, picomatch).
+  config: ["cli", "build", "transport", "session", "report", "remote"],
+  // Per-host assembly of the configuration; returns data, never talks to a host.
+  build: ["cli", "transport", "session", "report", "remote"],
+  // Starts the helper and hands over its streams; gets plain host data.
+  transport: ["cli", "config", "build", "session", "report", "remote"],
+  // Runs one host's sync; returns results and emits log events, never prints.
+  session: ["cli", "report", "remote"],
+  // Presentation of results: no configuration, no connections.
+  report: ["cli", "config", "build", "transport", "remote"],
+  cli: ["remote"],
 };
+const HELPER =
+  "the helper (src/remote, src/protocol) may import only src/protocol and node: builtins";
+
+/** no-restricted-imports options for the files of src/<folder>/ (undefined: src/*.ts). */
+function restrictions(folder) {
+  const up = folder === undefined ? "./" : "../";
+  const names = folder === undefined ? FOLDERS : forbidden[folder];
+  const helper = folder === "remote" || folder === "protocol";
+  const patterns = [
+    {
+      group: names.flatMap((f) => [`${up}${f}`, `${up}${f}/*`, `${up}${f}.*`]),
+      message: helper
+        ? HELPER
+        : `src/${folder ?? "*.ts"} must not import this (import direction: eslint.config.js, STYLE.md (a))`,
+    },
+  ];
+  if (helper)
+    patterns.push({ regex: "^(?!node:|\\.)", message: "the helper may not use npm packages" });
+  if (folder === "report") {
+    // Results arrive as data: report/ may name session/ and protocol/ types only.
+    patterns.push({
+      group: ["../session/*", "../protocol/*"],
+      allowTypeImports: true,
+      message: "report/ may import only types from session/ and protocol/",
+    });
+  }
+  return { patterns };
+}
+const boundaries = [
+  ...FOLDERS.map((folder) => ({
+    files: [`src/${folder}/**`],
+    rules: { "no-restricted-imports": ["error", restrictions(folder)] },
+  })),
+  // errors.ts and paths.ts at the top of src/ are leaves: they import no folder.
+  { files: ["src/*.ts"], rules: { "no-restricted-imports": ["error", restrictions(undefined)] } },
+];
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "examples/", "tmp/"] },
@@ -44,10 +85,7 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ["src/remote/**", "src/protocol/**"],
-    rules: { "no-restricted-imports": ["error", helperRestrictions] },
-  },
+  ...boundaries,
   {
     files: ["**/*.js", "**/*.mjs", "bin/safcm"],
     ...tseslint.configs.disableTypeChecked,

@@ -34,11 +34,8 @@ if (outside.length > 0) {
   );
   process.exit(1);
 }
+// test/remote/bundle.test.ts checks the same on a bundle of its own.
 writeFileSync("dist/remote.js", helper.outputFiles[0].contents);
-writeFileSync(
-  "dist/remote-inputs.json",
-  JSON.stringify(Object.keys(helper.metafile.inputs)) + "\n",
-);
 
 await build({
   entryPoints: ["src/cli/main.ts"],

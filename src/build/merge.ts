@@ -4,19 +4,15 @@
 
 import { HostError } from "../errors.ts";
 import { ALL } from "../config/names.ts";
-import type { FileType, Owner } from "../protocol/messages.ts";
+import type { FileEntry } from "../protocol/messages.ts";
 
 /** A group's entry for a path with everything that counts for a conflict. */
-export interface Candidate {
+export interface Candidate extends Pick<FileEntry, "path" | "type" | "mode" | "user" | "target"> {
   group: string;
-  path: string;
-  type: FileType;
-  mode: number;
-  user: Owner;
-  ownerGroup: Owner;
+  /** The entry's owning group (FileEntry's `group`; here `group` is the group directory). */
+  ownerGroup: FileEntry["group"];
   /** Regular file: the (rendered) content; symlink: the target's bytes. */
   content: Buffer;
-  target?: string;
   template: boolean;
   triggers: string[];
 }

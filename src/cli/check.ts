@@ -21,7 +21,7 @@ export function printWarnings(warnings: string[]): void {
  */
 export async function check(args: string[]): Promise<number> {
   const opts = parseOptions(args, "check");
-  const errors: Problem[] = [];
+  const errors: Omit<Problem, "code">[] = [];
   let warnings: string[] = [];
   let checked = 0;
   let level = opts.logLevel;

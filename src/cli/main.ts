@@ -19,7 +19,7 @@ function version(): string {
 
 function usage(message: string, command?: string): never {
   const hint = command === undefined ? "safcm help" : `safcm help ${command}`;
-  throw new ConfigError([{ message: `${message} (see "${hint}")` }]);
+  throw new ConfigError([{ code: "usage", message: `${message} (see "${hint}")` }]);
 }
 
 /** Whether a command's arguments ask for its help (`safcm sync --help`). */

@@ -86,7 +86,7 @@ function isOptionName(name: string): name is OptionName {
  */
 export function parseOptions(args: string[], command: OptionCommand): Options {
   const usage = (message: string): never => {
-    throw new ConfigError([{ message: `${message} (see "safcm help ${command}")` }]);
+    throw new ConfigError([{ code: "usage", message: `${message} (see "safcm help ${command}")` }]);
   };
   const allowed: readonly OptionName[] = COMMAND_OPTIONS[command];
   // Lenient parsing gives every token; the checks below are safcm's own.

@@ -19,13 +19,17 @@ export async function runtimeCommand(args: string[]): Promise<number> {
   const [sub, archArg, ...rest] = args;
   if (sub !== "fetch" || rest.length > 0) {
     throw new ConfigError([
-      { message: 'usage: safcm runtime fetch [x64|arm64] (see "safcm help runtime")' },
+      {
+        code: "usage",
+        message: 'usage: safcm runtime fetch [x64|arm64] (see "safcm help runtime")',
+      },
     ]);
   }
   const arch = archArg ?? process.arch;
   if (!(RUNTIME_ARCHES as readonly string[]).includes(arch)) {
     throw new ConfigError([
       {
+        code: "usage",
         message: `the bundled runtime exists for x64 and arm64, not "${arch}"${archArg === undefined ? " (this workstation's architecture); name one" : ""}`,
       },
     ]);

@@ -28,7 +28,10 @@ function helperTimeoutMs(): number {
   // setTimeout takes at most 2^31-1 ms; anything larger would fire at once.
   if (!(seconds > 0) || seconds > 2_147_483) {
     throw new ConfigError([
-      { message: `invalid SAFCM_HELPER_TIMEOUT "${value}", expected seconds (at most 2147483)` },
+      {
+        code: "usage",
+        message: `invalid SAFCM_HELPER_TIMEOUT "${value}", expected seconds (at most 2147483)`,
+      },
     ]);
   }
   return seconds * 1000;
@@ -38,7 +41,9 @@ export async function sync(args: string[]): Promise<number> {
   const opts = parseOptions(args, "sync");
   const timeoutMs = helperTimeoutMs();
   if (opts.targets.length === 0) {
-    throw new ConfigError([{ message: 'no host or group given (e.g. "safcm sync all")' }]);
+    throw new ConfigError([
+      { code: "usage", message: 'no host or group given (e.g. "safcm sync all")' },
+    ]);
   }
   const started = Math.round(process.uptime() * 1000);
   const config = loadConfig(resolve(opts.dir));
@@ -103,7 +108,7 @@ export async function sync(args: string[]): Promise<number> {
   process.off("SIGTERM", onSignal);
   progress.clear();
 
-  const result: SyncResult = { dry_run: dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
+  const result: SyncResult = { dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryText(result));
   if (interruptedBy !== null) return EXIT_INTERRUPTED[interruptedBy] ?? 130;

@@ -58,7 +58,9 @@ function fix(at: string, rel: string, changed: ModeChange[]): void {
     const st = fstatSync(fd);
     if (st.ino !== seen.ino || st.dev !== seen.dev) {
       closeSync(fd);
-      throw new ConfigError([{ pos: { file: rel }, message: "changed while fixperms ran" }]);
+      throw new ConfigError([
+        { code: "fixperms-failed", pos: { file: rel }, message: "changed while fixperms ran" },
+      ]);
     }
     const from = st.mode & 0o7777;
     const to = from & ~0o022;
@@ -92,7 +94,11 @@ function fixError(where: string, err: unknown): unknown {
   const e = err as NodeJS.ErrnoException;
   if (err instanceof ConfigError || typeof e.code !== "string") return err;
   return new ConfigError([
-    { pos: { file: where }, message: `cannot fix permissions: ${e.code} (${e.syscall ?? "fs"})` },
+    {
+      code: "fixperms-failed",
+      pos: { file: where },
+      message: `cannot fix permissions: ${e.code} (${e.syscall ?? "fs"})`,
+    },
   ]);
 }
 

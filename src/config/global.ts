@@ -69,7 +69,12 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
         const level = yf.string(e.value, "log_level");
         if (level === undefined) break;
         if (isLogLevel(level)) global.log_level = level;
-        else yf.error(e.value, `invalid log_level "${level}" (use ${LOG_LEVELS.join(", ")})`);
+        else
+          yf.error(
+            e.value,
+            "bad-value",
+            `invalid log_level "${level}" (use ${LOG_LEVELS.join(", ")})`,
+          );
         break;
       }
       case "detect_groups":
@@ -84,7 +89,7 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
         if (file === undefined) break;
         const abs = path.resolve(dir, file);
         if (statQuietly(abs)?.isFile() !== true) {
-          yf.error(e.value, `ssh_config "${file}" is not a file (resolved to ${abs})`);
+          yf.error(e.value, "not-found", `ssh_config "${file}" is not a file (resolved to ${abs})`);
         }
         global.ssh_config = abs;
         break;
@@ -124,17 +129,19 @@ export function checkGroupOrder(
 ): void {
   const seen = new Set<string>();
   for (const { value, node } of items) {
-    if (seen.has(value)) yf.error(node, `group "${value}" is listed twice in group_order`);
+    if (seen.has(value))
+      yf.error(node, "duplicate", `group "${value}" is listed twice in group_order`);
     seen.add(value);
     if (value === ALL) {
-      yf.error(node, `"all" cannot be ordered: it is always below every other group`);
+      yf.error(node, "bad-value", `"all" cannot be ordered: it is always below every other group`);
     } else if (hostNames.has(value)) {
       yf.error(
         node,
+        "bad-value",
         `"${value}" is a host: its own group is always above every other group, it cannot be ordered`,
       );
     } else if (!groups.members.has(value) && !isDetectedGroup(value)) {
-      yf.error(node, `unknown group "${value}" in group_order`);
+      yf.error(node, "unknown-name", `unknown group "${value}" in group_order`);
     }
   }
 }

@@ -99,7 +99,7 @@ export function loadGroupDir(
   try {
     names = readdirSync(path.join(dir, name)).sort();
   } catch (err) {
-    problems.add({ file: name }, `cannot read group directory: ${errorText(err)}`);
+    problems.add({ file: name }, "unreadable", `cannot read group directory: ${errorText(err)}`);
     return group;
   }
   for (const entry of names) {
@@ -110,6 +110,7 @@ export function loadGroupDir(
       if (ignore.match(entry) !== undefined) continue;
       problems.add(
         { file: rel },
+        "unexpected-entry",
         `unknown entry "${entry}" in group directory "${name}" (allowed: files/, ${YAML_FILES.join(", ")})`,
       );
       continue;
@@ -122,20 +123,24 @@ export function loadGroupDir(
       // EACCES; a YAML file that is a dangling link or a link loop is no regular file.
       const denied = (err as NodeJS.ErrnoException).code === "EACCES";
       if (entry !== "files" && !denied)
-        problems.add({ file: rel }, `${entry} must be a regular file`);
-      else problems.add({ file: rel }, `cannot read: ${errorText(err)}`);
+        problems.add({ file: rel }, "wrong-file-type", `${entry} must be a regular file`);
+      else problems.add({ file: rel }, "unreadable", `cannot read: ${errorText(err)}`);
       continue;
     }
     if (entry === "files") {
       if (st.isDirectory()) {
         readTree(dir, name, group.files, problems, ignore);
       } else {
-        problems.add({ file: rel }, `"files" in a group directory must be a directory`);
+        problems.add(
+          { file: rel },
+          "wrong-file-type",
+          `"files" in a group directory must be a directory`,
+        );
       }
     } else if (st.isFile()) {
       present.add(entry);
     } else {
-      problems.add({ file: rel }, `${entry} must be a regular file`);
+      problems.add({ file: rel }, "wrong-file-type", `${entry} must be a regular file`);
     }
   }
 
@@ -193,7 +198,7 @@ function readTree(
     try {
       st = lstatSync(local);
     } catch (err) {
-      problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+      problems.add({ file: source }, "unreadable", `cannot read: ${errorText(err)}`);
       return;
     }
     let type: FileType;
@@ -203,6 +208,7 @@ function readTree(
     else {
       problems.add(
         { file: source },
+        "wrong-file-type",
         `unsupported file type (only regular files, directories and symbolic links can be synced)`,
       );
       return;
@@ -210,6 +216,7 @@ function readTree(
     if (type !== "symlink" && (st.mode & 0o022) !== 0) {
       problems.add(
         { file: source },
+        "unsafe-permissions",
         `writable by group or others (mode ${formatMode(st.mode & 0o7777)}); run "safcm fixperms" to fix the permissions of the local files`,
       );
     }
@@ -227,12 +234,16 @@ function readTree(
         const target = readlinkSync(local, { encoding: "buffer" });
         entry.target = target.toString("utf8");
         if (!Buffer.from(entry.target, "utf8").equals(target)) {
-          problems.add({ file: source }, `the symbolic link's target is not valid UTF-8`);
+          problems.add(
+            { file: source },
+            "not-utf8",
+            `the symbolic link's target is not valid UTF-8`,
+          );
         }
         entry.content = target;
       }
     } catch (err) {
-      problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+      problems.add({ file: source }, "unreadable", `cannot read: ${errorText(err)}`);
       return;
     }
     files.set(managed, entry);
@@ -241,7 +252,7 @@ function readTree(
       try {
         children = readdirSync(local).sort();
       } catch (err) {
-        problems.add({ file: source }, `cannot read: ${errorText(err)}`);
+        problems.add({ file: source }, "unreadable", `cannot read: ${errorText(err)}`);
         return;
       }
       for (const child of children) {
@@ -292,20 +303,22 @@ function managedPath(
   p: string,
 ): string | undefined {
   if (!p.startsWith("/")) {
-    return yf.error(node, `path "${p}" must be absolute, as on the managed host`);
+    return yf.error(node, "bad-path", `path "${p}" must be absolute, as on the managed host`);
   }
   let normal = path.posix.normalize(p);
   if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
-  if (normal !== p) return yf.error(node, `path "${p}" is not normalized (write "${normal}")`);
+  if (normal !== p)
+    return yf.error(node, "bad-path", `path "${p}" is not normalized (write "${normal}")`);
   if (!group.files.has(p)) {
     const ignored = ignore.matchPath(p);
     if (ignored !== undefined) {
       return yf.error(
         node,
+        "missing-path",
         `"${p}" is ignored ("${ignored.component}" matches the ignore pattern "${ignored.pattern}" of config.yaml), so it is not part of ${group.name}/files/`,
       );
     }
-    return yf.error(node, `"${p}" does not exist in ${group.name}/files/`);
+    return yf.error(node, "missing-path", `"${p}" does not exist in ${group.name}/files/`);
   }
   return p;
 }
@@ -317,11 +330,15 @@ function readPermissions(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
     if (p === undefined || text === undefined) continue;
     const perm = parsePermission(text);
     if (typeof perm === "string") {
-      yf.error(e.value, perm);
+      yf.error(e.value, "bad-permission", perm);
       continue;
     }
     if (group.files.get(p)?.type === "symlink" && perm.mode !== 0o777) {
-      yf.error(e.value, `"${p}" is a symbolic link, which has no mode of its own: use 0777`);
+      yf.error(
+        e.value,
+        "bad-permission",
+        `"${p}" is a symbolic link, which has no mode of its own: use 0777`,
+      );
       continue;
     }
     group.permissions.set(p, perm);
@@ -335,14 +352,18 @@ function readTemplates(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
     const entry = group.files.get(p);
     if (entry === undefined) continue;
     if (entry.type !== "file") {
-      yf.error(item.node, `"${p}" is not a regular file, so it cannot be a template`);
+      yf.error(
+        item.node,
+        "wrong-file-type",
+        `"${p}" is not a regular file, so it cannot be a template`,
+      );
       continue;
     }
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(entry.content);
     } catch {
-      yf.error(item.node, `template "${p}" is not valid UTF-8 text`);
+      yf.error(item.node, "not-utf8", `template "${p}" is not valid UTF-8 text`);
       continue;
     }
     try {
@@ -352,6 +373,7 @@ function readTemplates(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
       const { line, message } = liquidError(err);
       yf.problems.add(
         line === null ? { file: entry.source } : { file: entry.source, line },
+        "template-syntax",
         `template error in group "${group.name}": ${message}`,
       );
     }
@@ -381,7 +403,12 @@ function readNames(
   const names: string[] = [];
   for (const item of yf.stringList(yf.root, what) ?? []) {
     if (grammar.test(item.value)) names.push(item.value);
-    else yf.error(item.node, `invalid ${kind} name ${JSON.stringify(item.value)}: ${rule}`);
+    else
+      yf.error(
+        item.node,
+        "bad-name",
+        `invalid ${kind} name ${JSON.stringify(item.value)}: ${rule}`,
+      );
   }
   return names;
 }

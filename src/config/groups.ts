@@ -37,11 +37,15 @@ export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null):
     }
     const problem = groupNameProblem(e.key);
     if (problem !== undefined) {
-      yf.error(e.keyNode, problem);
+      yf.error(e.keyNode, "bad-name", problem);
       continue;
     }
     if (hostNames?.has(e.key) === true) {
-      yf.error(e.keyNode, `invalid group name "${e.key}": it is the name of a host in hosts.yaml`);
+      yf.error(
+        e.keyNode,
+        "bad-name",
+        `invalid group name "${e.key}": it is the name of a host in hosts.yaml`,
+      );
       continue;
     }
     keyNodes.set(e.key, e.keyNode);
@@ -55,6 +59,7 @@ export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null):
     if (!groups.members.has(r.base)) {
       yf.error(
         r.keyNode,
+        "unknown-name",
         `"${r.base}${REMOVE_SUFFIX}" removes members from group "${r.base}", which is not defined in groups.yaml`,
       );
       continue;
@@ -77,6 +82,7 @@ export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null):
         if (!known) {
           yf.error(
             m.node,
+            "unknown-name",
             `unknown member "${m.value}" of group "${group}": not a host, a group of groups.yaml, "all" or detected_<name>`,
           );
         }
@@ -84,7 +90,7 @@ export function loadGroups(yf: YamlFile, hostNames: ReadonlySet<string> | null):
     }
   }
   for (const cycle of findCycles(groups)) {
-    yf.error(keyNodes.get(cycle[0] ?? ""), `cycle in groups: ${cycle.join(" -> ")}`);
+    yf.error(keyNodes.get(cycle[0] ?? ""), "cycle", `cycle in groups: ${cycle.join(" -> ")}`);
   }
   return groups;
 }

@@ -19,7 +19,7 @@ function validSshUser(user: string): boolean {
 export function sshUser(yf: YamlFile, node: Node | null, what: string): string | undefined {
   const user = yf.string(node, what);
   if (user !== undefined && !validSshUser(user)) {
-    return yf.error(node, `invalid ssh_user "${user}"`);
+    return yf.error(node, "bad-name", `invalid ssh_user "${user}"`);
   }
   return user;
 }
@@ -29,7 +29,7 @@ export function runtime(yf: YamlFile, node: Node | null, what: string): Runtime 
   const r = yf.string(node, what);
   if (r === undefined) return undefined;
   if ((RUNTIMES as readonly string[]).includes(r)) return r as Runtime;
-  return yf.error(node, `invalid runtime "${r}" (use ${RUNTIMES.join(", ")})`);
+  return yf.error(node, "bad-value", `invalid runtime "${r}" (use ${RUNTIMES.join(", ")})`);
 }
 
 /**
@@ -75,13 +75,17 @@ export function loadHosts(
           const name = yf.string(e.value, "the host name");
           const problem = name === undefined ? "" : hostNameProblem(name);
           if (name === undefined || problem !== undefined) {
-            if (problem) yf.error(e.value, problem);
+            if (problem) yf.error(e.value, "bad-name", problem);
             ok = false;
             break;
           }
           const earlier = seen.get(name);
           if (earlier !== undefined) {
-            yf.error(e.value, `duplicate host "${name}" (first at line ${yf.pos(earlier).line})`);
+            yf.error(
+              e.value,
+              "duplicate",
+              `duplicate host "${name}" (first at line ${yf.pos(earlier).line})`,
+            );
             duplicate = true;
           } else seen.set(name, e.value ?? e.keyNode);
           host.name = name;
@@ -106,7 +110,7 @@ export function loadHosts(
           const c = yf.string(e.value, what);
           if (c === "ssh" || c === "local") host.connection = c;
           else if (c !== undefined) {
-            yf.error(e.value, `invalid connection "${c}" (use "ssh" or "local")`);
+            yf.error(e.value, "bad-value", `invalid connection "${c}" (use "ssh" or "local")`);
           }
           break;
         }
@@ -123,7 +127,7 @@ export function loadHosts(
       }
     }
     if (nameNode === null && !entries.some((e) => e.key === "name")) {
-      yf.error(item, `a host needs a "name"`);
+      yf.error(item, "missing-key", `a host needs a "name"`);
       ok = false;
     }
     if (!ok) complete = false;

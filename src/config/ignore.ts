@@ -23,9 +23,13 @@ export function ignorePatterns(yf: YamlFile, node: Node | null): string[] {
   const patterns: string[] = [];
   for (const { value, node: item } of yf.stringList(node, "ignore") ?? []) {
     if (value.includes("/")) {
-      yf.error(item, `ignore pattern "${value}" contains "/": patterns match base names only`);
+      yf.error(
+        item,
+        "bad-value",
+        `ignore pattern "${value}" contains "/": patterns match base names only`,
+      );
     } else if (compile([value]) === null) {
-      yf.error(item, `invalid ignore pattern "${value}"`);
+      yf.error(item, "bad-value", `invalid ignore pattern "${value}"`);
     } else patterns.push(value);
   }
   return patterns;

@@ -42,10 +42,14 @@ export function loadConfig(dir: string): Config {
   try {
     isDir = statSync(abs).isDirectory();
   } catch (err) {
-    throw new ConfigError([{ message: `configuration directory "${dir}": ${errorText(err)}` }]);
+    throw new ConfigError([
+      { code: "unreadable", message: `configuration directory "${dir}": ${errorText(err)}` },
+    ]);
   }
   if (!isDir) {
-    throw new ConfigError([{ message: `configuration directory "${dir}" is not a directory` }]);
+    throw new ConfigError([
+      { code: "not-found", message: `configuration directory "${dir}" is not a directory` },
+    ]);
   }
 
   let global = defaultGlobal();
@@ -64,6 +68,7 @@ export function loadConfig(dir: string): Config {
   } else {
     throw new ConfigError([
       {
+        code: "not-found",
         message: `no hosts.yaml in ${abs}: safcm works on a configuration directory with a hosts.yaml (run it there, or name the directory with -C DIR)`,
       },
     ]);
@@ -87,7 +92,11 @@ export function loadConfig(dir: string): Config {
   try {
     entries = readdirSync(abs).sort();
   } catch (err) {
-    problems.add({ file: "." }, `cannot list the configuration directory: ${errorText(err)}`);
+    problems.add(
+      { file: "." },
+      "unreadable",
+      `cannot list the configuration directory: ${errorText(err)}`,
+    );
   }
   for (const name of entries) {
     if (name.startsWith(".")) continue;
@@ -100,6 +109,7 @@ export function loadConfig(dir: string): Config {
     else if (hostsOk && groupsOk) {
       problems.add(
         { file: name },
+        "unexpected-entry",
         `directory "${name}" is not named like a group, a host, "all" or detected_<name>: probably a typo in a group name`,
       );
     }

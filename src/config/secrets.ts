@@ -62,7 +62,11 @@ export async function resolveSecrets(config: Config, hosts: readonly HostConfig[
     if (s.kind === "env") {
       const value = process.env[s.source];
       if (value === undefined) {
-        problems.push({ pos: s.pos, message: `environment variable "${s.source}" is not set` });
+        problems.push({
+          code: "secret-unavailable",
+          pos: s.pos,
+          message: `environment variable "${s.source}" is not set`,
+        });
       } else s.value = value;
     } else if (!commands.has(s.source)) {
       commands.set(s.source, runCommand(s.source, config.dir));
@@ -72,7 +76,12 @@ export async function resolveSecrets(config: Config, hosts: readonly HostConfig[
     const outcome = s.kind === "command" ? await commands.get(s.source) : undefined;
     if (outcome === undefined) continue;
     if (typeof outcome === "string") s.value = outcome;
-    else problems.push({ pos: s.pos, message: `!command "${s.source}" ${outcome.failure}` });
+    else
+      problems.push({
+        code: "secret-unavailable",
+        pos: s.pos,
+        message: `!command "${s.source}" ${outcome.failure}`,
+      });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -28,7 +28,7 @@ export function resolveTargets(config: Config, names: string[]): HostConfig[] {
     } else if (isDetectedGroup(name)) {
       config.hosts.forEach((h) => wanted.add(h.name));
     } else {
-      problems.push({ message: `unknown host or group "${name}"` });
+      problems.push({ code: "unknown-name", message: `unknown host or group "${name}"` });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -51,6 +51,7 @@ export function readVars(yf: YamlFile): Vars {
     if (!VAR_NAME.test(e.key)) {
       yf.error(
         e.keyNode,
+        "bad-name",
         `invalid variable name "${e.key}": lower-case letters, digits and "_", not starting with a digit`,
       );
       continue;
@@ -71,7 +72,11 @@ function readValue(
 ): RawValue | undefined {
   if (--budget.left < 0) {
     if (budget.left === -1) {
-      yf.error(node, `vars.yaml expands to more than ${MAX_VAR_NODES} values (through aliases?)`);
+      yf.error(
+        node,
+        "too-large",
+        `vars.yaml expands to more than ${MAX_VAR_NODES} values (through aliases?)`,
+      );
     }
     return undefined;
   }
@@ -103,12 +108,13 @@ function readValue(
     const v: unknown = node.value;
     if (typeof v === "string" || typeof v === "boolean") return v;
     if (typeof v === "number" && Number.isFinite(v)) return v;
-    if (typeof v === "number") return yf.error(node, `${what} must be a finite number`);
+    if (typeof v === "number")
+      return yf.error(node, "bad-value", `${what} must be a finite number`);
     if (v === null) {
-      return yf.error(node, `${what} has no value (write "" for an empty string)`);
+      return yf.error(node, "bad-value", `${what} has no value (write "" for an empty string)`);
     }
   }
-  return yf.error(node, `${what} must be a string, number, boolean, list or mapping`);
+  return yf.error(node, "bad-value", `${what} must be a string, number, boolean, list or mapping`);
 }
 
 function secret(
@@ -120,10 +126,14 @@ function secret(
   const text = yf.string(node, `the argument of ${tag}`);
   if (text === undefined) return undefined;
   if (tag === "!env" && !ENV_NAME.test(text)) {
-    return yf.error(node, `!env needs the name of an environment variable, not "${text}"`);
+    return yf.error(
+      node,
+      "bad-value",
+      `!env needs the name of an environment variable, not "${text}"`,
+    );
   }
   if (tag === "!command" && text.trim() === "") {
-    return yf.error(node, `!command needs a shell command`);
+    return yf.error(node, "bad-value", `!command needs a shell command`);
   }
   const s = new Secret(tag === "!env" ? "env" : "command", text, yf.pos(node));
   secrets.push(s);

@@ -6,16 +6,22 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
-import type { Document, Node, ScalarTag } from "yaml";
+import type { Document, Node, ScalarTag, YAMLError } from "yaml";
 import { ConfigError } from "../errors.ts";
-import type { Position, Problem } from "../errors.ts";
+import type { Position, Problem, ProblemCode } from "../errors.ts";
+
+/** The codes of the yaml package's own errors that are worth a code of their own. */
+const YAML_CODES: Partial<Record<YAMLError["code"], ProblemCode>> = {
+  DUPLICATE_KEY: "duplicate-key",
+  TAG_RESOLVE_FAILED: "unknown-tag",
+};
 
 /** Collects the problems of a whole configuration; thrown together at the end. */
 export class Problems {
   readonly list: Problem[] = [];
 
-  add(pos: Position | undefined, message: string): void {
-    this.list.push(pos === undefined ? { message } : { pos, message });
+  add(pos: Position | undefined, code: ProblemCode, message: string): void {
+    this.list.push(pos === undefined ? { code, message } : { code, pos, message });
   }
 
   throwIfAny(): void {
@@ -61,7 +67,7 @@ export class YamlFile {
     try {
       text = readFileSync(path.join(dir, file), "utf8");
     } catch (err) {
-      problems.add({ file }, `cannot read: ${errorText(err)}`);
+      problems.add({ file }, "unreadable", `cannot read: ${errorText(err)}`);
       return new YamlFile(file, null, problems);
     }
     return YamlFile.parse(file, text, problems, customTags);
@@ -90,7 +96,7 @@ export class YamlFile {
             ? ` (known tags: ${customTags.map((t) => `${t.tag} on a string`).join(", ")})`
             : " (tags such as !env and !command belong in vars.yaml)";
       }
-      problems.add({ file, line, col }, message);
+      problems.add({ file, line, col }, YAML_CODES[e.code] ?? "yaml-syntax", message);
     }
     return new YamlFile(file, issues.length > 0 ? null : doc, problems, lineCounter);
   }
@@ -102,8 +108,8 @@ export class YamlFile {
     return { file: this.file, line, col };
   }
 
-  error(node: Node | null | undefined, message: string): undefined {
-    this.problems.add(this.pos(node), message);
+  error(node: Node | null | undefined, code: ProblemCode, message: string): undefined {
+    this.problems.add(this.pos(node), code, message);
     return undefined;
   }
 
@@ -118,14 +124,14 @@ export class YamlFile {
 
   /** The entries of a mapping; keys must be strings (or plain numbers, taken as written). */
   map(node: Node | null, what: string): Entry[] | undefined {
-    if (!isMap(node)) return this.error(node, `${what} must be a mapping`);
+    if (!isMap(node)) return this.error(node, "wrong-type", `${what} must be a mapping`);
     const entries: Entry[] = [];
     for (const pair of node.items) {
       const keyNode = this.resolve(pair.key);
       if (keyNode === null) continue;
       const key = this.text(keyNode);
       if (key === undefined) {
-        this.error(keyNode, `a key of ${what} must be a string`);
+        this.error(keyNode, "wrong-type", `a key of ${what} must be a string`);
         continue;
       }
       entries.push({ key, keyNode, value: this.resolve(pair.value) });
@@ -135,7 +141,7 @@ export class YamlFile {
 
   /** The items of a sequence (aliases resolved). */
   seq(node: Node | null, what: string): (Node | null)[] | undefined {
-    if (!isSeq(node)) return this.error(node, `${what} must be a list`);
+    if (!isSeq(node)) return this.error(node, "wrong-type", `${what} must be a list`);
     return node.items.map((item) => this.resolve(item));
   }
 
@@ -145,6 +151,7 @@ export class YamlFile {
       if (!allowed.includes(e.key)) {
         this.error(
           e.keyNode,
+          "unknown-key",
           `unknown key "${e.key}" in ${what} (known keys: ${allowed.join(", ")})`,
         );
       }
@@ -154,7 +161,7 @@ export class YamlFile {
   /** A string scalar; a plain number is taken as written (so 0644 stays "0644"). */
   string(node: Node | null, what: string): string | undefined {
     const s = this.text(node);
-    if (s === undefined) return this.error(node, `${what} must be a string`);
+    if (s === undefined) return this.error(node, "wrong-type", `${what} must be a string`);
     return s;
   }
 
@@ -162,16 +169,16 @@ export class YamlFile {
   nonEmptyString(node: Node | null, what: string): string | undefined {
     const s = this.string(node, what);
     if (s === undefined) return undefined;
-    if (s.trim() === "") return this.error(node, `${what} must not be empty`);
+    if (s.trim() === "") return this.error(node, "bad-value", `${what} must not be empty`);
     if (hasControlCharacter(s.replace(/[\t\n]/g, ""))) {
-      return this.error(node, `${what} must not contain control characters`);
+      return this.error(node, "bad-value", `${what} must not contain control characters`);
     }
     return s;
   }
 
   bool(node: Node | null, what: string): boolean | undefined {
     if (isScalar(node) && typeof node.value === "boolean") return node.value;
-    return this.error(node, `${what} must be true or false`);
+    return this.error(node, "wrong-type", `${what} must be true or false`);
   }
 
   /** A whole number from 0 to `max`. */
@@ -179,7 +186,7 @@ export class YamlFile {
     if (isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value)) {
       if (node.value >= 0 && node.value <= max) return node.value;
     }
-    return this.error(node, `${what} must be a whole number from 0 to ${max}`);
+    return this.error(node, "bad-value", `${what} must be a whole number from 0 to ${max}`);
   }
 
   /** A list of non-empty strings (an empty value is an empty list). */

@@ -3,7 +3,7 @@
 // are not consulted).
 
 import { readFileSync } from "node:fs";
-import type { Owner } from "../protocol/messages.ts";
+import type { InfoResponse, Owner } from "../protocol/messages.ts";
 
 export interface UserDb {
   users: IdMap;
@@ -67,12 +67,7 @@ export function resolveOwner(map: IdMap, owner: Owner, kind: "user" | "group"): 
 }
 
 /** The uid/gid the helper runs as, with their names. */
-export function processOwner(db: UserDb): {
-  uid: number;
-  gid: number;
-  user: string | null;
-  group: string | null;
-} {
+export function processOwner(db: UserDb): Pick<InfoResponse, "uid" | "gid" | "user" | "group"> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   return { uid, gid, user: db.users.byId.get(uid) ?? null, group: db.groups.byId.get(gid) ?? null };

@@ -21,8 +21,8 @@ export const MAX_EDIT_LENGTH = 2000;
  * to diff: a created file, a directory side, only metadata changed, or a withheld diff.
  */
 export function fileDiff(f: FileResult): string | null {
-  if (f.diff_hidden !== null) return null;
-  if (f.created || !f.content_changed || f.old === null || f.newContent === null) return null;
+  if (f.diffHidden !== null) return null;
+  if (f.created || !f.contentChanged || f.old === null || f.newContent === null) return null;
   if (!hasContent(f.old.type) || !hasContent(f.new.type)) return null;
 
   if (f.oldContent === null) {

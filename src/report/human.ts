@@ -57,7 +57,7 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
       add(`${quote(f.path)}: ${fileChanges(f, opts.color)}`);
       const diff = fileDiff(f);
       if (diff !== null) out.push(...diffLines(diff, opts.color));
-      if (f.diff_hidden !== null) out.push(INDENT + WITHHELD[f.diff_hidden]);
+      if (f.diffHidden !== null) out.push(INDENT + WITHHELD[f.diffHidden]);
     }
   }
   if (host.packages.length > 0) {
@@ -111,8 +111,8 @@ function fileChanges(f: FileResult, color: boolean): string {
   if (o.uid !== n.uid || o.user !== n.user) changes.push(`user ${user(o)} -> ${user(n)}`);
   if (o.gid !== n.gid || o.group !== n.group) changes.push(`group ${group(o)} -> ${group(n)}`);
   if (o.mode !== n.mode) changes.push(`permission ${mode(o.mode)} -> ${mode(n.mode)}`);
-  if (f.content_changed) changes.push("content");
-  if (f.acl_removed) changes.push("ACL removed");
+  if (f.contentChanged) changes.push("content");
+  if (f.aclRemoved) changes.push("ACL removed");
   // The helper reports only paths that differ; say so if nothing shows here.
   return changes.length > 0 ? changes.join(", ") : "changed";
 }
@@ -174,7 +174,7 @@ export function summaryLine(result: SyncResult): string {
     else if (hostChanged(h)) changed++;
     else unchanged++;
   }
-  const mark = result.dry_run ? " (dry-run)" : "";
+  const mark = result.dryRun ? " (dry-run)" : "";
   return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${mark}`;
 }
 
@@ -197,7 +197,7 @@ export function humanReport(
   result: SyncResult,
   opts: { color: boolean; verbose?: boolean },
 ): string {
-  const hosts = result.hosts.map((h) => hostText(h, { ...opts, dryRun: result.dry_run }));
+  const hosts = result.hosts.map((h) => hostText(h, { ...opts, dryRun: result.dryRun }));
   return hosts.join("") + summaryText(result);
 }
 

@@ -12,7 +12,7 @@ import { formatMode } from "./util-mode.ts";
 
 /** One JSON object, pretty-printed, ending with a newline. */
 export function jsonReport(result: SyncResult): string {
-  const report: JsonReport = { dry_run: result.dry_run, hosts: result.hosts.map(host) };
+  const report: JsonReport = { dry_run: result.dryRun, hosts: result.hosts.map(host) };
   const text = JSON.stringify(report, null, 2);
   // Only inside strings can these characters occur, and \uXXXX means the same there.
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
@@ -46,8 +46,8 @@ function file(f: FileResult): JsonFile {
     old: f.old === null ? null : info(f.old),
     new: info(f.new),
     diff: fileDiff(f),
-    diff_hidden: f.diff_hidden,
-    acl_removed: f.acl_removed === true,
+    diff_hidden: f.diffHidden,
+    acl_removed: f.aclRemoved,
   };
 }
 

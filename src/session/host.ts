@@ -267,20 +267,20 @@ function applyResponse(
       created: change.created,
       old: change.old,
       new: change.new,
-      content_changed: change.content_changed,
-      acl_removed: change.acl_removed === true,
+      contentChanged: change.content_changed,
+      aclRemoved: change.acl_removed === true,
       oldContent: old === null ? null : Buffer.from(old),
       oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
       newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,
-      diff_hidden: null,
+      diffHidden: null,
     };
     // The one place that decides whether a diff is withheld (SPEC 5.1): a withheld diff's
     // contents are dropped here, so no report path can print them.
-    file.diff_hidden = diffHidden(
+    file.diffHidden = diffHidden(
       { ...file, newContent: built.content.get(change.path) ?? null },
       built.secrets,
     );
-    if (file.diff_hidden !== null) {
+    if (file.diffHidden !== null) {
       file.oldContent = null;
       file.newContent = null;
     }

@@ -1,20 +1,20 @@
 import type { Stage } from "../errors.ts";
 import type { RuntimeInfo } from "../transport/transport.ts";
-import type { CommandResult, FileInfo, ServiceChange } from "../protocol/messages.ts";
+import type { CommandResult, FileChange, ServiceChange } from "../protocol/messages.ts";
 
 /** Why a changed file's diff is not shown (SPEC 5.1): its old or new mode withholds read
  * permission from others, or its old or new content contains a secret value; null: shown. */
 export type DiffHidden = "mode" | "secret" | null;
 
-/** One changed file as reported (SPEC 7); the report computes the diff. */
-export interface FileResult {
-  path: string;
-  created: boolean;
-  old: FileInfo | null;
-  new: FileInfo;
-  content_changed: boolean;
-  /** An extended ACL was (or would be) removed (SPEC 6). */
-  acl_removed?: boolean;
+// Internal types are camelCase; the wire (src/protocol/messages.ts) and the JSON report
+// (src/report/json-report.ts, SPEC 7.2) keep their snake_case keys, converted at the edges.
+
+/** One changed file as reported (SPEC 7), from the helper's FileChange; the report computes
+ * the diff. */
+export interface FileResult extends Pick<FileChange, "path" | "created" | "old" | "new"> {
+  contentChanged: boolean;
+  /** An ACL that granted more than the mode was (or would be) removed (SPEC 6). */
+  aclRemoved: boolean;
   /** Old content (from the host: untrusted) and new content, for the diff of a changed regular
    * file or symlink (symlink: its target). oldContent is null when the host did not send it
    * because it was too large; oldSize is then its size. */
@@ -23,7 +23,7 @@ export interface FileResult {
   newContent: Buffer | null;
   /** Set when the diff is withheld; oldContent and newContent are then null (dropped where
    * the result is assembled, so no report can print them). */
-  diff_hidden: DiffHidden;
+  diffHidden: DiffHidden;
 }
 
 export interface HostResult {
@@ -45,20 +45,16 @@ export interface HostResult {
 }
 
 export interface SyncResult {
-  dry_run: boolean;
+  dryRun: boolean;
   hosts: HostResult[];
 }
 
-/** What decides whether a changed file's diff is withheld. */
-export interface DiffSides {
-  created: boolean;
-  content_changed: boolean;
-  old: FileInfo | null;
-  new: FileInfo;
-  /** The old content as received (null when the host did not send it). */
-  oldContent: Buffer | null;
-  newContent: Buffer | null;
-}
+/** What decides whether a changed file's diff is withheld; oldContent is the old content as
+ * received (null when the host did not send it). */
+export type DiffSides = Pick<
+  FileResult,
+  "created" | "contentChanged" | "old" | "new" | "oldContent" | "newContent"
+>;
 
 /**
  * SPEC 5.1: whether the diff of a changed file is withheld, and why: "mode" when its old or
@@ -69,7 +65,7 @@ export interface DiffSides {
 export function diffHidden(f: DiffSides, secrets: readonly string[]): DiffHidden {
   const hasDiff =
     !f.created &&
-    f.content_changed &&
+    f.contentChanged &&
     f.old !== null &&
     hasContent(f.old.type) &&
     hasContent(f.new.type);

@@ -1,34 +1,11 @@
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HostError } from "../../src/errors.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { buildHost } from "../../src/build/host-config.ts";
-import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
-import { configDir, file, link } from "../config/tree.ts";
-import type { Tree } from "../config/tree.ts";
-
-const facts: HostFacts = { detected: [], uid: 1000, gid: 100 };
-
-/** Builds host `host` (default h1) of the configuration `tree`. */
-function build(tree: Tree, host = "h1", f: HostFacts = facts): BuiltHost {
-  const config = loadConfig(configDir(tree));
-  const h = config.hosts.find((x) => x.name === host);
-  assert.ok(h, `no host ${host}`);
-  return buildHost(config, h, f);
-}
-
-/** The HostError of building `tree`'s h1. */
-function buildError(tree: Tree, f: HostFacts = facts): HostError {
-  try {
-    build(tree, "h1", f);
-  } catch (err) {
-    assert.ok(err instanceof HostError, String(err));
-    assert.equal(err.stage, "build");
-    return err;
-  }
-  assert.fail("expected a HostError");
-}
+import type { BuiltHost } from "../../src/build/host-config.ts";
+import { configDir, under, type Tree } from "../helpers/tree.ts";
+import { build, buildError, facts } from "./build.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const content = (b: BuiltHost, path: string) => b.content.get(path)?.toString();
@@ -37,19 +14,17 @@ test("buildHost: entries with size and SHA-256 of the content, owners and modes"
   const b = build({
     "hosts.yaml": "- name: h1\n- name: h2\n",
     "groups.yaml": "web:\n  - h1\nother:\n  - h2\n",
-    all: {
-      files: { etc: { motd: "all\n" }, tmp: {} },
-      "permissions.yaml": "/tmp: 1777\n/etc/motd: 0640 root 42\n",
-      "packages.yaml": "- htop\n- vim\n",
-    },
-    web: {
-      files: { etc: { nginx: { "nginx.conf": "conf\n" }, "motd.link": link("motd") } },
-      "packages.yaml": "- nginx\n- htop\n",
-      "services.yaml": "- nginx\n",
-      "triggers.yaml": "/etc/nginx:\n  - systemctl reload nginx\n",
-    },
-    other: { files: { secret: "other\n" } },
-    h1: { files: { empty: "" } },
+    "all/files/etc/motd": "all\n",
+    "all/files/tmp": { dir: true },
+    "all/permissions.yaml": "/tmp: 1777\n/etc/motd: 0640 root 42\n",
+    "all/packages.yaml": "- htop\n- vim\n",
+    "web/files/etc/nginx/nginx.conf": "conf\n",
+    "web/files/etc/motd.link": { symlink: "motd" },
+    "web/packages.yaml": "- nginx\n- htop\n",
+    "web/services.yaml": "- nginx\n",
+    "web/triggers.yaml": "/etc/nginx:\n  - systemctl reload nginx\n",
+    "other/files/secret": "other\n",
+    "h1/files/empty": "",
   });
   assert.deepEqual(b.groups, ["all", "h1", "web"]);
   assert.deepEqual(b.files, [
@@ -105,8 +80,8 @@ test("buildHost: entries with size and SHA-256 of the content, owners and modes"
 test("buildHost: detected groups are groups of the host, with their directories", () => {
   const tree: Tree = {
     "groups.yaml": "debian:\n  - detected_debian\n",
-    detected_debian: { "packages.yaml": "- apt-listchanges\n" },
-    debian: { "packages.yaml": "- unattended-upgrades\n" },
+    "detected_debian/packages.yaml": "- apt-listchanges\n",
+    "debian/packages.yaml": "- unattended-upgrades\n",
   };
   assert.deepEqual(build(tree).packages, []);
   const b = build(tree, "h1", { ...facts, detected: ["detected_debian", "detected_linux"] });
@@ -118,11 +93,11 @@ test("buildHost: commands in priority order, lowest first", () => {
   const b = build({
     "config.yaml": "group_order: [b]\n",
     "groups.yaml": "a: [h1]\nb: [h1]\nc: [h1]\n",
-    h1: { "commands.yaml": "- host\n" },
-    b: { "commands.yaml": "- b\n" },
-    a: { "commands.yaml": "- a1\n- a2\n" },
-    c: { "commands.yaml": "- c\n" },
-    all: { "commands.yaml": "- all\n" },
+    "h1/commands.yaml": "- host\n",
+    "b/commands.yaml": "- b\n",
+    "a/commands.yaml": "- a1\n- a2\n",
+    "c/commands.yaml": "- c\n",
+    "all/commands.yaml": "- all\n",
   });
   assert.deepEqual(b.commands, ["all", "a1", "a2", "c", "b", "host"]);
 });
@@ -167,7 +142,7 @@ const priorityCases: PriorityCase[] = [
     name: "identical content but another mode conflicts",
     dirs: {
       a: "same",
-      b: { files: { etc: { motd: "same" } }, "permissions.yaml": "/etc/motd: 0600\n" },
+      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0600\n" },
     },
     want: [/groups "a" and "b"/, /mode/],
   },
@@ -175,7 +150,7 @@ const priorityCases: PriorityCase[] = [
     name: "identical content but another owner conflicts",
     dirs: {
       a: "same",
-      b: { files: { etc: { motd: "same" } }, "permissions.yaml": "/etc/motd: 0644 0 0\n" },
+      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0644 0 0\n" },
     },
     want: [/groups "a" and "b"/, /owner/],
   },
@@ -183,18 +158,18 @@ const priorityCases: PriorityCase[] = [
     name: "identical content but triggers conflict",
     dirs: {
       a: "same",
-      b: { files: { etc: { motd: "same" } }, "triggers.yaml": "/etc/motd: [x]\n" },
+      b: { "files/etc/motd": "same", "triggers.yaml": "/etc/motd: [x]\n" },
     },
     want: [/groups "a" and "b"/, /triggers/],
   },
   {
     name: "a template rendering to the same content is still a different entry",
-    dirs: { a: "same", b: { files: { etc: { motd: "same" } }, "templates.yaml": "- /etc/motd\n" } },
+    dirs: { a: "same", b: { "files/etc/motd": "same", "templates.yaml": "- /etc/motd\n" } },
     want: [/groups "a" and "b"/, /template/],
   },
   {
     name: "a symlink against a file conflicts",
-    dirs: { a: "same", b: { files: { etc: { motd: link("same") } } } },
+    dirs: { a: "same", b: { "files/etc/motd": { symlink: "same" } } },
     want: [/groups "a" and "b"/, /type/],
   },
   {
@@ -238,7 +213,10 @@ for (const c of priorityCases) {
     const tree: Tree = { "groups.yaml": "a: [h1]\nb: [h1]\nc: [h1]\n" };
     if (c.order) tree["config.yaml"] = `group_order: [${c.order.join(", ")}]\n`;
     for (const [group, dir] of Object.entries(c.dirs)) {
-      tree[group] = typeof dir === "string" ? { files: { etc: { motd: dir } } } : dir;
+      Object.assign(
+        tree,
+        typeof dir === "string" ? { [`${group}/files/etc/motd`]: dir } : under(group, dir),
+      );
     }
     const f = { ...facts, detected: c.detected ?? [] };
     if (typeof c.want === "string") {
@@ -254,8 +232,8 @@ test("priority: a file that wins over a directory cannot have children from the 
   const err = buildError({
     "config.yaml": "group_order: [b, a]\n",
     "groups.yaml": "a: [h1]\nb: [h1]\n",
-    a: { files: { x: "file" } },
-    b: { files: { x: { y: "child" } } },
+    "a/files/x": "file",
+    "b/files/x/y": "child",
   });
   assert.match(err.message, /"\/x\/y" of group "b" lies below "\/x", which is a file of group "a"/);
 });
@@ -271,7 +249,8 @@ const template = [
 const templateTree: Tree = {
   "hosts.yaml": "- name: h1\n- name: h2\n",
   "groups.yaml": "web: [h1]\ndb: [h2, detected_debian]\n",
-  all: { files: { etc: { motd: template } }, "templates.yaml": "- /etc/motd\n" },
+  "all/files/etc/motd": template,
+  "all/templates.yaml": "- /etc/motd\n",
 };
 
 test("templates see host and groups", () => {
@@ -300,7 +279,8 @@ for (const [name, text, re] of templateErrors) {
         ) + 1;
     const err = buildError({
       "groups.yaml": "web: [h1]\n",
-      web: { files: { etc: { motd: text } }, "templates.yaml": "- /etc/motd\n" },
+      "web/files/etc/motd": text,
+      "web/templates.yaml": "- /etc/motd\n",
     });
     assert.match(err.message, /template error in group "web"/);
     assert.ok(err.message.includes(`web/files/etc/motd:${line}`), err.message);
@@ -310,7 +290,8 @@ for (const [name, text, re] of templateErrors) {
 
 test("templates cannot read local files with include", () => {
   const err = buildError({
-    all: { files: { motd: "{% include '/etc/passwd' %}\n" }, "templates.yaml": "- /motd\n" },
+    "all/files/motd": "{% include '/etc/passwd' %}\n",
+    "all/templates.yaml": "- /motd\n",
   });
   assert.match(err.message, /all\/files\/motd:1/);
 });
@@ -318,7 +299,8 @@ test("templates cannot read local files with include", () => {
 test("a template that does not match another group's file is a conflict, templates render per host", () => {
   const tree: Tree = {
     "hosts.yaml": "- name: h1\n- name: h2\n",
-    all: { files: { etc: { motd: file("{{ host }}", 0o600) } }, "templates.yaml": "- /etc/motd\n" },
+    "all/files/etc/motd": { content: "{{ host }}", mode: 0o600 },
+    "all/templates.yaml": "- /etc/motd\n",
   };
   const config = loadConfig(configDir(tree));
   const [h1, h2] = config.hosts;
@@ -331,10 +313,10 @@ test("a template that does not match another group's file is a conflict, templat
 
 test("packages and services with a root other than / fail the build (SPEC 3.2)", () => {
   const rooted = "- name: h1\n  connection: local\n  root: /srv/image\n";
-  const packages = buildError({ "hosts.yaml": rooted, all: { "packages.yaml": "- htop\n" } });
+  const packages = buildError({ "hosts.yaml": rooted, "all/packages.yaml": "- htop\n" });
   assert.match(packages.message, /^packages need root "\/", but host "h1" has root "\/srv\/image"/);
-  const services = buildError({ "hosts.yaml": rooted, all: { "services.yaml": "- nginx\n" } });
+  const services = buildError({ "hosts.yaml": rooted, "all/services.yaml": "- nginx\n" });
   assert.match(services.message, /^services need root "\/", but host "h1" has root "\/srv\/image"/);
-  const b = build({ "hosts.yaml": rooted, all: { "commands.yaml": "- echo ok\n" } });
+  const b = build({ "hosts.yaml": rooted, "all/commands.yaml": "- echo ok\n" });
   assert.deepEqual(b.commands, ["echo ok"], "commands are fine below a root");
 });

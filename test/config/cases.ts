@@ -3,8 +3,8 @@
 // the JSON Schemas reject the same YAML documents where the mistake is one of
 // shape.
 
-import { dir, file } from "./tree.ts";
-import type { Tree } from "./tree.ts";
+import type { ProblemCode } from "../../src/errors.ts";
+import type { Tree } from "../helpers/tree.ts";
 
 export interface Case {
   name: string;
@@ -12,6 +12,8 @@ export interface Case {
   file: string;
   line?: number;
   col?: number;
+  /** The problem's stable code (src/errors.ts ProblemCode). */
+  code: ProblemCode;
   phrase: string;
   /** Set where the mistake is in a YAML file but not in its shape (a reference to another
    * file, the file system, YAML syntax, a mode read from the source text): the JSON Schemas
@@ -30,6 +32,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 2,
     col: 1,
+    code: "unknown-key",
     phrase: 'unknown key "log_levl"',
   },
   {
@@ -38,6 +41,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 12,
+    code: "bad-value",
     phrase: 'invalid log_level "loud"',
   },
   {
@@ -45,6 +49,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: yes\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "true or false",
   },
   {
@@ -52,6 +57,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "\ndetect_groups: uname -s\n" },
     file: "config.yaml",
     line: 2,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   {
@@ -60,6 +66,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "group_order:\n  - detected_x\n  - webservers\n" },
     file: "config.yaml",
     line: 3,
+    code: "unknown-name",
     phrase: 'unknown group "webservers"',
   },
   {
@@ -68,6 +75,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "ssh_config: ssh/config\n" },
     file: "config.yaml",
     line: 1,
+    code: "not-found",
     phrase: 'ssh_config "ssh/config" is not a file',
   },
   {
@@ -76,7 +84,9 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: true\ngroup_order: [a, b\n" },
     file: "config.yaml",
     line: 3,
-    phrase: "",
+    col: 1,
+    code: "yaml-syntax",
+    phrase: "must be sufficiently indented and end with a ]",
   },
   {
     name: "config.yaml: duplicate key",
@@ -84,6 +94,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "dry_run: true\ndry_run: false\n" },
     file: "config.yaml",
     line: 2,
+    code: "duplicate-key",
     phrase: "unique",
   },
   // 3.2 hosts.yaml
@@ -93,6 +104,7 @@ export const cases: Case[] = [
     file: "hosts.yaml",
     line: 2,
     col: 3,
+    code: "unknown-key",
     phrase: 'unknown key "sshuser"',
   },
   {
@@ -101,6 +113,7 @@ export const cases: Case[] = [
     file: "hosts.yaml",
     line: 2,
     col: 9,
+    code: "bad-name",
     phrase: 'invalid host name "Web2"',
   },
   {
@@ -108,6 +121,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": '- name: "-oproxy"\n' },
     file: "hosts.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'must not start with "-"',
   },
   {
@@ -116,6 +130,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n- name: db1\n- name: web1\n" },
     file: "hosts.yaml",
     line: 3,
+    code: "duplicate",
     phrase: 'duplicate host "web1"',
   },
   {
@@ -124,6 +139,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 14,
+    code: "bad-value",
     phrase: "ssh_persist must be a whole number from 0 to 604800",
   },
   {
@@ -131,6 +147,7 @@ export const cases: Case[] = [
     tree: { "config.yaml": "sudo: yes please\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "sudo must be true or false",
   },
   {
@@ -138,6 +155,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n  runtime: docker\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'invalid runtime "docker" (use auto, host, bundled)',
   },
   {
@@ -145,6 +163,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n  connection: telnet\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'invalid connection "telnet"',
   },
   {
@@ -152,6 +171,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: web1\n- ssh_user: x\n" },
     file: "hosts.yaml",
     line: 2,
+    code: "missing-key",
     phrase: 'needs a "name"',
   },
   {
@@ -159,6 +179,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "web1: {}\n" },
     file: "hosts.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   // 3.3 groups.yaml
@@ -167,6 +188,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "web.servers:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid group name "web.servers"',
   },
   {
@@ -174,6 +196,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "x:\n  - web1\nall:\n  - db1\n" },
     file: "groups.yaml",
     line: 3,
+    code: "bad-name",
     phrase: 'invalid group name "all"',
   },
   {
@@ -181,6 +204,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "detected_debian:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: "reserved for detected groups",
   },
   {
@@ -189,6 +213,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "db1:\n  - web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "bad-name",
     phrase: "name of a host",
   },
   {
@@ -197,6 +222,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "web:\n  - web1\nweb2_remove:\n  - web1\n" },
     file: "groups.yaml",
     line: 3,
+    code: "unknown-name",
     phrase: '"web2", which is not defined',
   },
   {
@@ -206,6 +232,7 @@ export const cases: Case[] = [
     file: "groups.yaml",
     line: 3,
     col: 5,
+    code: "unknown-name",
     phrase: 'unknown member "web3" of group "web"',
   },
   {
@@ -217,6 +244,7 @@ export const cases: Case[] = [
     },
     file: "groups.yaml",
     line: 1,
+    code: "cycle",
     phrase: "cycle in groups: a -> b -> c -> a",
   },
   {
@@ -225,6 +253,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "a:\n  - web1\n  - a\n" },
     file: "groups.yaml",
     line: 1,
+    code: "cycle",
     phrase: "cycle in groups: a -> a",
   },
   {
@@ -232,6 +261,7 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": hosts2, "groups.yaml": "a: web1\n" },
     file: "groups.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   // 3.1 ignore
@@ -241,6 +271,7 @@ export const cases: Case[] = [
     file: "config.yaml",
     line: 1,
     col: 16,
+    code: "bad-value",
     phrase: 'ignore pattern "etc/*.bak" contains "/"',
   },
   {
@@ -248,16 +279,16 @@ export const cases: Case[] = [
     tree: { "config.yaml": "ignore: '*~'\n" },
     file: "config.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "ignore must be a list",
   },
   {
     name: "permissions.yaml names an ignored file",
-    tree: {
-      all: { files: { etc: { "motd~": "old\n" } }, "permissions.yaml": "/etc/motd~: 0600\n" },
-    },
+    tree: { "all/files/etc/motd~": "old\n", "all/permissions.yaml": "/etc/motd~: 0600\n" },
     file: "all/permissions.yaml",
     line: 1,
     col: 1,
+    code: "missing-path",
     phrase: '"/etc/motd~" is ignored ("motd~" matches the ignore pattern "*~" of config.yaml)',
     notShape: "the files/ tree",
   },
@@ -265,91 +296,101 @@ export const cases: Case[] = [
     name: "templates.yaml names a file in an ignored directory",
     tree: {
       "config.yaml": "ignore: [cache]\n",
-      all: { files: { cache: { x: "x\n" } }, "templates.yaml": "- /cache/x\n" },
+      "all/files/cache/x": "x\n",
+      "all/templates.yaml": "- /cache/x\n",
     },
     file: "all/templates.yaml",
     line: 1,
+    code: "missing-path",
     phrase: '"/cache/x" is ignored ("cache" matches the ignore pattern "cache" of config.yaml)',
     notShape: "the files/ tree",
   },
   {
     name: "triggers.yaml names an ignored file",
-    tree: {
-      all: { files: { ".gitkeep": "" }, "triggers.yaml": "/.gitkeep:\n  - echo x\n" },
-    },
+    tree: { "all/files/.gitkeep": "", "all/triggers.yaml": "/.gitkeep:\n  - echo x\n" },
     file: "all/triggers.yaml",
     line: 1,
+    code: "missing-path",
     phrase: '"/.gitkeep" is ignored',
     notShape: "the files/ tree",
   },
   // 3.5 vars.yaml
   {
     name: "vars.yaml: invalid variable name",
-    tree: { all: { "vars.yaml": "port: 80\nListen-Port: 8080\n" } },
+    tree: { "all/vars.yaml": "port: 80\nListen-Port: 8080\n" },
     file: "all/vars.yaml",
     line: 2,
     col: 1,
+    code: "bad-name",
     phrase: 'invalid variable name "Listen-Port"',
   },
   {
     name: "vars.yaml: variable name starting with a digit",
-    tree: { all: { "vars.yaml": "2fa: true\n" } },
+    tree: { "all/vars.yaml": "2fa: true\n" },
     file: "all/vars.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid variable name "2fa"',
   },
   {
     name: "vars.yaml: not a mapping",
-    tree: { all: { "vars.yaml": "- port\n" } },
+    tree: { "all/vars.yaml": "- port\n" },
     file: "all/vars.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "vars.yaml must be a mapping",
   },
   {
     name: "vars.yaml: a variable without a value",
-    tree: { all: { "vars.yaml": "port: 80\nname:\n" } },
+    tree: { "all/vars.yaml": "port: 80\nname:\n" },
     file: "all/vars.yaml",
     line: 2,
+    code: "bad-value",
     phrase: 'variable "name" has no value',
   },
   {
     name: "vars.yaml: null inside a list",
-    tree: { all: { "vars.yaml": "upstreams:\n  - a\n  - ~\n" } },
+    tree: { "all/vars.yaml": "upstreams:\n  - a\n  - ~\n" },
     file: "all/vars.yaml",
     line: 3,
     col: 5,
+    code: "bad-value",
     phrase: 'an item of variable "upstreams" has no value',
   },
   {
     name: "vars.yaml: infinite number",
-    tree: { all: { "vars.yaml": "limit: .inf\n" } },
+    tree: { "all/vars.yaml": "limit: .inf\n" },
     file: "all/vars.yaml",
     line: 1,
     col: 8,
+    code: "bad-value",
     phrase: "must be a finite number",
   },
   {
     name: "vars.yaml: !env with a bad name",
-    tree: { all: { "vars.yaml": "token: !env DB-PASSWORD\n" } },
+    tree: { "all/vars.yaml": "token: !env DB-PASSWORD\n" },
     file: "all/vars.yaml",
     line: 1,
+    code: "bad-value",
     phrase: '!env needs the name of an environment variable, not "DB-PASSWORD"',
     notShape: "tags are invisible to a schema",
   },
   {
     name: "vars.yaml: !command on a list",
-    tree: { all: { "vars.yaml": "token: !command [pass, show]\n" } },
+    tree: { "all/vars.yaml": "token: !command [pass, show]\n" },
     file: "all/vars.yaml",
     line: 1,
     col: 8,
+    code: "unknown-tag",
     phrase: "Unresolved tag: !command (known tags: !env on a string, !command on a string)",
     notShape: "tags are invisible to a schema",
   },
   {
     name: "vars.yaml: an unknown tag",
-    tree: { all: { "vars.yaml": "token: !vault abc\n" } },
+    tree: { "all/vars.yaml": "token: !vault abc\n" },
     file: "all/vars.yaml",
     line: 1,
+    code: "unknown-tag",
     phrase: "!vault",
     notShape: "tags are invisible to a schema",
   },
@@ -358,184 +399,208 @@ export const cases: Case[] = [
     tree: { "hosts.yaml": "- name: !env web1\n" },
     file: "hosts.yaml",
     line: 1,
+    code: "unknown-tag",
     phrase: "Unresolved tag: !env (tags such as !env and !command belong in vars.yaml)",
     notShape: "tags are invisible to a schema",
   },
   // top-level directories and group directories (3, 3.5)
   {
     name: "directory named like nothing",
-    tree: { "hosts.yaml": hosts2, "groups.yaml": "webservers: [web1]\n", webserverz: {} },
+    tree: {
+      "hosts.yaml": hosts2,
+      "groups.yaml": "webservers: [web1]\n",
+      webserverz: { dir: true },
+    },
     file: "webserverz",
+    code: "unexpected-entry",
     phrase: "probably a typo",
   },
   {
     name: "unknown entry in a group directory",
-    tree: { all: { "packages.yml": "- htop\n" } },
+    tree: { "all/packages.yml": "- htop\n" },
     file: "all/packages.yml",
+    code: "unexpected-entry",
     phrase: 'unknown entry "packages.yml"',
   },
   {
     name: "permissions.yaml: path not in files/",
     notShape: "the files/ tree",
     tree: {
-      all: {
-        files: { etc: { motd: "hi\n" } },
-        "permissions.yaml": "/etc/motd: 0600\n/etc/shadow: 0640 root shadow\n",
-      },
+      "all/files/etc/motd": "hi\n",
+      "all/permissions.yaml": "/etc/motd: 0600\n/etc/shadow: 0640 root shadow\n",
     },
     file: "all/permissions.yaml",
     line: 2,
     col: 1,
+    code: "missing-path",
     phrase: '"/etc/shadow" does not exist in all/files/',
   },
   {
     name: "permissions.yaml: relative path",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "etc: 0755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "etc: 0755\n" },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-path",
     phrase: "must be absolute",
   },
   {
     name: "permissions.yaml: trailing slash",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc/: 0755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc/: 0755\n" },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-path",
     phrase: 'write "/etc"',
   },
   {
     name: "permissions.yaml: not octal",
     notShape: "a mode read from the source text (YAML reads 0758 as 758)",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0758\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 0758\n" },
     file: "all/permissions.yaml",
     line: 1,
     col: 7,
+    code: "bad-permission",
     phrase: 'invalid mode "0758"',
   },
   {
     name: "permissions.yaml: five digits",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 10755\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 10755\n" },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-permission",
     phrase: 'invalid mode "10755"',
   },
   {
     name: "permissions.yaml: user without group",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "/etc: 0755 root\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "/etc: 0755 root\n" },
     file: "all/permissions.yaml",
     line: 1,
+    code: "bad-permission",
     phrase: "<mode> <user> <group>",
   },
   {
     name: "permissions.yaml: not a mapping",
-    tree: { all: { files: { etc: {} }, "permissions.yaml": "- /etc\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/permissions.yaml": "- /etc\n" },
     file: "all/permissions.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a mapping",
+  },
+  {
+    name: "templates.yaml: a directory cannot be a template",
+    notShape: "the files/ tree",
+    tree: { "all/files/etc": { dir: true }, "all/templates.yaml": "- /etc\n- /etc/motd\n" },
+    file: "all/templates.yaml",
+    line: 1,
+    code: "wrong-file-type",
+    phrase: '"/etc" is not a regular file, so it cannot be a template',
   },
   {
     name: "templates.yaml: path not in files/",
     notShape: "the files/ tree",
-    tree: { all: { files: { etc: {} }, "templates.yaml": "- /etc\n- /etc/motd\n" } },
-    file: "all/templates.yaml",
-    line: 1,
-    phrase: "not a regular file",
-  },
-  {
-    name: "templates.yaml: missing path",
-    notShape: "the files/ tree",
-    tree: { all: { files: { etc: {} }, "templates.yaml": "\n- /etc/motd\n" } },
+    tree: { "all/files/etc": { dir: true }, "all/templates.yaml": "\n- /etc/motd\n" },
     file: "all/templates.yaml",
     line: 2,
+    code: "missing-path",
     phrase: '"/etc/motd" does not exist in all/files/',
   },
   {
-    name: "triggers.yaml: path not in files/",
+    name: "triggers.yaml: a command that is not a string",
     tree: {
       "hosts.yaml": hosts2,
-      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n" },
+      "web1/files/etc": { dir: true },
+      "web1/triggers.yaml": "/etc:\n  - true\n/etc/nginx:\n  - x\n",
     },
     file: "web1/triggers.yaml",
     line: 2,
-    phrase: "must be a string",
+    code: "wrong-type",
+    phrase: 'an item of the commands of trigger "/etc" must be a string',
   },
   {
-    name: "triggers.yaml: missing path",
+    name: "triggers.yaml: path not in files/",
     notShape: "the files/ tree",
     tree: {
       "hosts.yaml": hosts2,
-      web1: { files: { etc: {} }, "triggers.yaml": "/etc:\n  - x\n/etc/nginx:\n  - x\n" },
+      "web1/files/etc": { dir: true },
+      "web1/triggers.yaml": "/etc:\n  - x\n/etc/nginx:\n  - x\n",
     },
     file: "web1/triggers.yaml",
     line: 3,
+    code: "missing-path",
     phrase: '"/etc/nginx" does not exist in web1/files/',
   },
   {
     name: "template syntax error",
     tree: {
-      all: {
-        files: { etc: { motd: "Hello\n\n{% if groups.x %}\nno endif\n", issue: "x" } },
-        "templates.yaml": "- /etc/issue\n- /etc/motd\n",
-      },
+      "all/files/etc/motd": "Hello\n\n{% if groups.x %}\nno endif\n",
+      "all/files/etc/issue": "x",
+      "all/templates.yaml": "- /etc/issue\n- /etc/motd\n",
     },
     file: "all/files/etc/motd",
     line: 3,
+    code: "template-syntax",
     phrase: 'template error in group "all"',
   },
   {
     name: "template with an unknown filter",
-    tree: {
-      all: { files: { motd: "{{ host | upcas }}\n" }, "templates.yaml": "- /motd\n" },
-    },
+    tree: { "all/files/motd": "{{ host | upcas }}\n", "all/templates.yaml": "- /motd\n" },
     file: "all/files/motd",
     line: 1,
+    code: "template-syntax",
     phrase: "upcas",
   },
   {
     name: "group-writable local file",
-    tree: { all: { files: { etc: { motd: file("hi\n", 0o664) } } } },
+    tree: { "all/files/etc/motd": { content: "hi\n", mode: 0o664 } },
     file: "all/files/etc/motd",
+    code: "unsafe-permissions",
     phrase: "safcm fixperms",
   },
   {
     name: "world-writable local directory",
-    tree: { all: { files: { tmp: dir({ ".keep": "" }, 0o757) } } },
+    tree: { "all/files/tmp": { dir: true, mode: 0o757 }, "all/files/tmp/.keep": "" },
     file: "all/files/tmp",
+    code: "unsafe-permissions",
     phrase: "writable by group or others (mode 0757)",
   },
   {
     name: "packages.yaml: name with whitespace",
-    tree: { all: { "packages.yaml": "- htop\n- vim nano\n" } },
+    tree: { "all/packages.yaml": "- htop\n- vim nano\n" },
     file: "all/packages.yaml",
     line: 2,
     col: 3,
+    code: "bad-name",
     phrase: 'invalid package name "vim nano"',
   },
   {
     name: "packages.yaml: upper case or a version is not a Debian package name",
-    tree: { all: { "packages.yaml": "- htop\n- nginx=1.22\n" } },
+    tree: { "all/packages.yaml": "- htop\n- nginx=1.22\n" },
     file: "all/packages.yaml",
     line: 2,
     col: 3,
+    code: "bad-name",
     phrase: 'invalid package name "nginx=1.22": a Debian package name is lower case letters',
   },
   {
     name: "services.yaml: name starting with -",
-    tree: { all: { "services.yaml": '- "--now"\n' } },
+    tree: { "all/services.yaml": '- "--now"\n' },
     file: "all/services.yaml",
     line: 1,
+    code: "bad-name",
     phrase: 'invalid service name "--now"',
   },
   {
     name: "commands.yaml: not a list",
-    tree: { all: { "commands.yaml": "run: this\n" } },
+    tree: { "all/commands.yaml": "run: this\n" },
     file: "all/commands.yaml",
     line: 1,
+    code: "wrong-type",
     phrase: "must be a list",
   },
   {
     name: "files is not a directory",
-    tree: { all: { files: "x" } },
+    tree: { "all/files": "x" },
     file: "all/files",
+    code: "wrong-file-type",
     phrase: "must be a directory",
   },
 ];

@@ -4,32 +4,28 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fixperms, formatChange } from "../../src/config/fixperms.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { configDir, dir, file, link } from "./tree.ts";
+import { configDir } from "../helpers/tree.ts";
 
 test("fixperms removes only group and other write bits, follows no symlink, and says what it changed", () => {
   const root = configDir({
-    "README.md": file("x", 0o666),
-    outside: file("target of a link", 0o666),
-    all: {
-      "packages.yaml": file("- htop\n", 0o666),
-      files: dir(
-        {
-          etc: dir({ motd: file("hi\n", 0o664), ok: file("ok\n", 0o644) }, 0o775),
-          private: dir({ key: file("k", 0o600), open: file("x", 0o622) }, 0o700),
-          shared: dir({}, 0o2777),
-          bin: {
-            tool: file("#!/bin/sh\n", 0o775),
-            secret: file("x", 0o600),
-            suid: file("x", 0o4775),
-            readonly: file("x", 0o444),
-          },
-          link: link("../../outside"),
-        },
-        0o777,
-      ),
-    },
-    web: { files: { x: file("x", 0o666) } },
-    ".git": { files: { y: file("x", 0o666) } },
+    "README.md": { content: "x", mode: 0o666 },
+    outside: { content: "target of a link", mode: 0o666 },
+    "all/packages.yaml": { content: "- htop\n", mode: 0o666 },
+    "all/files": { dir: true, mode: 0o777 },
+    "all/files/etc": { dir: true, mode: 0o775 },
+    "all/files/etc/motd": { content: "hi\n", mode: 0o664 },
+    "all/files/etc/ok": { content: "ok\n", mode: 0o644 },
+    "all/files/private": { dir: true, mode: 0o700 },
+    "all/files/private/key": { content: "k", mode: 0o600 },
+    "all/files/private/open": { content: "x", mode: 0o622 },
+    "all/files/shared": { dir: true, mode: 0o2777 },
+    "all/files/bin/tool": { content: "#!/bin/sh\n", mode: 0o775 },
+    "all/files/bin/secret": { content: "x", mode: 0o600 },
+    "all/files/bin/suid": { content: "x", mode: 0o4775 },
+    "all/files/bin/readonly": { content: "x", mode: 0o444 },
+    "all/files/link": { symlink: "../../outside" },
+    "web/files/x": { content: "x", mode: 0o666 },
+    ".git/files/y": { content: "x", mode: 0o666 },
   });
   const changed = fixperms(root);
   assert.deepEqual(changed.map(formatChange), [
@@ -55,7 +51,10 @@ test("fixperms removes only group and other write bits, follows no symlink, and 
 });
 
 test("after fixperms a configuration with group-writable files loads", () => {
-  const root = configDir({ all: { files: { etc: dir({ motd: file("hi\n", 0o664) }, 0o775) } } });
+  const root = configDir({
+    "all/files/etc": { dir: true, mode: 0o775 },
+    "all/files/etc/motd": { content: "hi\n", mode: 0o664 },
+  });
   assert.throws(() => loadConfig(root), /safcm fixperms/);
   fixperms(root);
   assert.equal(loadConfig(root).groupDirs.get("all")?.files.get("/etc/motd")?.mode, 0o644);

@@ -4,7 +4,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { memberGroups, possibleGroups } from "../../src/config/groups.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { isTarget, resolveTargets } from "../../src/config/targets.ts";
-import { configDir } from "./tree.ts";
+import { configDir } from "../helpers/tree.ts";
 
 const hosts = "- name: web1\n- name: web2\n- name: db1\n- name: image\n";
 
@@ -113,6 +113,10 @@ test("resolveTargets: unknown names are errors, each one listed", () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems.length, 3);
+      assert.deepEqual(
+        err.problems.map((p) => p.code),
+        ["unknown-name", "unknown-name", "unknown-name"],
+      );
       assert.equal(err.problems[0]?.pos, undefined);
       assert.match(err.problems[0]?.message ?? "", /unknown host or group "webserverz"/);
       assert.match(err.problems[2]?.message ?? "", /unknown host or group "dbz"/);
@@ -149,8 +153,8 @@ test("cycles through _remove lists are found too", () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.deepEqual(
-        err.problems.map((p) => [p.pos?.file, p.pos?.line, p.message]),
-        [["groups.yaml", 1, "cycle in groups: a -> b -> a"]],
+        err.problems.map((p) => [p.code, p.pos?.file, p.pos?.line, p.message]),
+        [["cycle", "groups.yaml", 1, "cycle in groups: a -> b -> a"]],
       );
       return true;
     },

@@ -6,8 +6,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { localWarnings } from "../../src/config/group-dir.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { cases } from "./cases.ts";
-import { configDir, dir, file, link } from "./tree.ts";
-import type { Tree } from "./tree.ts";
+import { configDir, under, type Tree } from "../helpers/tree.ts";
 
 /** Loads `tree` expecting a ConfigError; returns its problems. */
 function problemsOf(tree: Tree) {
@@ -26,6 +25,7 @@ for (const c of cases) {
     const problems = problemsOf(c.tree);
     const match = problems.find(
       (p) =>
+        p.code === c.code &&
         p.pos?.file === c.file &&
         (c.line === undefined || p.pos.line === c.line) &&
         (c.col === undefined || p.pos.col === c.col) &&
@@ -33,7 +33,7 @@ for (const c of cases) {
     );
     assert.ok(
       match,
-      `no problem at ${c.file}:${c.line ?? ""} with "${c.phrase}" in ${JSON.stringify(problems)}`,
+      `no ${c.code} problem at ${c.file}:${c.line ?? ""} with "${c.phrase}" in ${JSON.stringify(problems)}`,
     );
   });
 }
@@ -46,6 +46,7 @@ test("load error: hosts.yaml is required", () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems.length, 1);
+      assert.equal(err.problems[0]?.code, "not-found");
       assert.equal(
         err.problems[0]?.message,
         `no hosts.yaml in ${dir}: safcm works on a configuration directory with a hosts.yaml (run it there, or name the directory with -C DIR)`,
@@ -56,13 +57,14 @@ test("load error: hosts.yaml is required", () => {
 });
 
 test("load error: a FIFO in files/ is not supported", () => {
-  const dir = configDir({ all: { files: {} } });
+  const dir = configDir({ "all/files": { dir: true } });
   execFileSync("mkfifo", ["-m", "0644", path.join(dir, "all/files/fifo")]);
   assert.throws(
     () => loadConfig(dir),
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems[0]?.pos?.file, "all/files/fifo");
+      assert.equal(err.problems[0]?.code, "wrong-file-type");
       assert.match(err.problems[0]?.message ?? "", /unsupported file type/);
       return true;
     },
@@ -73,7 +75,8 @@ test("load collects several problems from several files", () => {
   const problems = problemsOf({
     "config.yaml": "colour: yes\n",
     "hosts.yaml": "- name: web1\n  nodes: x\n",
-    all: { "packages.yaml": "- -x\n", junk: "" },
+    "all/packages.yaml": "- -x\n",
+    "all/junk": "",
   });
   assert.deepEqual(
     problems.map((p) => [p.pos?.file, p.pos?.line]),
@@ -95,19 +98,16 @@ test("load reads a valid configuration", () => {
     "groups.yaml": "web:\n  - web1.example.org\n",
     ssh_config: "Host *\n",
     "README.md": "ignored\n",
-    ".git": { x: file("", 0o666) },
-    web: {
-      files: {
-        etc: { motd: "hi\n", "motd.link": link("motd") },
-        usr: { bin: { tool: file("#!/bin/sh\n", 0o750) } },
-      },
-      "packages.yaml": "- nginx\n- libc6:amd64\n",
-      "services.yaml": "- nginx.service\n- getty@tty1\n",
-      "commands.yaml": "- echo done\n",
-      "triggers.yaml": "/etc:\n  - systemctl reload nginx\n",
-    },
-    "web1.example.org": {},
-    detected_linux: {},
+    ".git/x": { content: "", mode: 0o666 },
+    "web/files/etc/motd": "hi\n",
+    "web/files/etc/motd.link": { symlink: "motd" },
+    "web/files/usr/bin/tool": { content: "#!/bin/sh\n", mode: 0o750 },
+    "web/packages.yaml": "- nginx\n- libc6:amd64\n",
+    "web/services.yaml": "- nginx.service\n- getty@tty1\n",
+    "web/commands.yaml": "- echo done\n",
+    "web/triggers.yaml": "/etc:\n  - systemctl reload nginx\n",
+    "web1.example.org": { dir: true },
+    detected_linux: { dir: true },
   });
   const config = loadConfig(dir);
   assert.equal(config.dir, dir);
@@ -174,12 +174,7 @@ test("load reads a valid configuration", () => {
 
 test("load: empty hosts.yaml and empty YAML files are fine", () => {
   const config = loadConfig(
-    configDir({
-      "hosts.yaml": "",
-      "config.yaml": "",
-      "groups.yaml": "",
-      all: { "commands.yaml": "" },
-    }),
+    configDir({ "hosts.yaml": "", "config.yaml": "", "groups.yaml": "", "all/commands.yaml": "" }),
   );
   assert.deepEqual(config.hosts, []);
   assert.deepEqual(config.global.group_order, []);
@@ -200,7 +195,9 @@ const modes: [string, number][] = [
 test("permissions.yaml: modes in every YAML spelling", () => {
   const entries = modes.map(([text], i) => `/f${i}: ${text}`).join("\n");
   const files = Object.fromEntries(modes.map((_, i) => [`f${i}`, "x"]));
-  const config = loadConfig(configDir({ all: { files, "permissions.yaml": entries + "\n" } }));
+  const config = loadConfig(
+    configDir({ ...under("all/files", files), "all/permissions.yaml": entries + "\n" }),
+  );
   const perms = config.groupDirs.get("all")?.permissions;
   assert.ok(perms);
   assert.deepEqual(
@@ -215,7 +212,8 @@ test("permissions.yaml: modes in every YAML spelling", () => {
 test("files/: special bits of local files are ignored, symlinks are not followed", () => {
   const config = loadConfig(
     configDir({
-      all: { files: { tool: file("x", 0o4755), dangling: link("/nonexistent/target") } },
+      "all/files/tool": { content: "x", mode: 0o4755 },
+      "all/files/dangling": { symlink: "/nonexistent/target" },
     }),
   );
   const files = config.groupDirs.get("all")?.files;
@@ -227,22 +225,16 @@ test("files/: special bits of local files are ignored, symlinks are not followed
 test("files/: the deployed mode ignores the checkout's group and other bits (SPEC 3.5)", () => {
   const config = loadConfig(
     configDir({
-      all: {
-        files: dir(
-          {
-            etc: dir(
-              { private: file("p", 0o600), tool: file("t", 0o700), r: file("r", 0o400) },
-              0o700,
-            ),
-            open: file("o", 0o644),
-            x: file("x", 0o744),
-            shadow: file("s", 0o600),
-            run: dir({}, 0o711),
-          },
-          0o700,
-        ),
-        "permissions.yaml": "/shadow: 0640\n",
-      },
+      "all/files": { dir: true, mode: 0o700 },
+      "all/files/etc": { dir: true, mode: 0o700 },
+      "all/files/etc/private": { content: "p", mode: 0o600 },
+      "all/files/etc/tool": { content: "t", mode: 0o700 },
+      "all/files/etc/r": { content: "r", mode: 0o400 },
+      "all/files/open": { content: "o", mode: 0o644 },
+      "all/files/x": { content: "x", mode: 0o744 },
+      "all/files/shadow": { content: "s", mode: 0o600 },
+      "all/files/run": { dir: true, mode: 0o711 },
+      "all/permissions.yaml": "/shadow: 0640\n",
     }),
   );
   const all = config.groupDirs.get("all");
@@ -276,24 +268,24 @@ test("files/: the deployed mode ignores the checkout's group and other bits (SPE
     warnings[0],
     /^"all\/files", "all\/files\/etc", "all\/files\/etc\/private" and 3 more are not readable by others .*deployed readable by everyone.*permissions\.yaml/,
   );
-  const one = configDir({ all: { files: { key: file("k", 0o600) } } });
+  const one = configDir({ "all/files/key": { content: "k", mode: 0o600 } });
   assert.deepEqual(localWarnings(loadConfig(one).groupDirs.values()), [
     `"all/files/key" is not readable by others in the checkout but will be deployed readable by everyone (0644 or 0755); if it holds a secret, declare its mode in permissions.yaml`,
   ]);
-  const none = configDir({ all: { files: { etc: { motd: "hi\n" } } } });
+  const none = configDir({ "all/files/etc/motd": "hi\n" });
   assert.deepEqual(localWarnings(loadConfig(none).groupDirs.values()), []);
 });
 
 test("ignore: editor backups and .gitkeep are not part of files/, an ignored directory takes its subtree", () => {
   const tree: Tree = {
-    all: {
-      files: {
-        etc: { motd: "hi\n", "motd~": "old\n", ".motd.swp": "x", "#motd#": "x", ".#motd": "x" },
-        srv: { ".gitkeep": "" },
-        ".DS_Store": "x",
-      },
-      "vars.yaml~": "not: [yaml\n",
-    },
+    "all/files/etc/motd": "hi\n",
+    "all/files/etc/motd~": "old\n",
+    "all/files/etc/.motd.swp": "x",
+    "all/files/etc/#motd#": "x",
+    "all/files/etc/.#motd": "x",
+    "all/files/srv/.gitkeep": "",
+    "all/files/.DS_Store": "x",
+    "all/vars.yaml~": "not: [yaml\n",
   };
   const paths = (config: ReturnType<typeof loadConfig>) => [
     ...(config.groupDirs.get("all")?.files.keys() ?? []),
@@ -305,7 +297,8 @@ test("ignore: editor backups and .gitkeep are not part of files/, an ignored dir
   const yaml = loadConfig(
     configDir({
       "config.yaml": "ignore: ['*.yaml', 'files']\n",
-      all: { files: { "a.yaml": "x" }, "commands.yaml": "- echo\n" },
+      "all/files/a.yaml": "x",
+      "all/commands.yaml": "- echo\n",
     }),
   );
   assert.deepEqual(paths(yaml), ["/"]);
@@ -315,7 +308,7 @@ test("ignore: editor backups and .gitkeep are not part of files/, an ignored dir
     () => loadConfig(configDir({ ...tree, "config.yaml": "ignore: []\n" })),
     /unknown entry "vars.yaml~"/,
   );
-  const files = { files: { etc: { "motd~": "old\n" }, ".gitkeep": "" } };
-  const none = loadConfig(configDir({ all: files, "config.yaml": "ignore: []\n" }));
+  const files = { "files/etc/motd~": "old\n", "files/.gitkeep": "" };
+  const none = loadConfig(configDir({ ...under("all", files), "config.yaml": "ignore: []\n" }));
   assert.deepEqual(paths(none), ["/", "/.gitkeep", "/etc", "/etc/motd~"]);
 });

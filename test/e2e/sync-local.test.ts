@@ -276,12 +276,21 @@ describe("sync over the local connection", { concurrency: true }, () => {
       "one/files/etc/x": "1\n",
       "two/files/etc/x": "2\n",
     });
+    const error =
+      'conflict: groups "one" and "two" both provide "/etc/x" and the entries differ (content); ' +
+      "order the two groups with group_order in config.yaml";
     const r = await f.sync("h1");
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /one/);
-    assert.match(r.stdout, /two/);
-    assert.match(r.stdout, /\/etc\/x/);
-    assert.match(r.stdout, /group_order/);
+    assert.deepEqual(
+      r.stdout.split("\n").filter((l) => l.startsWith("[h1]")),
+      [`[h1] error: ${error}`],
+    );
+    assert.match(r.stdout, /^1 host\(s\): 0 changed, 0 unchanged, 1 failed$/m);
+    const report = await f.json("h1");
+    assert.deepEqual(
+      { ok: report.hosts[0].ok, error: report.hosts[0].error, files: report.hosts[0].files },
+      { ok: false, error, files: [] },
+    );
     assert.deepEqual(Object.keys(snapshot(f.root)), ["."], "nothing was changed");
   });
 

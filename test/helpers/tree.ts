@@ -1,8 +1,12 @@
-// Test helpers: write a directory tree from a literal, snapshot a tree, run the CLI.
+// The test toolkit for files on disk: write a directory tree from a literal,
+// temporary and configuration directories, a snapshot that notices any change,
+// and a run of the real CLI. Every test writes trees in one format: keys are
+// relative paths ("all/files/etc/motd"), parents are created with mode 0755.
 
 import { spawn } from "node:child_process";
 import {
   chmodSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -20,7 +24,7 @@ import { fileURLToPath } from "node:url";
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const SAFCM = join(REPO, "bin", "safcm");
 
-/** A tree entry: file content, or an object for modes, symlinks and directories. */
+/** A tree entry: file content (mode 0644), or an object for modes, symlinks and directories. */
 export type Node =
   | string
   | Buffer
@@ -28,11 +32,14 @@ export type Node =
   | { symlink: string }
   | { dir: true; mode?: number };
 
-/** Writes `tree` (relative path -> node) below dir; parents are created 0755. */
-export function writeTree(dir: string, tree: Record<string, Node>): void {
+/** Relative path -> entry; written in the order of the keys. */
+export type Tree = Record<string, Node>;
+
+/** Writes `tree` below dir; dir and missing parents are created with mode 0755. */
+export function writeTree(dir: string, tree: Tree): void {
   for (const [path, node] of Object.entries(tree)) {
     const full = join(dir, path);
-    mkdirSync(dirname(full), { recursive: true, mode: 0o755 });
+    makeDirs(dirname(full));
     if (typeof node === "string" || Buffer.isBuffer(node)) {
       writeFileSync(full, node);
       chmodSync(full, 0o644);
@@ -48,50 +55,54 @@ export function writeTree(dir: string, tree: Record<string, Node>): void {
   }
 }
 
-/** A fresh temporary directory, removed by the returned cleanup. */
-export function tempDir(prefix = "safcm-test-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/** mkdir -p with mode 0755 whatever the umask. */
+function makeDirs(dir: string): void {
+  if (existsSync(dir)) return;
+  makeDirs(dirname(dir));
+  mkdirSync(dir);
   chmodSync(dir, 0o755);
+}
+
+/** `tree` with every path below `prefix` (a group's files/ written as a tree of its own). */
+export function under(prefix: string, tree: Tree): Tree {
+  return Object.fromEntries(Object.entries(tree).map(([p, node]) => [`${prefix}/${p}`, node]));
+}
+
+/** A fresh temporary directory (mode 0755 unless told), removed by the returned cleanup. */
+export function tempDir(
+  prefix = "safcm-test-",
+  options: { mode?: number; parent?: string } = {},
+): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(options.parent ?? tmpdir(), prefix));
+  chmodSync(dir, options.mode ?? 0o755);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export interface Snap {
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeMs: number;
-  data: string;
+const atExit: (() => void)[] = [];
+
+/** A temporary configuration directory holding `tree` (hosts.yaml defaults to one host
+ * "h1"); removed when the test process exits. */
+export function configDir(tree: Tree): string {
+  const { dir, cleanup } = tempDir("safcm-config-");
+  if (atExit.length === 0) process.on("exit", () => atExit.forEach((c) => c()));
+  atExit.push(cleanup);
+  writeTree(dir, { "hosts.yaml": "- name: h1\n", ...tree });
+  return dir;
 }
 
-/** Everything below dir that a sync could change: types, modes, owners, times, contents. */
-export function snapshot(dir: string): Record<string, Snap> {
-  const out: Record<string, Snap> = {};
-  const walk = (rel: string) => {
+/** Every entry below dir, each as one line of everything a write, rename, chmod or chown
+ * would change: type and mode, owner, inode, mtime, ctime, content or link target. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
     const full = join(dir, rel);
     const st = lstatSync(full);
-    const type = st.isDirectory()
-      ? "dir"
-      : st.isSymbolicLink()
-        ? "symlink"
-        : st.isFile()
-          ? "file"
-          : "other";
-    const data =
-      type === "file"
-        ? readFileSync(full).toString("base64")
-        : type === "symlink"
-          ? readlinkSync(full)
-          : "";
-    out[rel || "."] = {
-      type,
-      mode: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-      mtimeMs: st.mtimeMs,
-      data,
-    };
-    if (type === "dir") for (const name of readdirSync(full).sort()) walk(join(rel, name));
+    let content = "";
+    if (st.isFile()) content = readFileSync(full).toString("hex");
+    else if (st.isSymbolicLink()) content = readlinkSync(full);
+    out[rel || "."] =
+      `${st.mode.toString(8)} ${st.uid}:${st.gid} ino=${st.ino} mtime=${st.mtimeMs} ctime=${st.ctimeMs} ${content}`;
+    if (st.isDirectory()) for (const name of readdirSync(full).sort()) walk(join(rel, name));
   };
   walk("");
   return out;
@@ -103,13 +114,13 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs the real CLI (bin/safcm, which uses dist/). */
+/** Runs the real CLI (bin/safcm, which uses dist/); `nodeArgs` go to node before it. */
 export function safcm(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SAFCM, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SAFCM, ...args], {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,14 +1,16 @@
 // Helpers shared by the helper's tests: temporary trees, request building,
-// and a snapshot of a tree that notices any change (content, type, mode,
-// owner, mtime, ctime).
+// leftovers and descriptors; the rest is the toolkit's (test/helpers/tree.ts).
 
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
 import type { FileEntry, FileType, Owner } from "../../src/protocol/messages.ts";
+import { tempDir as makeTempDir } from "../helpers/tree.ts";
 
+// The snapshot is the toolkit's (test/helpers/tree.ts).
+export { snapshot } from "../helpers/tree.ts";
+
+/** A private (0700) temporary directory; remove it with removeDir. */
 export function tempDir(prefix = "safcm-remote-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeTempDir(prefix, { mode: 0o700 }).dir;
 }
 
 export function removeDir(dir: string): void {
@@ -51,23 +53,6 @@ export function request(specs: Spec[]): { files: FileEntry[]; data: Buffer } {
     return entry;
   });
   return { files, data: Buffer.concat(parts) };
-}
-
-/** Every entry below `dir` with everything a write, chmod or chown would change. */
-export function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    const full = join(dir, rel);
-    const st = lstatSync(full);
-    let content = "";
-    if (st.isFile()) content = readFileSync(full).toString("hex");
-    else if (st.isSymbolicLink()) content = readlinkSync(full);
-    out[rel || "."] =
-      `${st.mode.toString(8)} ${st.uid}:${st.gid} ino=${st.ino} mtime=${st.mtimeMs} ctime=${st.ctimeMs} ${content}`;
-    if (st.isDirectory()) for (const name of readdirSync(full).sort()) walk(join(rel, name));
-  };
-  walk("");
-  return out;
 }
 
 /** Names in a directory that look like safcm's temporary files. */

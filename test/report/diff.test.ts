@@ -74,7 +74,7 @@ test("symlink targets diff as one line each", () => {
 
 test("no diff for created files, metadata-only changes, directories or other types", () => {
   assert.equal(fileDiff(created("/etc/motd")), null);
-  assert.equal(fileDiff(changed("a\n", "a\n", { content_changed: false })), null);
+  assert.equal(fileDiff(changed("a\n", "a\n", { contentChanged: false })), null);
   const fifo = info("fifo", 0o644, "root", 0);
   assert.equal(fileDiff(changed(null, "x\n", { old: fifo })), null);
   const dir = info("dir", 0o755, "root", 0);

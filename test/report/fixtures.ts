@@ -21,11 +21,12 @@ export function changed(
     created: false,
     old: ROOT_FILE,
     new: ROOT_FILE,
-    content_changed: true,
+    contentChanged: true,
     oldContent: old,
     oldSize: old?.length ?? null,
     newContent: typeof newContent === "string" ? Buffer.from(newContent) : newContent,
-    diff_hidden: null,
+    diffHidden: null,
+    aclRemoved: false,
     ...over,
   };
 }
@@ -36,11 +37,12 @@ export function created(path: string, content = "x\n"): FileResult {
     created: true,
     old: null,
     new: ROOT_FILE,
-    content_changed: true,
+    contentChanged: true,
     oldContent: null,
     oldSize: null,
     newContent: Buffer.from(content),
-    diff_hidden: null,
+    diffHidden: null,
+    aclRemoved: false,
   };
 }
 

@@ -126,7 +126,7 @@ test("a host that changed nothing prints nothing, unless verbose", () => {
 
 test("summary counts: failed wins over changed", () => {
   const result: SyncResult = {
-    dry_run: false,
+    dryRun: false,
     hosts: [
       host({ name: "a", files: [created("/f")] }),
       host({ name: "b" }),
@@ -136,18 +136,18 @@ test("summary counts: failed wins over changed", () => {
   };
   assert.equal(summaryLine(result), "4 host(s): 2 changed, 1 unchanged, 1 failed");
   assert.equal(
-    summaryLine({ ...result, dry_run: true }),
+    summaryLine({ ...result, dryRun: true }),
     "4 host(s): 2 changed, 1 unchanged, 1 failed (dry-run)",
   );
   assert.equal(
-    summaryLine({ dry_run: false, hosts: [] }),
+    summaryLine({ dryRun: false, hosts: [] }),
     "0 host(s): 0 changed, 0 unchanged, 0 failed",
   );
 });
 
 test("the whole report: hosts in order, then the summary", () => {
   const result: SyncResult = {
-    dry_run: true,
+    dryRun: true,
     hosts: [host({ name: "a", packages: ["htop"] }), host({ name: "b" })],
   };
   assert.equal(
@@ -170,7 +170,7 @@ test("a host's part as the CLI streams it: its lines with newlines; nothing when
 test("an error with ESC never reaches the terminal raw; JSON keeps it", () => {
   const error = 'command "x" failed: \x1b]0;pwned\x07\x1b[2J\x9b\u202e\ud800\r\nsecond line';
   const result: SyncResult = {
-    dry_run: false,
+    dryRun: false,
     hosts: [
       host({
         ok: false,

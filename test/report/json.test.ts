@@ -6,7 +6,7 @@ import { changed, created, host, info } from "./fixtures.ts";
 
 test("the shape of SPEC 7.2", () => {
   const result: SyncResult = {
-    dry_run: false,
+    dryRun: false,
     hosts: [
       host({
         groups: ["all", "detected_linux", "web1", "webservers"],
@@ -77,7 +77,7 @@ test("the shape of SPEC 7.2", () => {
 
 test("dry-run commands have null exit_code and output", () => {
   const result: SyncResult = {
-    dry_run: true,
+    dryRun: true,
     hosts: [
       host({ commands: [{ command: "make", trigger: null, exit_code: null, output: null }] }),
     ],
@@ -95,7 +95,7 @@ test("dry-run commands have null exit_code and output", () => {
 test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON", () => {
   const output = "a\x1b[2J\ud800b\udfff\u202e\x9b\r\n" + "x".repeat(200_000);
   const result: SyncResult = {
-    dry_run: false,
+    dryRun: false,
     hosts: [host({ commands: [{ command: "c", trigger: null, exit_code: 0, output }] })],
   };
   const json = jsonReport(result);
@@ -110,7 +110,7 @@ test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON
 test("jsonReport escapes DEL, C1 controls, line separators and bidi overrides, and parses to the same strings", () => {
   const nasty = "a\x7fb\x9b31mc\u2028d\u202ee\u2066f";
   const text = jsonReport({
-    dry_run: false,
+    dryRun: false,
     hosts: [
       {
         name: "h",

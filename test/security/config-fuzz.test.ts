@@ -15,14 +15,14 @@
 // render limit stopped it (now a memory limit stops it at once).
 
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import { buildHost } from "../../src/build/host-config.ts";
 import { loadConfig, type Config } from "../../src/config/load.ts";
 import { ConfigError, HostError } from "../../src/errors.ts";
-import { safcm, tempDir } from "../helpers/tree.ts";
+import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 import { validateYaml, yamlFiles } from "../schemas/validate.ts";
 
 const { dir: base, cleanup } = tempDir("safcm-fuzz-");
@@ -82,11 +82,10 @@ let counter = 0;
 /** Writes a configuration directory; `null` removes a file of VALID. */
 function writeConfig(files: Record<string, string | null>): string {
   const dir = join(base, `c${counter++}`);
-  for (const [path, content] of Object.entries({ ...VALID, ...files })) {
-    if (content === null) continue;
-    mkdirSync(dirname(join(dir, path)), { recursive: true, mode: 0o755 });
-    writeFileSync(join(dir, path), content, { mode: 0o644 });
-  }
+  const tree = Object.entries({ ...VALID, ...files }).filter(
+    (e): e is [string, string] => e[1] !== null,
+  );
+  writeTree(dir, Object.fromEntries(tree));
   return dir;
 }
 
@@ -100,7 +99,10 @@ function outcome(dir: string): Outcome {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     assert.ok(err.problems.length > 0);
-    for (const p of err.problems) assert.equal(typeof p.message, "string");
+    for (const p of err.problems) {
+      assert.equal(typeof p.message, "string");
+      assert.match(p.code, /^[a-z]+(-[a-z0-9]+)*$/, "every problem has a stable code");
+    }
     return "config-error";
   }
   // What the loader accepts, the JSON Schemas accept too (test/schemas has the other direction).

@@ -7,15 +7,12 @@
 // a missing node), ends with exactly the descriptors it started with.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +20,7 @@ import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { syncHost } from "../../src/session/host.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
-import { SAFCM, tempDir, writeTree, type Node } from "../helpers/tree.ts";
+import { safcm, tempDir, writeTree, type Node, type Run } from "../helpers/tree.ts";
 
 const HOSTS = 100;
 const DEAD = 10;
@@ -34,9 +31,10 @@ const aliases = Array.from({ length: HOSTS }, (_, i) => `h${String(i).padStart(3
 const { dir: base, cleanup } = tempDir("safcm-load-");
 // The roots on tmpfs when there is one: this test is about connections and
 // processes, not about the disk's fsync() speed (100 hosts x 22 files).
-const rootsBase = existsSync("/dev/shm")
-  ? mkdtempSync("/dev/shm/safcm-load-")
-  : join(base, "roots");
+const roots = existsSync("/dev/shm")
+  ? tempDir("safcm-load-", { parent: "/dev/shm" })
+  : { dir: join(base, "roots"), cleanup: () => {} };
+const rootsBase = roots.dir;
 let sshd: Sshd;
 
 before(async () => {
@@ -53,7 +51,7 @@ after(async () => {
   // undefined when the set-up failed: then there is nothing to stop
   await (sshd as Sshd | undefined)?.stop();
   cleanup();
-  rmSync(rootsBase, { recursive: true, force: true });
+  roots.cleanup();
 });
 
 /** A configuration for `hosts` (each with its own root below `dir`): 20 small files and one of 256 KiB. */
@@ -79,10 +77,7 @@ function configure(dir: string, hosts: string[], extra: Record<string, string> =
 }
 
 /** Runs the CLI, recording its peak RSS (KiB) through a preloaded exit hook. */
-function runMeasured(
-  dir: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string; maxRssMiB: number }> {
+async function runMeasured(dir: string, args: string[]): Promise<Run & { maxRssMiB: number }> {
   const hook = join(dir, "max-rss.mjs");
   const out = join(dir, "max-rss");
   writeFileSync(
@@ -90,21 +85,8 @@ function runMeasured(
     `import { writeFileSync } from "node:fs";\n` +
       `process.on("exit", () => writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`,
   );
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", hook, SAFCM, ...args], {
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const maxRssMiB = Number(readFileSync(out, "utf8")) / 1024;
-      resolve({ code, stdout, stderr, maxRssMiB });
-    });
-  });
+  const r = await safcm(args, { nodeArgs: ["--import", hook] });
+  return { ...r, maxRssMiB: Number(readFileSync(out, "utf8")) / 1024 };
 }
 
 /** Processes whose command line contains `text` (read from /proc, so it needs no procps). */

@@ -11,7 +11,7 @@ import { changed, host, info } from "../report/fixtures.ts";
 function sides(oldMode: number, newMode: number, oldText: string, newText: string): DiffSides {
   return {
     created: false,
-    content_changed: true,
+    contentChanged: true,
     old: info("file", oldMode, "root", 0),
     new: info("file", newMode, "root", 0),
     oldContent: Buffer.from(oldText),
@@ -44,7 +44,7 @@ test("a diff is withheld when the old or new content contains a secret value", (
 
 test("nothing is withheld where there is no diff: new files, metadata only, directories", () => {
   assert.equal(diffHidden({ ...sides(0o600, 0o600, "", "a"), created: true, old: null }, []), null);
-  assert.equal(diffHidden({ ...sides(0o600, 0o600, "a", "a"), content_changed: false }, []), null);
+  assert.equal(diffHidden({ ...sides(0o600, 0o600, "a", "a"), contentChanged: false }, []), null);
   const dir = { ...sides(0o700, 0o600, "", "a"), old: info("dir", 0o700, "root", 0) };
   assert.equal(diffHidden(dir, []), null);
 });
@@ -55,9 +55,9 @@ test("the reports say why a diff is withheld and show no content", () => {
     old: info("file", 0o640, "root", 0),
     new: info("file", 0o640, "root", 0),
     newContent: null,
-    diff_hidden: "mode",
+    diffHidden: "mode",
   });
-  const env = changed(null, "", { path: "/etc/env", newContent: null, diff_hidden: "secret" });
+  const env = changed(null, "", { path: "/etc/env", newContent: null, diffHidden: "secret" });
   const result = host({ files: [shadow, env] });
   assert.deepEqual(hostLines(result, { dryRun: false, color: false }), [
     "[web1] changed 2 file(s):",
@@ -66,7 +66,7 @@ test("the reports say why a diff is withheld and show no content", () => {
     '[web1] "/etc/env": content',
     "   (diff withheld: contains a secret)",
   ]);
-  const json = JSON.parse(jsonReport({ dry_run: false, hosts: [result] })) as {
+  const json = JSON.parse(jsonReport({ dryRun: false, hosts: [result] })) as {
     hosts: { files: { diff: string | null; diff_hidden: string | null }[] }[];
   };
   assert.deepEqual(
