@@ -9,19 +9,25 @@ import {
   MAX_LOG_TEXT,
   MAX_OUTPUT,
   type CommandResult,
+  type ContentRequest,
   type DetectResult,
+  type ErrorMessage,
   type FileChange,
   type FileInfo,
+  type InfoResponse,
+  type KeepAlive,
   type LogLevel,
+  type LogMessage,
+  type PackageChange,
   type Response,
+  type SyncResponse,
   type ServiceChange,
 } from "./messages.ts";
+import { checks } from "./check.ts";
 
 export class ValidationError extends Error {
   override name = "ValidationError";
 }
-
-type Obj = Record<string, unknown>;
 
 const MAX_NAME = 4096;
 const MAX_ITEMS = 10_000_000;
@@ -31,60 +37,12 @@ function fail(where: string, what: string): never {
   throw new ValidationError(`invalid message from helper: ${where}: ${what}`);
 }
 
-function object(
-  v: unknown,
-  where: string,
-  keys: readonly string[],
-  optional: readonly string[] = [],
-): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, "not an object");
-  const o = v as Obj;
-  for (const k of Object.keys(o)) {
-    if (!keys.includes(k) && !optional.includes(k))
-      fail(where, `unexpected field ${JSON.stringify(k.slice(0, 64))}`);
-  }
-  for (const k of keys) if (!(k in o)) fail(where, `missing field "${k}"`);
-  return o;
-}
-
-function string(v: unknown, where: string, max: number): string {
-  if (typeof v !== "string") fail(where, "not a string");
-  if (v.length > max) fail(where, `string longer than ${max}`);
-  return v;
-}
-
-function nullableString(v: unknown, where: string, max: number): string | null {
-  return v === null ? null : string(v, where, max);
-}
-
-function integer(v: unknown, where: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    fail(where, `not an integer in ${min}..${max}`);
-  }
-  return v;
-}
-
-function boolean(v: unknown, where: string): boolean {
-  if (typeof v !== "boolean") fail(where, "not a boolean");
-  return v;
-}
-
-function array<T>(v: unknown, where: string, max: number, item: (x: unknown, w: string) => T): T[] {
-  if (!Array.isArray(v)) fail(where, "not an array");
-  if (v.length > max) fail(where, `more than ${max} items`);
-  return v.map((x, i) => item(x, `${where}[${i}]`));
-}
-
-function oneOf<T extends string>(v: unknown, where: string, values: readonly T[]): T {
-  if (typeof v !== "string" || !(values as readonly string[]).includes(v))
-    fail(where, "unexpected value");
-  return v as T;
-}
+const { object, string, nullableString, integer, boolean, array, oneOf } = checks(fail, true);
 
 const ID_MAX = 2 ** 32 - 1;
 
 function fileInfo(v: unknown, where: string): FileInfo {
-  const o = object(v, where, ["type", "mode", "user", "uid", "group", "gid"]);
+  const o = object<FileInfo>(v, where, ["type", "mode", "user", "uid", "group", "gid"]);
   return {
     type: oneOf(o.type, `${where}.type`, OLD_TYPES),
     mode: integer(o.mode, `${where}.mode`, 0, 0o7777),
@@ -96,7 +54,7 @@ function fileInfo(v: unknown, where: string): FileInfo {
 }
 
 function fileChange(v: unknown, where: string, attachmentLength: number): FileChange {
-  const o = object(
+  const o = object<FileChange>(
     v,
     where,
     ["path", "created", "old", "new", "content_changed"],
@@ -131,7 +89,7 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
 }
 
 function detectResult(v: unknown, where: string): DetectResult {
-  const o = object(v, where, ["command", "exit_code", "output", "stderr"]);
+  const o = object<DetectResult>(v, where, ["command", "exit_code", "output", "stderr"]);
   return {
     command: string(o.command, `${where}.command`, MAX_OUTPUT),
     exit_code: integer(o.exit_code, `${where}.exit_code`, -1, 255),
@@ -141,7 +99,7 @@ function detectResult(v: unknown, where: string): DetectResult {
 }
 
 function serviceChange(v: unknown, where: string): ServiceChange {
-  const o = object(v, where, ["name", "started", "enabled"]);
+  const o = object<ServiceChange>(v, where, ["name", "started", "enabled"]);
   return {
     name: string(o.name, `${where}.name`, MAX_NAME),
     started: boolean(o.started, `${where}.started`),
@@ -150,7 +108,7 @@ function serviceChange(v: unknown, where: string): ServiceChange {
 }
 
 function commandResult(v: unknown, where: string): CommandResult {
-  const o = object(v, where, ["command", "trigger", "exit_code", "output"]);
+  const o = object<CommandResult>(v, where, ["command", "trigger", "exit_code", "output"]);
   return {
     command: string(o.command, `${where}.command`, MAX_OUTPUT),
     trigger: nullableString(o.trigger, `${where}.trigger`, MAX_NAME * 16),
@@ -168,10 +126,10 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail("message", "not an object");
   }
-  const type = (header as Obj).type;
+  const type = (header as { type?: unknown }).type;
   switch (type) {
     case "log": {
-      const o = object(header, "log", ["type", "level", "text"]);
+      const o = object<LogMessage>(header, "log", ["type", "level", "text"]);
       return {
         type,
         level: oneOf<LogLevel>(o.level, "log.level", LOG_LEVELS),
@@ -179,14 +137,14 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       };
     }
     case "keepalive":
-      object(header, "keepalive", ["type"]);
+      object<KeepAlive>(header, "keepalive", ["type"]);
       return { type };
     case "error": {
-      const o = object(header, "error", ["type", "message"]);
+      const o = object<ErrorMessage>(header, "error", ["type", "message"]);
       return { type, message: string(o.message, "error.message", MAX_LOG_TEXT) };
     }
     case "content_request": {
-      const o = object(header, "content_request", ["type", "paths"]);
+      const o = object<ContentRequest>(header, "content_request", ["type", "paths"]);
       return {
         type,
         paths: array(o.paths, "content_request.paths", MAX_ITEMS, (v, w) =>
@@ -195,7 +153,7 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       };
     }
     case "info_response": {
-      const o = object(header, "info_response", [
+      const o = object<InfoResponse>(header, "info_response", [
         "type",
         "version",
         "os",
@@ -221,7 +179,7 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
       };
     }
     case "sync_response": {
-      const o = object(header, "sync_response", [
+      const o = object<SyncResponse>(header, "sync_response", [
         "type",
         "files",
         "packages",
@@ -235,7 +193,7 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
           fileChange(v, w, attachmentLength),
         ),
         packages: array(o.packages, "sync_response.packages", MAX_ITEMS, (v, w) => ({
-          name: string(object(v, w, ["name"]).name, `${w}.name`, MAX_NAME),
+          name: string(object<PackageChange>(v, w, ["name"]).name, `${w}.name`, MAX_NAME),
         })),
         services: array(o.services, "sync_response.services", MAX_ITEMS, serviceChange),
         commands: array(o.commands, "sync_response.commands", MAX_ITEMS, commandResult),

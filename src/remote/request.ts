@@ -12,57 +12,41 @@ import {
   type SyncRequest,
   type TriggerEntry,
 } from "../protocol/messages.ts";
+import { checks, type Fields } from "../protocol/check.ts";
 
 export class RequestError extends Error {
   override name = "RequestError";
 }
 
-type Obj = Record<string, unknown>;
-
 function fail(where: string, what: string): never {
   throw new RequestError(`invalid request: ${where}: ${what}`);
 }
 
-function object(v: unknown, where: string): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, "not an object");
-  return v as Obj;
-}
-
-function string(v: unknown, where: string): string {
-  if (typeof v !== "string") fail(where, "not a string");
-  return v;
-}
-
-function integer(v: unknown, where: string, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max)
-    fail(where, `not an integer in 0..${max}`);
-  return v;
-}
+// Not exact: the local side is trusted; the checks keep a malformed request from crashing.
+const { object, string, integer, array, oneOf } = checks(fail, false);
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 function strings(v: unknown, where: string): string[] {
-  if (!Array.isArray(v)) fail(where, "not an array");
-  return v.map((x, i) => string(x, `${where}[${i}]`));
+  return array(v, where, NO_LIMIT, string);
 }
 
 function logLevel(v: unknown, where: string): LogLevel {
-  const found = LOG_LEVELS.find((level) => level === v);
-  if (found === undefined) fail(where, `not one of ${LOG_LEVELS.join(", ")}`);
-  return found;
+  return oneOf(v, where, LOG_LEVELS, `not one of ${LOG_LEVELS.join(", ")}`);
 }
 
 function owner(v: unknown, where: string): string | number {
-  return typeof v === "number" ? integer(v, where, 2 ** 32 - 2) : string(v, where);
+  return typeof v === "number" ? integer(v, where, 0, 2 ** 32 - 2) : string(v, where);
 }
 
 function fileEntry(v: unknown, where: string, attachmentLength: number): FileEntry {
-  const o = object(v, where);
+  const o = object<FileEntry>(v, where, []);
   const type = o.type;
   if (type !== "file" && type !== "dir" && type !== "symlink")
     fail(`${where}.type`, "not file, dir or symlink");
   const entry: FileEntry = {
     path: string(o.path, `${where}.path`),
     type,
-    mode: integer(o.mode, `${where}.mode`, 0o7777),
+    mode: integer(o.mode, `${where}.mode`, 0, 0o7777),
     user: owner(o.user, `${where}.user`),
     group: owner(o.group, `${where}.group`),
   };
@@ -70,7 +54,7 @@ function fileEntry(v: unknown, where: string, attachmentLength: number): FileEnt
   if (type === "symlink") entry.target = string(o.target, `${where}.target`);
   if (type === "file") {
     if (o.sha256 !== undefined || o.size !== undefined) {
-      entry.size = integer(o.size, `${where}.size`, Number.MAX_SAFE_INTEGER);
+      entry.size = integer(o.size, `${where}.size`, 0, Number.MAX_SAFE_INTEGER);
       entry.sha256 = string(o.sha256, `${where}.sha256`);
       if (!/^[0-9a-f]{64}$/.test(entry.sha256)) fail(`${where}.sha256`, "not a SHA-256 in hex");
     }
@@ -81,41 +65,39 @@ function fileEntry(v: unknown, where: string, attachmentLength: number): FileEnt
   return entry;
 }
 
-function dataRange(
-  o: Obj,
-  where: string,
-  attachmentLength: number,
-): { data_offset: number; data_length: number } {
-  const data_offset = integer(o.data_offset, `${where}.data_offset`, attachmentLength);
+type DataRange = Required<Pick<FileEntry, "data_offset" | "data_length">>;
+
+function dataRange(o: Fields<DataRange>, where: string, attachmentLength: number): DataRange {
+  const data_offset = integer(o.data_offset, `${where}.data_offset`, 0, attachmentLength);
   const data_length = integer(
     o.data_length,
     `${where}.data_length`,
+    0,
     attachmentLength - data_offset,
   );
   return { data_offset, data_length };
 }
 
 function trigger(v: unknown, where: string): TriggerEntry {
-  const o = object(v, where);
+  const o = object<TriggerEntry>(v, where, []);
   return {
     path: string(o.path, `${where}.path`),
     commands: strings(o.commands, `${where}.commands`),
   };
 }
 
-function array<T>(v: unknown, where: string, item: (x: unknown, w: string) => T): T[] {
-  if (!Array.isArray(v)) fail(where, "not an array");
-  return v.map((x, i) => item(x, `${where}[${i}]`));
-}
-
 /** Checks the header of a frame from the local side; `attachmentLength` bounds file content offsets. */
 export function parseRequest(header: unknown, attachmentLength: number): Request {
-  const o = object(header, "message");
+  const o = object<
+    { type: Request["type"] } & Omit<InfoRequest, "type"> &
+      Omit<SyncRequest, "type"> &
+      Omit<ContentMessage, "type">
+  >(header, "message", []);
   switch (o.type) {
     case "info_request": {
       const request: InfoRequest = {
         type: "info_request",
-        version: integer(o.version, "info_request.version", 2 ** 32 - 1),
+        version: integer(o.version, "info_request.version", 0, 2 ** 32 - 1),
         detect_groups: strings(o.detect_groups, "info_request.detect_groups"),
         log_level: logLevel(o.log_level, "info_request.log_level"),
       };
@@ -128,10 +110,12 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         dry_run: o.dry_run,
         log_level: logLevel(o.log_level, "sync_request.log_level"),
         root: string(o.root, "sync_request.root"),
-        files: array(o.files, "sync_request.files", (v, w) => fileEntry(v, w, attachmentLength)),
+        files: array(o.files, "sync_request.files", NO_LIMIT, (v, w) =>
+          fileEntry(v, w, attachmentLength),
+        ),
         packages: strings(o.packages, "sync_request.packages"),
         services: strings(o.services, "sync_request.services"),
-        triggers: array(o.triggers, "sync_request.triggers", trigger),
+        triggers: array(o.triggers, "sync_request.triggers", NO_LIMIT, trigger),
         commands: strings(o.commands, "sync_request.commands"),
       };
       if (!request.root.startsWith("/")) fail("sync_request.root", "not absolute");
@@ -140,8 +124,8 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
     case "content": {
       const request: ContentMessage = {
         type: "content",
-        files: array(o.files, "content.files", (v, w) => {
-          const f = object(v, w);
+        files: array(o.files, "content.files", NO_LIMIT, (v, w) => {
+          const f = object<ContentMessage["files"][number]>(v, w, []);
           return { path: string(f.path, `${w}.path`), ...dataRange(f, w, attachmentLength) };
         }),
       };
