@@ -209,7 +209,8 @@ export function planCommands(
 
 export interface CommandsInput {
   root: string;
-  dry_run: boolean;
+  /** False in dry-run: list what would run, run nothing (as the other steps' `apply`). */
+  apply: boolean;
   triggers: TriggerEntry[];
   commands: string[];
   /** The file changes of this sync (what fires triggers). */
@@ -238,12 +239,12 @@ export async function runCommands(input: CommandsInput): Promise<CommandsResult>
   }
   for (const { command, trigger } of planCommands(input.triggers, input.commands, input.changes)) {
     // Told to stop (SPEC 5.5): no further command or trigger runs.
-    if (stopRequested() && !input.dry_run) return { results, error: new StopError().message };
+    if (stopRequested() && input.apply) return { results, error: new StopError().message };
     const what =
       trigger === null
         ? `command ${quote(command)}`
         : `command ${quote(command)} (trigger for ${quote(trigger)})`;
-    if (input.dry_run) {
+    if (!input.apply) {
       log("verbose", `would run ${what}`);
       results.push({ command, trigger, exit_code: null, output: null });
       continue;

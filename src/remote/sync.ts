@@ -4,6 +4,7 @@
 
 import { createHash } from "node:crypto";
 import type { FileEntry, SyncRequest, SyncResponse } from "../protocol/messages.ts";
+import { StopError, stopRequested } from "./abort.ts";
 import { runCommands } from "./commands.ts";
 import {
   applyDecision,
@@ -155,6 +156,12 @@ export async function handleSync(
   if (response.error !== null) return finish(output);
 
   const apply = !request.dry_run;
+  // Told to stop (SPEC 5.5): no further step starts (a running apt-get or systemctl finishes).
+  const stopped = () => apply && stopRequested();
+  if (stopped()) {
+    response.error = STOPPED;
+    return finish(output);
+  }
   const packages = await syncPackages({
     root: request.root,
     packages: request.packages,
@@ -173,6 +180,10 @@ export async function handleSync(
     if (response.error !== null) return finish(output);
   }
 
+  if (stopped()) {
+    response.error = STOPPED;
+    return finish(output);
+  }
   const services = await syncServices({
     root: request.root,
     services: request.services,
@@ -187,7 +198,7 @@ export async function handleSync(
 
   const commands = await runCommands({
     root: request.root,
-    dry_run: request.dry_run,
+    apply,
     triggers: request.triggers,
     commands: request.commands,
     changes: response.files,
@@ -197,6 +208,8 @@ export async function handleSync(
   response.error = commands.error;
   return finish(output);
 }
+
+const STOPPED = new StopError().message;
 
 function finish(output: SyncOutput): SyncOutput {
   if (output.response.error !== null) output.response.error = clip(output.response.error);

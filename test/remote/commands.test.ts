@@ -66,7 +66,7 @@ describe("triggers", () => {
     withDir(async (root) => {
       const result = await runCommands({
         root,
-        dry_run: false,
+        apply: true,
         triggers: [
           { path: "/etc", commands: ['echo "$SAFCM_TRIGGER $SAFCM_ROOT $(pwd)" >> log'] },
           {
@@ -97,7 +97,7 @@ describe("triggers", () => {
       const marker = join(dir, "ran");
       const result = await runCommands({
         root: "/",
-        dry_run: true,
+        apply: false,
         triggers: [{ path: "/etc", commands: [`touch ${marker}`] }],
         commands: [`touch ${marker}`],
         changes: changed("/etc/motd"),
@@ -117,7 +117,7 @@ describe("commands", () => {
       const marker = join(dir, "never");
       const result = await runCommands({
         root: "/",
-        dry_run: false,
+        apply: true,
         triggers: [],
         commands: ["echo first", "echo out; echo err >&2; exit 3", `touch ${marker}`],
         changes: [],
@@ -141,7 +141,7 @@ describe("commands", () => {
   test("a failing trigger names its path", async () => {
     const result = await runCommands({
       root: "/",
-      dry_run: false,
+      apply: true,
       triggers: [{ path: "/etc", commands: ["false"] }],
       commands: ["true"],
       changes: changed("/etc"),

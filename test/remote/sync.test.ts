@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { SyncRequest } from "../../src/protocol/messages.ts";
@@ -110,5 +111,50 @@ test("a file error found before any change stops everything: nothing changed, no
   } finally {
     removeDir(root);
     removeDir(outside);
+  }
+});
+
+test("a stop request after the files ends the sync before packages, services and commands", () => {
+  const root = realpathSync(tempDir());
+  chmodSync(root, 0o755);
+  try {
+    // In a child process: the stop flag of src/remote/abort.ts stays set once requested.
+    // With a root other than /, packages would fail with their own error if they started.
+    const src = (f: string) =>
+      JSON.stringify(new URL(`../../src/remote/${f}`, import.meta.url).href);
+    const script = `
+      const { handleSync } = await import(${src("sync.ts")});
+      const { requestStop } = await import(${src("abort.ts")});
+      const out = await handleSync(
+        { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
+          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
+          packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] },
+        Buffer.alloc(0),
+        () => {},
+      );
+      requestStop();
+      const again = await handleSync(
+        { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
+          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
+          packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] },
+        Buffer.alloc(0),
+        () => {},
+      );
+      console.log(JSON.stringify([out.response.error, again.response.error, again.response.commands]));`;
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [before, after, commands] = JSON.parse(r.stdout) as [string, string, unknown[]];
+    assert.match(before, /packages/i, "without a stop, packages start (and refuse this root)");
+    assert.equal(after, "interrupted: stopped before the next change");
+    assert.deepEqual(commands, []);
+    assert.equal(existsSync(join(root, "ran")), false, "no command ran");
+  } finally {
+    removeDir(root);
   }
 });
