@@ -21,10 +21,10 @@ import {
   openForCompare,
   readAll,
   readlinkAt,
-  removeStaleTemps,
   sameContent,
   sameHash,
 } from "./safe-fs.ts";
+import { removeStaleTemps } from "./cleanup.ts";
 
 export interface ObserveInput {
   rootFd: number;

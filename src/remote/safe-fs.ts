@@ -36,7 +36,7 @@ import {
 import type { OldFileType } from "../protocol/messages.ts";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
-const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+export const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
 export const SYMLINK_IN_PATH = "symlink not permitted in path";
 export const NON_EMPTY_DIR = "will not replace non-empty directory";
@@ -60,7 +60,7 @@ export function checkName(name: string): void {
   }
 }
 
-function errnoCode(err: unknown): string | undefined {
+export function errnoCode(err: unknown): string | undefined {
   return err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
@@ -210,32 +210,40 @@ export function readAll(fd: number, size: number): Buffer {
   return buffer;
 }
 
-/** Compares a regular file of `size` bytes with `data` in chunks (for files too large to hold twice). */
-export function sameContent(fd: number, size: number, data: Buffer): boolean {
-  if (size !== data.length) return false;
-  const chunk = Buffer.alloc(Math.min(size, 1024 * 1024));
+/**
+ * Reads a regular file of `size` bytes from its start in chunks (for files too large to hold
+ * twice), handing each to `chunk` until it returns false. False when the file ended early or
+ * `chunk` said stop.
+ */
+function eachChunk(
+  fd: number,
+  size: number,
+  chunk: (bytes: Buffer, at: number) => boolean,
+): boolean {
+  const buffer = Buffer.alloc(Math.min(Math.max(size, 1), 1024 * 1024));
   let position = 0;
   while (position < size) {
-    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
-    if (n === 0) return false;
-    if (!chunk.subarray(0, n).equals(data.subarray(position, position + n))) return false;
+    const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
+    if (n === 0 || !chunk(buffer.subarray(0, n), position)) return false;
     position += n;
   }
   return true;
 }
 
+/** Compares a regular file of `size` bytes with `data`, in chunks. */
+export function sameContent(fd: number, size: number, data: Buffer): boolean {
+  if (size !== data.length) return false;
+  return eachChunk(fd, size, (bytes, at) => bytes.equals(data.subarray(at, at + bytes.length)));
+}
+
 /** Whether a regular file of `size` bytes has this SHA-256 (hex), read in chunks. */
 export function sameHash(fd: number, size: number, sha256: string): boolean {
   const hash = createHash("sha256");
-  const chunk = Buffer.alloc(Math.min(Math.max(size, 1), 1024 * 1024));
-  let position = 0;
-  while (position < size) {
-    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
-    if (n === 0) return false;
-    hash.update(chunk.subarray(0, n));
-    position += n;
-  }
-  return hash.digest("hex") === sha256;
+  const complete = eachChunk(fd, size, (bytes) => {
+    hash.update(bytes);
+    return true;
+  });
+  return complete && hash.digest("hex") === sha256;
 }
 
 /** The target of a symlink as bytes (readlink() never follows it). */
@@ -253,87 +261,6 @@ export function tempName(name: string): string {
   let base = name;
   while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
   return `.${base}.safcm-${randomBytes(8).toString("hex")}`;
-}
-
-/** What tempName() returns (any name: it may have been cut to 200 bytes). */
-const TEMP_NAME = /^\..+\.safcm-[0-9a-f]{16}$/s;
-
-/** Whether `name` looks like one of safcm's temporary files. */
-export function isTempName(name: string): boolean {
-  return TEMP_NAME.test(name);
-}
-
-/**
- * Removes the temporary files a crashed (SIGKILLed, powered off) earlier run
- * left in the directory `dirFd`: entries named like tempName() that are
- * regular files or symlinks. One readdir() of the directory; each candidate is
- * checked with lstat() (a symlink is removed itself, never followed) and
- * removed with unlink(), which refuses directories, so a directory named like
- * a temporary file is never touched, even if it replaces a file after the
- * lstat(). Returns the names removed.
- */
-function removeStalePrivateDir(path: Buffer): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, DIR_FLAGS);
-  } catch {
-    return false;
-  }
-  try {
-    const st = fstatSync(fd);
-    const euid = process.geteuid?.() ?? st.uid;
-    // No group or other access; a set-group-ID bit inherited from the parent is fine.
-    if (st.uid !== euid || (st.mode & 0o5077) !== 0) return false;
-    for (const entry of readdirSync(at(fd))) {
-      if (entry !== "link") return false;
-      unlinkSync(at(fd, entry));
-    }
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    rmdirSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function removeStaleTemps(dirFd: number): string[] {
-  const removed: string[] = [];
-  // Names as bytes: a name that is not valid UTF-8 must not be turned into another name.
-  for (const name of readdirSync(at(dirFd), { encoding: "buffer" })) {
-    if (!isTempName(name.toString("latin1"))) continue;
-    const path = Buffer.concat([Buffer.from(`${at(dirFd)}/`), name]);
-    let st: Stats;
-    try {
-      st = lstatSync(path);
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT") continue;
-      throw err;
-    }
-    if (st.isDirectory()) {
-      // symlinkAt's private directory, left by a crash: only one of ours
-      // (owned by this user, no group or other access) is emptied and removed.
-      if (removeStalePrivateDir(path)) removed.push(name.toString("utf8"));
-      continue;
-    }
-    if (!st.isFile() && !st.isSymbolicLink()) continue;
-    try {
-      unlinkSync(path);
-    } catch (err) {
-      // Gone, or swapped for a directory (EISDIR), or not ours to remove in a
-      // sticky directory (EPERM): leave it.
-      const code = errnoCode(err);
-      if (code === "ENOENT" || code === "EISDIR" || code === "EPERM") continue;
-      throw err;
-    }
-    removed.push(name.toString("utf8"));
-  }
-  if (removed.length > 0) fsyncSync(dirFd);
-  return removed;
 }
 
 function removeQuietly(dirFd: number, name: string): void {

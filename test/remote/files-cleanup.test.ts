@@ -22,7 +22,8 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { LogLevel } from "../../src/protocol/messages.ts";
 import { syncFiles, type FilesResult } from "../../src/remote/files.ts";
-import { isTempName, tempName } from "../../src/remote/safe-fs.ts";
+import { isTempName } from "../../src/remote/cleanup.ts";
+import { tempName } from "../../src/remote/safe-fs.ts";
 import { openFds, removeDir, request, snapshot, tempDir, type Spec } from "./util.ts";
 
 const HEX = "0123456789abcdef";

@@ -28,7 +28,7 @@
 // - temporary files `.<name>.safcm-<16 hex>` (regular files or symlinks, with
 //   partial or complete content, or a symlink's private 0700 directory with
 //   the new link in it) in a managed directory: the next real sync
-//   removes them (src/remote/safe-fs.ts removeStaleTemps), and this test
+//   removes them (src/remote/cleanup.ts removeStaleTemps), and this test
 //   checks that nothing else unexpected appears;
 // - a directory created 0700 whose final mode and owner were not set yet, or
 //   a directory at the intermediate mode: the next sync sees the difference
