@@ -30,7 +30,8 @@ export interface HostFacts {
 export interface BuiltHost {
   /** Every group of the host (all, its own, groups.yaml, detected), sorted. */
   groups: string[];
-  /** Sorted by path, parents first; regular files carry size and SHA-256, not content. */
+  /** Sorted by path, parents first; regular files carry size and SHA-256, not content.
+   * `files`, `content` and `triggers` may be shared by several hosts: never modify them. */
   files: FileEntry[];
   /** Contents of the regular files, in the order of `files`. */
   /** New content per path: file bytes, or the symlink's target bytes. */
@@ -68,6 +69,61 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     return renderTemplate(template, group, context, redact);
   };
 
+  const packages = unique(dirs.flatMap((d) => d.packages));
+  const services = unique(dirs.flatMap((d) => d.services));
+  checkRoot(host, packages, services);
+
+  // Without templates, the entries depend only on the group directories (in priority order,
+  // the host's own one marked) and the default owner: hosts alike share one build.
+  const key = dirs.every((d) => d.templates.size === 0)
+    ? JSON.stringify([
+        dirs.map((d) => (d.name === host.name ? `=${d.name}` : d.name)),
+        facts.uid,
+        facts.gid,
+      ])
+    : null;
+  const shared = key === null ? undefined : builds(config).get(key);
+  const entries = shared ?? buildEntries(dirs, priority, facts, render);
+  if (key !== null && shared === undefined) remember(config, key, entries);
+  return {
+    groups,
+    ...entries,
+    packages,
+    services,
+    commands: dirs.flatMap((d) => d.commands),
+    secrets,
+  };
+}
+
+/** The part of a build that hosts with the same group directories and owner share. */
+type Entries = Pick<BuiltHost, "files" | "content" | "triggers">;
+
+/** How many distinct shared builds are kept (a fleet has few kinds of hosts). */
+const SHARED_BUILDS = 16;
+const sharedBuilds = new WeakMap<Config, Map<string, Entries>>();
+
+function builds(config: Config): Map<string, Entries> {
+  let map = sharedBuilds.get(config);
+  if (map === undefined) {
+    map = new Map();
+    sharedBuilds.set(config, map);
+  }
+  return map;
+}
+
+function remember(config: Config, key: string, entries: Entries): void {
+  const map = builds(config);
+  if (map.size >= SHARED_BUILDS) map.delete(map.keys().next().value as string);
+  map.set(key, entries);
+}
+
+/** The merged entries of the group directories `dirs` (in priority order). */
+function buildEntries(
+  dirs: readonly GroupDir[],
+  priority: Priority,
+  facts: HostFacts,
+  render: (template: Template, group: string) => Buffer,
+): Entries {
   const candidates = new Map<string, Candidate[]>();
   for (const dir of dirs) {
     for (const entry of dir.files.values()) {
@@ -92,20 +148,12 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
   }
 
   const winners = new Map<string, Candidate>();
-  for (const [path, list] of candidates) winners.set(path, pickWinner(priority, list));
+  for (const [path, list] of candidates) {
+    winners.set(path, list.length === 1 ? list[0] : pickWinner(priority, list));
+  }
   const paths = [...winners.keys()].sort(byPath);
 
-  const built: BuiltHost = {
-    groups,
-    files: [],
-    content: new Map(),
-    packages: unique(dirs.flatMap((d) => d.packages)),
-    services: unique(dirs.flatMap((d) => d.services)),
-    triggers: [],
-    commands: dirs.flatMap((d) => d.commands),
-    secrets,
-  };
-  checkRoot(host, built);
+  const built: Entries = { files: [], content: new Map(), triggers: [] };
   for (const path of paths) {
     const c = winners.get(path);
     if (c === undefined) continue;
@@ -157,11 +205,11 @@ function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
 
 /** Packages and services act on the host itself, never below a root (SPEC 3.2); refusing
  * here fails the host before anything is sent (the helper refuses again). */
-function checkRoot(host: HostConfig, built: BuiltHost): void {
+function checkRoot(host: HostConfig, packages: string[], services: string[]): void {
   if (host.root === "/") return;
   for (const [what, names, file] of [
-    ["packages", built.packages, "packages.yaml"],
-    ["services", built.services, "services.yaml"],
+    ["packages", packages, "packages.yaml"],
+    ["services", services, "services.yaml"],
   ] as const) {
     if (names.length === 0) continue;
     throw new HostError(

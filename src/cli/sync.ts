@@ -108,6 +108,13 @@ export async function sync(args: string[]): Promise<number> {
   process.off("SIGTERM", onSignal);
   progress.clear();
 
+  // The workstation's own CPU (this process only: ssh children excluded), for bench/fleet.ts.
+  const cpu = process.resourceUsage();
+  onLog(
+    "(local)",
+    "debug",
+    `local CPU ${Math.round((cpu.userCPUTime + cpu.systemCPUTime) / 1000)} ms (user ${Math.round(cpu.userCPUTime / 1000)} ms, system ${Math.round(cpu.systemCPUTime / 1000)} ms), ${Math.round(process.uptime() * 1000)} ms after start`,
+  );
   const result: SyncResult = { dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryText(result));

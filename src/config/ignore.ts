@@ -28,16 +28,20 @@ export function ignorePatterns(yf: YamlFile, node: Node | null): string[] {
         "bad-value",
         `ignore pattern "${value}" contains "/": patterns match base names only`,
       );
-    } else if (compile([value]) === null) {
+    } else if (compile(value) === null) {
       yf.error(item, "bad-value", `invalid ignore pattern "${value}"`);
     } else patterns.push(value);
   }
   return patterns;
 }
 
-function compile(patterns: readonly string[]): ((name: string) => boolean) | null {
+/** One pattern's test: picomatch's own matcher (the exact name, or its regular expression)
+ * without its per-call bookkeeping, which costs more than the match itself (about 10 ms of
+ * CPU for the 1,000 names of a files/ tree and the default patterns). */
+function compile(pattern: string): ((name: string) => boolean) | null {
   try {
-    return picomatch([...patterns], OPTIONS);
+    const re = picomatch.makeRe(pattern, OPTIONS);
+    return (name) => name !== "" && (name === pattern || re.test(name));
   } catch {
     return null;
   }
@@ -45,16 +49,16 @@ function compile(patterns: readonly string[]): ((name: string) => boolean) | nul
 
 /** Tells which ignore pattern a base name matches. */
 export class Ignore {
-  private readonly matches: (name: string) => boolean;
+  private readonly tests: ((name: string) => boolean)[];
 
   constructor(private readonly patterns: readonly string[]) {
-    this.matches = patterns.length === 0 ? () => false : (compile(patterns) ?? (() => false));
+    this.tests = patterns.map((p) => compile(p) ?? (() => false));
   }
 
   /** The first pattern that `name` matches, or undefined. */
   match(name: string): string | undefined {
-    if (!this.matches(name)) return undefined;
-    return this.patterns.find((p) => picomatch.isMatch(name, p, OPTIONS));
+    const i = this.tests.findIndex((test) => test(name));
+    return i < 0 ? undefined : this.patterns[i];
   }
 
   /** The first component of an absolute path that is ignored, with its pattern. */

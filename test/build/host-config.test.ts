@@ -320,3 +320,44 @@ test("packages and services with a root other than / fail the build (SPEC 3.2)",
   const b = build({ "hosts.yaml": rooted, "all/commands.yaml": "- echo ok\n" });
   assert.deepEqual(b.commands, ["echo ok"], "commands are fine below a root");
 });
+
+test("hosts with the same group directories share a build, yet each gets its own owner and own group's entries", () => {
+  const tree: Tree = {
+    "hosts.yaml": "- name: h1\n- name: h2\n- name: h3\n",
+    "all/files/etc/motd": "all\n",
+    "all/files/etc/issue": "all\n",
+    "h3/files/etc/motd": "h3\n",
+  };
+  const config = loadConfig(configDir(tree));
+  const [h1, h2, h3] = config.hosts;
+  assert.ok(h1 && h2 && h3);
+  const b1 = buildHost(config, h1, facts);
+  const b2 = buildHost(config, h2, facts);
+  assert.deepEqual(b2.files, b1.files);
+  assert.deepEqual(b1.groups, ["all", "h1"]);
+  assert.deepEqual(b2.groups, ["all", "h2"]);
+  // Another default owner (the helper runs as another user) is another build.
+  const other = buildHost(config, h2, { detected: [], uid: 0, gid: 0 });
+  const motd = (b: BuiltHost) => b.files.find((f) => f.path === "/etc/motd");
+  assert.equal(motd(other)?.user, 0);
+  assert.equal(motd(other)?.group, 0);
+  assert.equal(motd(b2)?.user, 1000);
+  assert.equal(motd(buildHost(config, h1, facts))?.user, 1000);
+  // The host's own group directory wins for that host only.
+  assert.equal(content(buildHost(config, h3, facts), "/etc/motd"), "h3\n");
+  assert.equal(content(buildHost(config, h2, facts), "/etc/motd"), "all\n");
+  assert.equal(content(buildHost(config, h3, facts), "/etc/issue"), "all\n");
+});
+
+test("a build shared by hosts still fails a host whose root does not allow its packages", () => {
+  const tree: Tree = {
+    "hosts.yaml": "- name: h1\n- name: h2\n  connection: local\n  root: /srv/image\n",
+    "all/files/motd": "hi\n",
+    "all/packages.yaml": "- htop\n",
+  };
+  const config = loadConfig(configDir(tree));
+  const [h1, h2] = config.hosts;
+  assert.ok(h1 && h2);
+  assert.deepEqual(buildHost(config, h1, facts).packages, ["htop"]);
+  assert.throws(() => buildHost(config, h2, facts), /packages need root "\/"/);
+});

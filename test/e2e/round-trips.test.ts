@@ -67,3 +67,18 @@ describe("traffic per host", { concurrency: true }, () => {
     assert.ok(one.sent > MiB && one.sent < 2 * MiB, `one changed file: sent ${one.sent} bytes`);
   });
 });
+
+test("-l debug ends with the local process's own CPU time (for bench/fleet.ts); lower levels do not", async () => {
+  const conf = fixture("cpu", { "all/files/motd": "hi\n" });
+  const debug = await safcm(["sync", "-C", conf, "-l", "debug", "h"]);
+  assert.equal(debug.code, 0, debug.stderr);
+  const m = /local CPU (\d+) ms \(user (\d+) ms, system (\d+) ms\), \d+ ms after start/.exec(
+    debug.stderr,
+  );
+  assert.ok(m, debug.stderr);
+  assert.ok(Number(m[1]) > 0);
+  assert.ok(Math.abs(Number(m[1]) - Number(m[2]) - Number(m[3])) <= 1, m[0]);
+  const verbose = await safcm(["sync", "-C", conf, "-l", "verbose", "h"]);
+  assert.equal(verbose.code, 0, verbose.stderr);
+  assert.doesNotMatch(verbose.stderr, /local CPU/);
+});
