@@ -114,6 +114,7 @@ export function templateContext(
   vars: Record<string, VarValue>,
 ): TemplateContext {
   const groups: Record<string, boolean> = {};
-  for (const g of [...config.knownGroups, ...detected]) groups[g] = hostGroups.includes(g);
+  const member = new Set(hostGroups);
+  for (const g of [...config.knownGroups, ...detected]) groups[g] = member.has(g);
   return { host, groups: groupsObject(groups), vars, members: members(config) };
 }

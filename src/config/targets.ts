@@ -44,20 +44,44 @@ export function isTarget(
   return names.some((n) => n === ALL || n === host || groups.includes(n));
 }
 
-/** Whether the members of `group` (transitively, _remove included) involve a detected group. */
-export function dependsOnDetection(config: Config, group: string): boolean {
-  const seen = new Set<string>();
-  const stack = [group];
-  for (let g = stack.pop(); g !== undefined; g = stack.pop()) {
-    if (seen.has(g)) continue;
-    seen.add(g);
-    for (const m of [
-      ...(config.groups.members.get(g) ?? []),
-      ...(config.groups.removes.get(g) ?? []),
-    ]) {
-      if (m.startsWith(DETECTED_PREFIX)) return true;
-      if (config.groups.members.has(m)) stack.push(m);
+const dependentCache = new WeakMap<Config, ReadonlySet<string>>();
+
+/**
+ * The groups of groups.yaml whose members (transitively, _remove included) involve a detected
+ * group. One pass over the group graph, cached per configuration (a template context asks for
+ * every group: a walk per group would be quadratic in a long chain of groups).
+ */
+function detectionDependent(config: Config): ReadonlySet<string> {
+  const cached = dependentCache.get(config);
+  if (cached !== undefined) return cached;
+  const usedBy = new Map<string, string[]>(); // group -> groups that name it
+  const dependent = new Set<string>();
+  const stack: string[] = [];
+  for (const [g, list] of [...config.groups.members, ...config.groups.removes]) {
+    for (const m of list) {
+      if (m.startsWith(DETECTED_PREFIX)) {
+        if (!dependent.has(g)) stack.push(g);
+        dependent.add(g);
+      } else if (config.groups.members.has(m)) {
+        const users = usedBy.get(m);
+        if (users === undefined) usedBy.set(m, [g]);
+        else users.push(g);
+      }
     }
   }
-  return false;
+  for (let g = stack.pop(); g !== undefined; g = stack.pop()) {
+    for (const user of usedBy.get(g) ?? []) {
+      if (!dependent.has(user)) {
+        dependent.add(user);
+        stack.push(user);
+      }
+    }
+  }
+  dependentCache.set(config, dependent);
+  return dependent;
+}
+
+/** Whether the members of `group` (transitively, _remove included) involve a detected group. */
+export function dependsOnDetection(config: Config, group: string): boolean {
+  return detectionDependent(config).has(group);
 }
