@@ -96,6 +96,12 @@ export class Connection {
     });
   }
 
+  /** Whether the bootstrap has started the helper; until then the connection is still being
+   * set up (the first request waits for it), so a failure belongs to the "connect" stage. */
+  get helperStarted(): boolean {
+    return this.status === null;
+  }
+
   /** Sends a request and waits for its reply (log messages go to onLog meanwhile). */
   async request(request: Request, attachment: Buffer[] = []): Promise<Reply> {
     this.pending = true;

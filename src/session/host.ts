@@ -1,21 +1,23 @@
-// The sync of one host, as a list of named stages:
-// connect -> info (detect groups) -> build -> sync -> result.
+// The sync of one host, as a list of named stages run by one small runner, which labels
+// every failure with the stage that was running: connect -> info (detect groups) -> build ->
+// sync -> result. The checks of the helper's replies are in replies.ts.
 
 import type { Config } from "../config/load.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import { buildHost, hostGroups, type BuiltHost } from "../build/host-config.ts";
-import { HostError } from "../errors.ts";
+import { HostError, type Stage } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
-import type { ContentMessage, DetectResult, LogLevel, SyncResponse } from "../protocol/messages.ts";
+import type { LogLevel } from "../protocol/messages.ts";
 import { helperBundle } from "../transport/bootstrap.ts";
 import { LocalTransport } from "../transport/local.ts";
 import { SshTransport } from "../transport/ssh.ts";
 import type { RuntimeInfo, Transport } from "../transport/transport.ts";
 import { runtimePackageOnce } from "../runtime/cache.ts";
-import { Connection, type Reply, type RuntimeSource } from "./connection.ts";
+import { Connection, type RuntimeSource } from "./connection.ts";
 import { redactResult } from "./redact.ts";
-import { diffHidden, type FileResult, type HostResult } from "./result.ts";
+import { applyResponse, contentFor, detectedGroups, expect } from "./replies.ts";
+import type { HostResult } from "./result.ts";
 
 export interface SyncOptions {
   dryRun: boolean;
@@ -38,8 +40,6 @@ function interrupted(stage: "connect" | "sync"): HostError {
   return new HostError(`interrupted: ${what}`, stage);
 }
 
-const DETECTED_NAME = /^[a-z0-9_-]+$/;
-
 function transportFor(config: Config, host: HostConfig): Transport {
   const plain = {
     name: host.name,
@@ -54,6 +54,34 @@ function transportFor(config: Config, host: HostConfig): Transport {
   // A closed set: switch on the connection, no plugin discovery.
   return host.connection === "local" ? new LocalTransport(plain) : new SshTransport(plain);
 }
+
+/** What the stages of one host share. */
+interface Session {
+  readonly config: Config;
+  readonly host: HostConfig;
+  readonly options: SyncOptions;
+  readonly result: HostResult;
+  readonly log: (level: LogLevel, text: string) => void;
+  readonly aborted: () => boolean;
+  connection: Connection | null;
+  /** Set by "info". */
+  detected: string[];
+  uid: number;
+  gid: number;
+  /** Set by "build". */
+  built: BuiltHost | null;
+}
+
+/** A stage returns "done" when the host needs nothing more (not a target after all). */
+type StageFn = (s: Session) => Promise<"done" | void>;
+
+/** The host session, in order (STYLE.md b.2); the runner records which one is running. */
+const STAGES: readonly (readonly [Stage, StageFn])[] = [
+  ["connect", connect],
+  ["info", info],
+  ["build", build],
+  ["sync", sync],
+];
 
 /** Syncs one host; never throws: a failure (even an internal error) is part of the result. */
 export async function syncHost(
@@ -74,86 +102,153 @@ export async function syncHost(
     skipped: false,
   };
   const redact = redactor(secretValues(config));
-  const log = (level: LogLevel, text: string) => options.onLog(host.name, level, redact(text));
-  let connection: Connection | null = null;
-  const stop = () => connection?.interrupt();
-  const aborted = () => options.signal?.aborted === true;
+  const session: Session = {
+    config,
+    host,
+    options,
+    result,
+    log: (level, text) => options.onLog(host.name, level, redact(text)),
+    aborted: () => options.signal?.aborted === true,
+    connection: null,
+    detected: [],
+    uid: 0,
+    gid: 0,
+    built: null,
+  };
+  const stop = () => session.connection?.interrupt();
   options.signal?.addEventListener("abort", stop);
+  let stage: Stage = "connect";
   try {
-    if (aborted()) throw interrupted("connect");
-    log("verbose", `connecting (${host.connection})`);
-    const transport = transportFor(config, host);
-    await transport.prepare();
-    connection = new Connection(transport, helperBundle(), log, options.timeoutMs, runtimeSource);
-    const reuse = transport.reuse();
-    if (reuse !== null) log("verbose", reuse);
-
-    const commands = config.global.detect_groups;
-    const info = expect(
-      await connection.request({
-        type: "info_request",
-        version: PROTOCOL_VERSION,
-        detect_groups: commands,
-        log_level: options.logLevel ?? "info",
-      }),
-      "info_response",
-    );
-    if (info.version !== PROTOCOL_VERSION) {
-      throw new HostError(
-        `helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`,
-        "info",
-      );
+    for (const [name, run] of STAGES) {
+      stage = name;
+      if ((await run(session)) === "done") break;
     }
-    const detected = detectedGroups(commands, info.detect_groups);
-    result.runtime = connection.runtime;
-    log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
-
-    result.groups = hostGroups(config, host.name, detected);
-    if (options.isTarget !== undefined && !options.isTarget(result.groups)) {
-      // Named through a group whose members depend on detected groups, and not a member.
-      log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
-      result.skipped = true;
-      await connection.close();
-      connection = null;
-      return result;
-    }
-    const built = buildHost(config, host, { detected, uid: info.uid, gid: info.gid });
-    log("verbose", `sending ${built.files.length} file(s)`);
-    if (aborted()) throw interrupted("sync");
-
-    let reply = await connection.request({
-      type: "sync_request",
-      dry_run: options.dryRun,
-      log_level: options.logLevel ?? "info",
-      root: host.root,
-      files: built.files,
-      packages: built.packages,
-      services: built.services,
-      triggers: built.triggers,
-      commands: built.commands,
-    });
-    if (reply.type === "content_request" && !options.dryRun) {
-      if (aborted()) throw interrupted("sync");
-      const { message, attachment } = contentFor(built, reply.paths);
-      log("verbose", `sending the content of ${reply.paths.length} file(s)`);
-      reply = await connection.request(message, attachment);
-    }
-    const response = expect(reply, "sync_response");
-    applyResponse(result, built, response);
-    await connection.close();
-    connection = null;
-    if (response.error !== null) throw new HostError(response.error, "sync");
   } catch (err) {
     // A failing host never stops the others, not even through a bug of ours.
     result.ok = false;
-    result.error = err instanceof HostError ? err.message : `internal error: ${String(err)}`;
-    result.stage = err instanceof HostError ? err.stage : "sync";
+    result.stage = labelled(stage, session.connection);
+    if (err instanceof HostError) {
+      result.error = err.message;
+    } else {
+      const error = err instanceof Error ? err : new Error(String(err));
+      result.error = `internal error: ${error.message}`;
+      session.log(
+        "debug",
+        `internal error in stage ${result.stage}: ${error.stack ?? error.message}`,
+      );
+    }
   } finally {
     options.signal?.removeEventListener("abort", stop);
-    await connection?.abort();
+    await session.connection?.abort();
   }
   redactResult(result, redact);
   return result;
+}
+
+/**
+ * The stage a failure is reported in: the one that was running, whatever the throw site
+ * guessed. One refinement: the first request waits for the bootstrap, so a failure before the
+ * helper started (ssh refused, no Node.js, sudo asked for a password) is "connect", not "info".
+ */
+function labelled(running: Stage, connection: Connection | null): Stage {
+  return running === "info" && connection !== null && !connection.helperStarted
+    ? "connect"
+    : running;
+}
+
+async function connect(s: Session): Promise<void> {
+  if (s.aborted()) throw interrupted("connect");
+  s.log("verbose", `connecting (${s.host.connection})`);
+  const transport = transportFor(s.config, s.host);
+  await transport.prepare();
+  s.connection = new Connection(
+    transport,
+    helperBundle(),
+    s.log,
+    s.options.timeoutMs,
+    runtimeSource,
+  );
+  const reuse = transport.reuse();
+  if (reuse !== null) s.log("verbose", reuse);
+}
+
+/** Asks for the host's facts and runs the detect_groups commands (SPEC 3.4). */
+async function info(s: Session): Promise<void> {
+  const connection = open(s);
+  const commands = s.config.global.detect_groups;
+  const info = expect(
+    await connection.request({
+      type: "info_request",
+      version: PROTOCOL_VERSION,
+      detect_groups: commands,
+      log_level: s.options.logLevel ?? "info",
+    }),
+    "info_response",
+  );
+  if (info.version !== PROTOCOL_VERSION) {
+    throw new HostError(
+      `helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`,
+      "info",
+    );
+  }
+  s.detected = detectedGroups(commands, info.detect_groups);
+  s.uid = info.uid;
+  s.gid = info.gid;
+  s.result.runtime = connection.runtime;
+  s.log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
+}
+
+/** The host's groups (detected ones included) and its configuration to send. */
+async function build(s: Session): Promise<"done" | void> {
+  const connection = open(s);
+  s.result.groups = hostGroups(s.config, s.host.name, s.detected);
+  if (s.options.isTarget !== undefined && !s.options.isTarget(s.result.groups)) {
+    // Named through a group whose members depend on detected groups, and not a member.
+    s.log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
+    s.result.skipped = true;
+    await connection.close();
+    s.connection = null;
+    return "done";
+  }
+  s.built = buildHost(s.config, s.host, { detected: s.detected, uid: s.uid, gid: s.gid });
+  s.log("verbose", `sending ${s.built.files.length} file(s)`);
+}
+
+/** Sends the configuration, the content the helper asks for, and checks its answer. */
+async function sync(s: Session): Promise<void> {
+  const connection = open(s);
+  const built = s.built;
+  if (built === null) throw new Error("sync stage without a built configuration");
+  if (s.aborted()) throw interrupted("sync");
+  const { dryRun } = s.options;
+  let reply = await connection.request({
+    type: "sync_request",
+    dry_run: dryRun,
+    log_level: s.options.logLevel ?? "info",
+    root: s.host.root,
+    files: built.files,
+    packages: built.packages,
+    services: built.services,
+    triggers: built.triggers,
+    commands: built.commands,
+  });
+  if (reply.type === "content_request" && !dryRun) {
+    if (s.aborted()) throw interrupted("sync");
+    const { message, attachment } = contentFor(built, reply.paths);
+    s.log("verbose", `sending the content of ${reply.paths.length} file(s)`);
+    reply = await connection.request(message, attachment);
+  }
+  const response = expect(reply, "sync_response");
+  applyResponse(s.result, built, response);
+  await connection.close();
+  s.connection = null;
+  if (response.error !== null) throw new HostError(response.error, "sync");
+}
+
+/** The connection the "connect" stage opened. */
+function open(s: Session): Connection {
+  if (s.connection === null) throw new Error("no connection: the connect stage did not run");
+  return s.connection;
 }
 
 /** The bundled runtime's package from the workstation's cache, fetched (with progress) if needed. */
@@ -170,144 +265,4 @@ function describeRuntime(runtime: RuntimeInfo | null): string {
   return runtime.kind === "host"
     ? `the helper runs on the host's Node.js ${runtime.version}`
     : `the helper runs on the bundled runtime, Node.js ${runtime.version}${runtime.uploaded ? ", uploaded by this sync" : ", already on the host"}`;
-}
-
-function expect<T extends Reply["type"]>(reply: Reply, type: T): Extract<Reply, { type: T }> {
-  if (reply.type !== type) {
-    throw new HostError(`protocol error: expected ${type}, got ${reply.type}`, "sync");
-  }
-  return reply as Extract<Reply, { type: T }>;
-}
-
-/** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
-export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
-  if (results.length !== commands.length || results.some((r, i) => r.command !== commands[i])) {
-    throw new HostError(
-      "protocol error: detect_groups results do not match the commands sent",
-      "info",
-    );
-  }
-  const groups = new Set<string>();
-  for (const r of results) {
-    if (r.exit_code !== 0) {
-      const output = (r.output + r.stderr).trim();
-      throw new HostError(
-        `detect_groups command "${r.command}" failed with exit status ${r.exit_code}${output === "" ? "" : `: ${output}`}`,
-        "info",
-      );
-    }
-    for (const raw of r.output.split("\n")) {
-      const line = raw.trim().toLowerCase();
-      if (line === "") continue;
-      if (!DETECTED_NAME.test(line)) {
-        throw new HostError(
-          `detect_groups command "${r.command}" printed an invalid group name "${line}" (allowed: a-z, 0-9, _ and -)`,
-          "info",
-        );
-      }
-      groups.add(`detected_${line}`);
-    }
-  }
-  return [...groups].sort();
-}
-
-/** The Content message for a ContentRequest: only regular files that were sent, each once. */
-function contentFor(
-  built: BuiltHost,
-  paths: string[],
-): { message: ContentMessage; attachment: Buffer[] } {
-  const files = new Map(built.files.map((f) => [f.path, f]));
-  const seen = new Set<string>();
-  const message: ContentMessage = { type: "content", files: [] };
-  const attachment: Buffer[] = [];
-  let offset = 0;
-  for (const path of paths) {
-    const content = built.content.get(path);
-    if (files.get(path)?.type !== "file" || content === undefined || seen.has(path)) {
-      throw new HostError(
-        `protocol error: helper asked for content that was not offered: "${path}"`,
-        "sync",
-      );
-    }
-    seen.add(path);
-    message.files.push({ path, data_offset: offset, data_length: content.length });
-    attachment.push(content);
-    offset += content.length;
-  }
-  return { message, attachment };
-}
-
-/** Checks the response against the request (only paths and items that were sent) and fills the result. */
-function applyResponse(
-  result: HostResult,
-  built: BuiltHost,
-  reply: Extract<Reply, { type: "sync_response" }>,
-): void {
-  const sent = new Map(built.files.map((f) => [f.path, f]));
-  const seen = new Set<string>();
-  const files: FileResult[] = [];
-  for (const change of reply.files) {
-    const entry = sent.get(change.path);
-    if (entry === undefined || seen.has(change.path)) {
-      throw new HostError(
-        `protocol error: helper reported a path that was not sent: "${change.path}"`,
-        "sync",
-      );
-    }
-    seen.add(change.path);
-    const old =
-      change.old_data_offset === undefined
-        ? null
-        : reply.attachment.subarray(
-            change.old_data_offset,
-            change.old_data_offset + (change.old_data_length ?? 0),
-          );
-    const file: FileResult = {
-      path: change.path,
-      created: change.created,
-      old: change.old,
-      new: change.new,
-      contentChanged: change.content_changed,
-      aclRemoved: change.acl_removed === true,
-      oldContent: old === null ? null : Buffer.from(old),
-      oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
-      newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,
-      diffHidden: null,
-    };
-    // The one place that decides whether a diff is withheld (SPEC 5.1): a withheld diff's
-    // contents are dropped here, so no report path can print them.
-    file.diffHidden = diffHidden(
-      { ...file, newContent: built.content.get(change.path) ?? null },
-      built.secrets,
-    );
-    if (file.diffHidden !== null) {
-      file.oldContent = null;
-      file.newContent = null;
-    }
-    files.push(file);
-  }
-  result.files = files;
-  checkSubset(reply, built);
-  result.packages = reply.packages.map((p) => p.name);
-  result.services = reply.services;
-  result.commands = reply.commands;
-}
-
-function checkSubset(reply: SyncResponse, built: BuiltHost): void {
-  const packages = new Set(built.packages);
-  const services = new Set(built.services);
-  const commands = new Set([...built.commands, ...built.triggers.flatMap((t) => t.commands)]);
-  const triggers = new Set(built.triggers.map((t) => t.path));
-  const bad =
-    reply.packages.find((p) => !packages.has(p.name))?.name ??
-    reply.services.find((s) => !services.has(s.name))?.name ??
-    reply.commands.find(
-      (c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)),
-    )?.command;
-  if (bad !== undefined) {
-    throw new HostError(
-      `protocol error: helper reported an item that was not sent: "${bad}"`,
-      "sync",
-    );
-  }
 }
