@@ -67,8 +67,8 @@ import { middleState } from "../../src/remote/plan.ts";
 import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 const SEED = Number(process.env.SAFCM_CRASH_SEED ?? 20_240_611);
-/** The kill phase stops starting rounds after this long (the whole test stays under ~60 s). */
-const BUDGET_MS = Number(process.env.SAFCM_CRASH_BUDGET_MS ?? 15_000);
+/** The kill phase stops starting rounds after this long (the whole test takes ~20 s). */
+const BUDGET_MS = Number(process.env.SAFCM_CRASH_BUDGET_MS ?? 12_000);
 const KILLS_PER_ROUND = 4;
 const DIRS = 10;
 const FILES = 30;
