@@ -114,9 +114,10 @@ switch (behaviour) {
     break;
   case "keepalives":
     readFrame();
-    for (let i = 0; i < 30; i++) {
+    // Keepalives 20 ms apart for 2 s by the helper's own clock, then the reply.
+    for (const start = Date.now(); Date.now() - start < 2000; ) {
       await write(frame({ type: "keepalive" }));
-      await sleep(50);
+      await sleep(20);
     }
     await write(frame(info("patient")));
     while (readExactly(1) !== null);
@@ -251,8 +252,14 @@ test("a helper silent for longer than the timeout fails the request and is kille
 });
 
 test("keepalives restart the inactivity timer: a helper that works longer than the timeout but keeps talking succeeds", async () => {
-  // 30 keepalives 50 ms apart (at least 1.5 s) against a 1 s timeout.
-  const { connection } = connect("keepalives", 1000);
+  // Keepalives for 2 s (by the helper's clock) against a 1.5 s timeout. The
+  // request is sent once the helper runs, so that a slow start of the fake
+  // helper on a busy machine does not count against the timeout.
+  const { connection } = connect("keepalives", 1500);
+  for (let i = 0; connection.runtime === null; i++) {
+    assert.ok(i < 3000, "the fake helper started");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const reply = await connection.request(INFO);
   assert.equal(reply.type === "info_response" && reply.user, "patient");
   await connection.close();
