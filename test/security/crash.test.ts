@@ -9,6 +9,14 @@
 // pid and then execs the real node, so the real helper dies at a random point
 // of its run (the delays come from a seeded generator: the seed is printed,
 // SAFCM_CRASH_SEED overrides it; timing still varies from machine to machine).
+// The first kill of every round does not depend on timing: the wrapper
+// preloads a small hook (node --require) that counts the helper's writes of
+// file content and, at the N-th (N seeded, between 20 % and 80 % of the
+// writes of a full run), writes half of that chunk and SIGKILLs the helper.
+// So each round is killed in the middle of writing a file, with some files
+// already new and others still old, the same way for the same seed on every
+// machine; the test asserts exactly that (old and new mixed, a partial
+// temporary file left) and that the next sync completes it.
 //
 // After every kill, each managed path must be in a state that some moment of
 // a correct run could leave:
@@ -59,8 +67,8 @@ import { middleState } from "../../src/remote/plan.ts";
 import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 const SEED = Number(process.env.SAFCM_CRASH_SEED ?? 20_240_611);
-/** The kill phase stops starting rounds after this long (the whole test stays under ~60 s). */
-const BUDGET_MS = Number(process.env.SAFCM_CRASH_BUDGET_MS ?? 15_000);
+/** The kill phase stops starting rounds after this long (the whole test takes ~20 s). */
+const BUDGET_MS = Number(process.env.SAFCM_CRASH_BUDGET_MS ?? 12_000);
 const KILLS_PER_ROUND = 4;
 const DIRS = 10;
 const FILES = 30;
@@ -237,10 +245,24 @@ const describeState = (s: State | null): string =>
 
 const TEMP = /^\..+\.safcm-[0-9a-f]{16}$/s;
 
-/** Checks the invariant after a kill; returns how many paths were new and how many temporary files were left. */
-function checkConsistent(root: string, context: string): { fresh: number; temps: number } {
+/** The new content of the file a temporary file `.<name>.safcm-<hex>` in `dir` stands for. */
+function newContent(dir: string, tempName: string): string | undefined {
+  const name = tempName.slice(1, tempName.lastIndexOf(".safcm-"));
+  const s = MODEL.get(dir === "" ? name : `${dir}/${name}`)?.new;
+  return s?.type === "file" ? s.data : undefined;
+}
+
+/**
+ * Checks the invariant after a kill; returns how many paths were new, how many
+ * temporary files were left and how many of those were partly written.
+ */
+function checkConsistent(
+  root: string,
+  context: string,
+): { fresh: number; temps: number; partial: number } {
   let fresh = 0;
   let temps = 0;
+  let partial = 0;
   for (const [path, { old, new: next }] of MODEL) {
     const actual = read(join(root, path));
     const ok = allowed(old, next).some((s) => same(s, actual));
@@ -264,9 +286,18 @@ function checkConsistent(root: string, context: string): { fresh: number; temps:
         `${context}: unexpected entry "/${child}"`,
       );
       temps++;
+      if (st.isFile()) {
+        const data = readFileSync(join(root, child), "utf8");
+        const whole = newContent(path, name);
+        assert.ok(
+          whole !== undefined && whole.startsWith(data),
+          `${context}: "/${child}" holds something other than (the start of) its file's new content`,
+        );
+        if (data.length < whole.length) partial++;
+      }
     }
   }
-  return { fresh, temps };
+  return { fresh, temps, partial };
 }
 
 function checkNew(root: string, context: string): void {
@@ -288,6 +319,32 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   const root = join(base, "root");
   const conf = join(base, "conf");
   const wrapper = join(base, "node-killer.sh");
+  const hook = join(base, "kill-at-write.cjs");
+  writeFileSync(
+    hook,
+    [
+      '"use strict";',
+      "// Preloaded into the helper: SAFCM_TEST_KILL_AT_WRITE=N writes half of the",
+      "// N-th chunk of file content and then SIGKILLs the process;",
+      "// SAFCM_TEST_WRITES_FILE receives the number of such writes at exit.",
+      'const fs = require("node:fs");',
+      "const killAt = Number(process.env.SAFCM_TEST_KILL_AT_WRITE || 0);",
+      "const countFile = process.env.SAFCM_TEST_WRITES_FILE;",
+      "const real = fs.writeSync;",
+      "let n = 0;",
+      "fs.writeSync = function (fd, buf, offset, length, ...rest) {",
+      '  if (fd > 2 && typeof buf !== "string" && ++n === killAt) {',
+      "    const start = offset ?? 0;",
+      "    const size = length ?? buf.length - start;",
+      "    real(fd, buf, start, Math.floor(size / 2));",
+      '    process.kill(process.pid, "SIGKILL");',
+      "  }",
+      "  return real.call(fs, fd, buf, offset, length, ...rest);",
+      "};",
+      'if (countFile) process.on("exit", () => { fs.writeSync = real; fs.writeFileSync(countFile, String(n)); });',
+      "",
+    ].join("\n"),
+  );
   writeFileSync(
     wrapper,
     [
@@ -297,18 +354,25 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
       'if [ -n "$SAFCM_TEST_KILL_AFTER" ]; then',
       '  (sleep "$SAFCM_TEST_KILL_AFTER"; kill -9 $$) </dev/null >/dev/null 2>&1 &',
       "fi",
-      `exec '${process.execPath}' "$@"`,
+      `exec '${process.execPath}' --require '${hook}' "$@"`,
       "",
     ].join("\n"),
     { mode: 0o755 },
   );
   writeConfig(conf, root, wrapper);
   const stamp = join(base, "helper-started");
-  /** Runs the CLI; `seconds`: how long the helper lived (until the CLI exited). */
-  const sync = async (killAfter: number | null, ...args: string[]) => {
+  const writes = join(base, "helper-writes");
+  /**
+   * Runs the CLI; `kill`: seconds after which the helper is killed, or the
+   * number of the write of file content in which it is killed.
+   * `seconds`: how long the helper lived (until the CLI exited).
+   */
+  const sync = async (kill: number | { write: number } | null, ...args: string[]) => {
     const r = await safcm(["sync", "-C", conf, ...args, "h1"], {
       env: {
-        SAFCM_TEST_KILL_AFTER: killAfter === null ? "" : killAfter.toFixed(3),
+        SAFCM_TEST_KILL_AFTER: typeof kill === "number" ? kill.toFixed(3) : "",
+        SAFCM_TEST_KILL_AT_WRITE: typeof kill === "object" && kill ? String(kill.write) : "",
+        SAFCM_TEST_WRITES_FILE: writes,
         SAFCM_TEST_STAMP: stamp,
       },
     });
@@ -324,6 +388,9 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   const full = await sync(null);
   assert.equal(full.code, 0, full.stdout + full.stderr);
   checkNew(root, "uninterrupted sync");
+  /** How many chunks of file content a full run writes. */
+  const fullWrites = Number(readFileSync(writes, "utf8"));
+  assert.ok(fullWrites >= 100, `a full run writes ${fullWrites} chunks of file content`);
   const noop = await sync(null);
   assert.equal(noop.code, 0, noop.stderr);
   const changing = [...MODEL.values()].filter((e) => !same(e.old, e.new)).length;
@@ -338,13 +405,34 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   };
 
   const next = random(SEED);
-  const stats = { rounds: 0, kills: 0, interrupted: 0, mixed: 0, temps: 0 };
+  const stats = { rounds: 0, kills: 0, interrupted: 0, mixed: 0, temps: 0, partial: 0 };
   const begin = Date.now();
   while (stats.rounds < 2 || Date.now() - begin < BUDGET_MS) {
     stats.rounds++;
     writeOld(root);
-    let fresh = 0;
-    for (let k = 0; k < KILLS_PER_ROUND; k++) {
+    // In the middle of writing a file: the same point for the same seed everywhere.
+    const write = Math.floor(fullWrites * (0.2 + 0.6 * next()));
+    const during = `seed ${SEED}, round ${stats.rounds}, kill in write ${write} of ${fullWrites}`;
+    const cut = await sync({ write });
+    stats.kills++;
+    stats.interrupted++;
+    assert.equal(cut.code, 1, `${during}: ${cut.stdout}${cut.stderr}`);
+    assert.match(cut.stdout, /\[h1\] error: /, during);
+    assert.doesNotMatch(cut.stderr, /^ {4}at /m, `${during}: no stack trace`);
+    const found = checkConsistent(root, during);
+    let fresh = found.fresh;
+    assert.ok(
+      fresh > 0 && fresh < changing,
+      `${during}: ${fresh} of ${changing} changing paths are new (old and new mixed expected)`,
+    );
+    assert.ok(
+      found.partial > 0,
+      `${during}: the file being written is left only as a partial temporary file`,
+    );
+    stats.mixed++;
+    stats.temps += found.temps;
+    stats.partial += found.partial;
+    for (let k = 1; k < KILLS_PER_ROUND; k++) {
       const after = delay(next(), fresh);
       const context = `seed ${SEED}, round ${stats.rounds}, kill ${k + 1} after ${after.toFixed(3)} s`;
       const r = await sync(after);
@@ -356,10 +444,10 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
         assert.match(r.stdout, /\[h1\] error: /, context);
       }
       const found = checkConsistent(root, context);
-      const temps = found.temps;
       fresh = found.fresh;
       if (fresh > 0 && fresh < changing) stats.mixed++;
-      stats.temps += temps;
+      stats.temps += found.temps;
+      stats.partial += found.partial;
     }
     const context = `seed ${SEED}, round ${stats.rounds}, final sync`;
     const final = await sync(null);
@@ -373,7 +461,7 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   process.stdout.write(
     `# crash test: seed ${SEED} (SAFCM_CRASH_SEED), helper runs ${noop.seconds.toFixed(2)} s (nothing to do) to ${full.seconds.toFixed(2)} s (everything), ${stats.rounds} rounds, ` +
       `${stats.kills} kills, ${stats.interrupted} interrupted a sync, ${stats.mixed} left old and new files mixed, ` +
-      `${stats.temps} temporary files left behind (removed by the next sync)\n`,
+      `${stats.temps} temporary files left behind (${stats.partial} partly written; removed by the next sync)\n`,
   );
   assert.ok(stats.interrupted > 0, "at least one kill hit a running helper");
 });
