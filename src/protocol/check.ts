@@ -7,7 +7,7 @@
 // `object` takes the keys of the type it checks (`keyof T`), so a field renamed
 // in messages.ts is a compile error here, not a silent gap in validation.
 
-export type Obj = Record<string, unknown>;
+type Obj = Record<string, unknown>;
 
 /** Throws the caller's own error: `where` is the field's path, `what` what is wrong with it. */
 export type Fail = (where: string, what: string) => never;

@@ -125,18 +125,17 @@ test("a stop request after the files ends the sync before packages, services and
     const script = `
       const { handleSync } = await import(${src("sync.ts")});
       const { requestStop } = await import(${src("abort.ts")});
+      const request = { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
+        files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
+        packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] };
       const out = await handleSync(
-        { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
-          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
-          packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] },
+        request,
         Buffer.alloc(0),
         () => {},
       );
       requestStop();
       const again = await handleSync(
-        { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
-          files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
-          packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] },
+        request,
         Buffer.alloc(0),
         () => {},
       );

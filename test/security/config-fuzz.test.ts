@@ -415,7 +415,6 @@ describe(
                     "detect_groups",
                     "group_order",
                     "ssh_config",
-                    "ssh_user",
                     "sudo",
                     "runtime",
                     "ssh_persist",
