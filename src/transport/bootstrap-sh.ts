@@ -17,6 +17,13 @@
 // verified at install time: its inode, size, mtime and ctime, recorded then in
 // a file beside it, must be unchanged (any write or replacement changes the
 // ctime, which nobody but root, through the clock, can set).
+//
+// Several syncs may find the runtime missing at once and all upload it. Each
+// installs under an exclusive flock(1) on $base/.lock (util-linux, present
+// wherever glibc is; without it the last rename may fail and that sync with
+// it): the first renames its verified copy into place, the others find a
+// valid runtime there and run it. Only a runtime that is not valid is ever
+// moved away. The helper never inherits the lock.
 
 export const STATUS_PREFIX = "safcm-bootstrap: ";
 
@@ -30,7 +37,7 @@ umask 022
 mode=$1 node=$2 ver=$3 sha_x64=$4 sha_arm64=$5 len=$6 js=$7
 say() { printf 'safcm-bootstrap: %s\n' "$*"; }
 fail() { say fail "$@"; exit 96; }
-run() { say run "$1" "$2" "$3"; exec "$4" -e "$js" "$len"; }
+run() { say run "$1" "$2" "$3"; exec "$4" -e "$js" "$len" 9>&-; }
 hostnode() {
   command -v "$node" >/dev/null 2>&1 || return 1
   hv=$("$node" --version 2>/dev/null) || return 1
@@ -95,11 +102,12 @@ walk() {
   done
 }
 stamp() { stat -c '%i %s %Y %Z' "$1"; }
-walk
-if [ -z "$missing" ] && safefile "$dir/node" && safefile "$dir/verified" &&
-   [ "$(cat "$dir/verified")" = "$sha $(stamp "$dir/node")" ]; then
-  run bundled "$ver" present "$dir/node"
-fi
+installed() {
+  walk
+  [ -z "$missing" ] && safefile "$dir/node" && safefile "$dir/verified" &&
+    [ "$(cat "$dir/verified")" = "$sha $(stamp "$dir/node")" ]
+}
+installed && run bundled "$ver" present "$dir/node"
 say upload "$arch"
 IFS= read -r size || fail short
 case $size in ''|*[!0-9]*) fail short;; esac
@@ -116,6 +124,13 @@ tar -xzOf "$tmp/pkg" package/bin/node > "$tmp/node" || fail extract
 rm -f "$tmp/pkg"
 chmod 755 "$tmp/node" "$tmp" || fail install "$dir"
 printf '%s %s\n' "$sha" "$(stamp "$tmp/node")" > "$tmp/verified" || fail install "$dir"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>>"$base/.lock" && flock 9 || fail install "$base/.lock"
+fi
+if installed; then
+  rm -rf "$tmp"; trap - EXIT
+  run bundled "$ver" present "$dir/node"
+fi
 if [ -e "$dir" ] || [ -L "$dir" ]; then
   mv "$dir" "$base/.old.$$" && rm -rf "$base/.old.$$" || fail install "$dir"
 fi

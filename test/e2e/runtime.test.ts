@@ -54,6 +54,11 @@ after(async () => {
   tmp.cleanup();
 });
 
+/** Temporary uploads and replaced runtimes left in the runtime's base directory (its lock file stays). */
+function leftovers(): string[] {
+  return readdirSync(BASE).filter((e) => e.startsWith(".") && e !== ".lock");
+}
+
 let n = 0;
 /** A configuration directory with one host; returns it and the host's root. */
 function fixture(hostYaml: string, rootOwner?: number): { conf: string; root: string } {
@@ -134,11 +139,7 @@ describe("the bundled runtime", () => {
       execFileSync(join(RUNTIME_DIR, "node"), ["--version"], { encoding: "utf8" }).trim(),
       `v${RUNTIME_VERSION}`,
     );
-    assert.deepEqual(
-      readdirSync(BASE).filter((e) => e.startsWith(".")),
-      [],
-      "no temporary upload left",
-    );
+    assert.deepEqual(leftovers(), [], "no temporary upload left");
 
     const second = await sync(f.conf, "--json", "-l", "debug", "r1");
     assert.equal(second.code, 0, second.stderr);
@@ -287,11 +288,7 @@ describe("the bundled runtime", () => {
       assert.match(r.stdout, expected);
       assert.doesNotMatch(r.stdout, /run bundled/);
       assert.ok(!existsSync(RUNTIME_DIR), `${name}: nothing installed`);
-      assert.deepEqual(
-        readdirSync(BASE).filter((e) => e.startsWith(".")),
-        [],
-        `${name}: the temporary upload was removed`,
-      );
+      assert.deepEqual(leftovers(), [], `${name}: the temporary upload was removed`);
     }
     // The next sync uploads it again and works.
     const r = await sync(fixture("  runtime: bundled\n").conf, "--json", "r1");
@@ -410,10 +407,7 @@ describe("the bundled runtime", () => {
     );
     assert.deepEqual(readdirSync(f.root), []);
     assert.ok(!existsSync(RUNTIME_DIR));
-    assert.deepEqual(
-      readdirSync(BASE).filter((e) => e.startsWith(".")),
-      [],
-    );
+    assert.deepEqual(leftovers(), []);
   });
 });
 
