@@ -5,7 +5,7 @@
 import type { Config } from "../config/load.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
-import { buildHost, hostGroups, type BuiltHost } from "../build/host-config.ts";
+import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../build/host-config.ts";
 import { HostError, type Stage } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";
@@ -65,9 +65,7 @@ interface Session {
   readonly aborted: () => boolean;
   connection: Connection | null;
   /** Set by "info". */
-  detected: string[];
-  uid: number;
-  gid: number;
+  facts: HostFacts;
   /** Set by "build". */
   built: BuiltHost | null;
 }
@@ -110,9 +108,7 @@ export async function syncHost(
     log: (level, text) => options.onLog(host.name, level, redact(text)),
     aborted: () => options.signal?.aborted === true,
     connection: null,
-    detected: [],
-    uid: 0,
-    gid: 0,
+    facts: { detected: [], uid: 0, gid: 0 },
     built: null,
   };
   const stop = () => session.connection?.interrupt();
@@ -191,9 +187,11 @@ async function info(s: Session): Promise<void> {
       "info",
     );
   }
-  s.detected = detectedGroups(commands, info.detect_groups);
-  s.uid = info.uid;
-  s.gid = info.gid;
+  s.facts = {
+    detected: detectedGroups(commands, info.detect_groups),
+    uid: info.uid,
+    gid: info.gid,
+  };
   s.result.runtime = connection.runtime;
   s.log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
 }
@@ -201,7 +199,7 @@ async function info(s: Session): Promise<void> {
 /** The host's groups (detected ones included) and its configuration to send. */
 async function build(s: Session): Promise<"done" | void> {
   const connection = open(s);
-  s.result.groups = hostGroups(s.config, s.host.name, s.detected);
+  s.result.groups = hostGroups(s.config, s.host.name, s.facts.detected);
   if (s.options.isTarget !== undefined && !s.options.isTarget(s.result.groups)) {
     // Named through a group whose members depend on detected groups, and not a member.
     s.log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
@@ -210,7 +208,7 @@ async function build(s: Session): Promise<"done" | void> {
     s.connection = null;
     return "done";
   }
-  s.built = buildHost(s.config, s.host, { detected: s.detected, uid: s.uid, gid: s.gid });
+  s.built = buildHost(s.config, s.host, s.facts);
   s.log("verbose", `sending ${s.built.files.length} file(s)`);
 }
 
