@@ -48,7 +48,7 @@ export interface BuiltHost extends Pick<
 
 /**
  * Builds the configuration of `host`.
- * @throws HostError (stage "build") for a priority conflict or a template error.
+ * @throws HostError for a priority conflict or a template error.
  */
 export function buildHost(config: Config, host: HostConfig, facts: HostFacts): BuiltHost {
   const groups = hostGroups(config, host.name, facts.detected);
@@ -196,7 +196,6 @@ function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
   throw new HostError(
     `"${c.path}" of group "${c.group}" lies below "${parentPath}", which is a ${parent.type} of group "${parent.group}"` +
       ` (group "${parent.group}" has the higher priority); change the type in one of the groups`,
-    "build",
   );
 }
 
@@ -212,7 +211,6 @@ function checkRoot(host: HostConfig, packages: string[], services: string[]): vo
     throw new HostError(
       `${what} need root "/", but host "${host.name}" has root ${JSON.stringify(host.root)}; ` +
         `remove ${file} from its groups (its ${what}: ${names.map((n) => JSON.stringify(n)).join(", ")})`,
-      "build",
     );
   }
 }

@@ -103,6 +103,5 @@ function conflictError(a: Candidate, b: Candidate, diff: string[]): HostError {
   return new HostError(
     `conflict: groups "${first}" and "${second}" both provide "${a.path}" and the entries differ (${diff.join(", ")}); ` +
       `order the two groups with group_order in config.yaml`,
-    "build",
   );
 }

@@ -37,7 +37,7 @@ export interface SyncOptions {
 /** The error of a host whose sync was interrupted before a request could be sent. */
 function interrupted(stage: "connect" | "sync"): HostError {
   const what = stage === "connect" ? "the host was not contacted" : "nothing was changed";
-  return new HostError(`interrupted: ${what}`, stage);
+  return new HostError(`interrupted: ${what}`);
 }
 
 function transportFor(config: Config, host: HostConfig): Transport {
@@ -142,8 +142,8 @@ export async function syncHost(
 }
 
 /**
- * The stage a failure is reported in: the one that was running, whatever the throw site
- * guessed. One refinement: the first request waits for the bootstrap, so a failure before the
+ * The stage a failure is reported in: the one that was running (errors carry no stage of
+ * their own). One refinement: the first request waits for the bootstrap, so a failure before the
  * helper started (ssh refused, no Node.js, sudo asked for a password) is "connect", not "info".
  */
 function labelled(running: Stage, connection: Connection | null): Stage {
@@ -182,10 +182,7 @@ async function info(s: Session): Promise<void> {
     "info_response",
   );
   if (info.version !== PROTOCOL_VERSION) {
-    throw new HostError(
-      `helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`,
-      "info",
-    );
+    throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`);
   }
   s.facts = {
     detected: detectedGroups(commands, info.detect_groups),
@@ -240,7 +237,7 @@ async function sync(s: Session): Promise<void> {
   applyResponse(s.result, built, response);
   await connection.close();
   s.connection = null;
-  if (response.error !== null) throw new HostError(response.error, "sync");
+  if (response.error !== null) throw new HostError(response.error);
 }
 
 /** The connection the "connect" stage opened. */
