@@ -1,7 +1,9 @@
 // Building one host's configuration (SPEC 5 step 3): its groups, the merged
 // files of their group directories with templates rendered, packages,
-// services, triggers and commands. Pure: everything was read by loadConfig,
+// services, triggers and commands. No I/O: everything was read by loadConfig,
 // and the detected groups arrive as an argument, so `check` and `sync` share it.
+// Hosts alike share one build and every content is hashed once (caches keyed by
+// the Config and the content, invisible to callers).
 
 import { createHash } from "node:crypto";
 import { HostError } from "../errors.ts";
@@ -48,7 +50,8 @@ export interface BuiltHost extends Pick<
 
 /**
  * Builds the configuration of `host`.
- * @throws HostError for a priority conflict or a template error.
+ * @throws HostError for a priority conflict (of files or vars), an entry below another
+ * group's file or symlink, a template error, or packages/services with a root other than "/".
  */
 export function buildHost(config: Config, host: HostConfig, facts: HostFacts): BuiltHost {
   const groups = hostGroups(config, host.name, facts.detected);
