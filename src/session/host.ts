@@ -5,7 +5,7 @@
 import type { Config } from "../config/load.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
-import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../build/host-config.ts";
+import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../assemble/host-config.ts";
 import { HostError, type Stage } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";

@@ -1,7 +1,7 @@
 // The checks of the helper's replies against what was sent (only paths and items that were
 // sent, each once; detect_groups results for the commands sent), and the host result they fill.
 
-import type { BuiltHost } from "../build/host-config.ts";
+import type { BuiltHost } from "../assemble/host-config.ts";
 import { DETECTED_PREFIX, isDetectedGroup } from "../config/names.ts";
 import { HostError } from "../errors.ts";
 import type { ContentMessage, DetectResult, SyncResponse } from "../protocol/messages.ts";

@@ -19,7 +19,7 @@ import { rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
-import { buildHost } from "../../src/build/host-config.ts";
+import { buildHost } from "../../src/assemble/host-config.ts";
 import { loadConfig, type Config } from "../../src/config/load.ts";
 import { ConfigError, HostError } from "../../src/errors.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";

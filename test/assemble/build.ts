@@ -1,8 +1,8 @@
-// Building one host of a configuration written as a tree, for the tests of src/build.
+// Building one host of a configuration written as a tree, for the tests of src/assemble.
 
 import assert from "node:assert/strict";
-import { buildHost } from "../../src/build/host-config.ts";
-import type { BuiltHost, HostFacts } from "../../src/build/host-config.ts";
+import { buildHost } from "../../src/assemble/host-config.ts";
+import type { BuiltHost, HostFacts } from "../../src/assemble/host-config.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { HostError } from "../../src/errors.ts";
 import { configDir, type Tree } from "../helpers/tree.ts";
