@@ -3,10 +3,19 @@ import tseslint from "typescript-eslint";
 import prettier from "eslint-config-prettier";
 
 // Import direction, one row per folder of src/ (STYLE.md (a), as the code draws it):
-// cli -> config, session, report -> build -> config -> protocol, errors.ts; session ->
+// cli -> config, session, report -> assemble -> config -> protocol, errors.ts; session ->
 // transport. Each folder lists the folders of src/ it must NOT import; nothing imports
 // cli/, and only the helper's own bundle holds remote/.
-const FOLDERS = ["cli", "config", "build", "transport", "session", "report", "remote", "protocol"];
+const FOLDERS = [
+  "cli",
+  "config",
+  "assemble",
+  "transport",
+  "session",
+  "report",
+  "remote",
+  "protocol",
+];
 const LOCAL = FOLDERS.filter((f) => f !== "protocol" && f !== "remote");
 const forbidden = {
   // The helper (src/remote) and the protocol it shares with the local side are
@@ -15,15 +24,15 @@ const forbidden = {
   remote: [...LOCAL, "errors", "paths"],
   // Reads configuration files into plain data; may use protocol types and values
   // (LOG_LEVELS, Owner) and the npm parsers (yaml, liquidjs, picomatch).
-  config: ["cli", "build", "transport", "session", "report", "remote"],
+  config: ["cli", "assemble", "transport", "session", "report", "remote"],
   // Per-host assembly of the configuration; returns data, never talks to a host.
-  build: ["cli", "transport", "session", "report", "remote"],
+  assemble: ["cli", "transport", "session", "report", "remote"],
   // Starts the helper and hands over its streams; gets plain host data.
-  transport: ["cli", "config", "build", "session", "report", "remote"],
+  transport: ["cli", "config", "assemble", "session", "report", "remote"],
   // Runs one host's sync; returns results and emits log events, never prints.
   session: ["cli", "report", "remote"],
   // Presentation of results: no configuration, no connections.
-  report: ["cli", "config", "build", "transport", "remote"],
+  report: ["cli", "config", "assemble", "transport", "remote"],
   cli: ["remote"],
 };
 const HELPER =

@@ -8,10 +8,11 @@
 #   dpkg, apt               real package installs from a local repository
 #   gzip                    the compressed runtime upload
 #   zsh, fish               the completion scripts run in the real shells
+#   btrfs-progs             mkfs.btrfs: new directories on btrfs (directory link count 1)
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="openssh-server openssh-client sudo acl dash busybox dpkg apt gzip zsh fish ca-certificates"
+pkgs="openssh-server openssh-client sudo acl dash busybox dpkg apt gzip zsh fish btrfs-progs ca-certificates"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -92,17 +92,14 @@ export class ConfigError extends SafcmError {
   }
 }
 
-/** The stages of one host's sync; a host's error records where it failed. */
+/** The stages of one host's sync; a host's result records where it failed. */
 export type Stage = "connect" | "info" | "build" | "sync";
 
-/** Failure of one host; the others go on. */
+/**
+ * Failure of one host, the others go on: a message for the user, never a stack. It carries
+ * no stage: the stage runner of src/session/host.ts labels a failure with the stage that
+ * was running, whoever threw it.
+ */
 export class HostError extends SafcmError {
   override name = "HostError";
-  constructor(
-    message: string,
-    readonly stage: Stage,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

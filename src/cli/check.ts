@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { buildHost } from "../build/host-config.ts";
+import { buildHost } from "../assemble/host-config.ts";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveSecrets } from "../config/secrets.ts";

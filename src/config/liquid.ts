@@ -1,6 +1,6 @@
 // The template engine (SPEC 3.5): LiquidJS in strict mode. Templates are parsed
 // once by loadConfig (syntax errors are configuration errors) and rendered per
-// host by build/templates.ts with the same engine.
+// host by assemble/templates.ts with the same engine.
 
 import { Liquid } from "liquidjs";
 import type { Template } from "liquidjs";

@@ -1,8 +1,8 @@
 // Crash leftovers (SPEC 6, SECURITY.md): the temporary files and symlinkAt's
 // private directories that a SIGKILLed or powered-off earlier run left behind,
-// removed by the next real sync while it observes a directory. Apart from the
-// write primitives in safe-fs.ts, whose symlink-race reasoning this does not
-// touch: it only ever unlinks entries named like tempName() and never follows one.
+// removed by the next real sync while it observes a directory. Kept apart from
+// the write primitives in safe-fs.ts, whose symlink-race reasoning this does not
+// touch: it only removes entries named like tempName() and never follows one.
 
 import {
   closeSync,
@@ -39,10 +39,9 @@ function removeStalePrivateDir(path: Buffer): boolean {
     const euid = process.geteuid?.() ?? st.uid;
     // No group or other access; a set-group-ID bit inherited from the parent is fine.
     if (st.uid !== euid || (st.mode & 0o5077) !== 0) return false;
-    for (const entry of readdirSync(at(fd))) {
-      if (entry !== "link") return false;
-      unlinkSync(at(fd, entry));
-    }
+    const entries = readdirSync(at(fd));
+    if (entries.some((entry) => entry !== "link")) return false;
+    for (const entry of entries) unlinkSync(at(fd, entry));
   } catch {
     return false;
   } finally {
@@ -57,13 +56,13 @@ function removeStalePrivateDir(path: Buffer): boolean {
 }
 
 /**
- * Removes the temporary files a crashed (SIGKILLed, powered off) earlier run
- * left in the directory `dirFd`: entries named like tempName() that are
- * regular files or symlinks. One readdir() of the directory; each candidate is
- * checked with lstat() (a symlink is removed itself, never followed) and
- * removed with unlink(), which refuses directories, so a directory named like
- * a temporary file is never touched, even if it replaces a file after the
- * lstat(). Returns the names removed.
+ * Removes what a crashed (SIGKILLed, powered off) earlier run left in the
+ * directory `dirFd`: entries named like tempName() that are regular files or
+ * symlinks, and symlinkAt's private directories (removeStalePrivateDir). One
+ * readdir() of the directory; each candidate is checked with lstat() (a
+ * symlink is removed itself, never followed). Files and symlinks are removed
+ * with unlink(), which refuses directories, so a directory that replaces one
+ * after the lstat() is not touched. Returns the names removed.
  */
 export function removeStaleTemps(dirFd: number): string[] {
   const removed: string[] = [];
@@ -79,8 +78,6 @@ export function removeStaleTemps(dirFd: number): string[] {
       throw err;
     }
     if (st.isDirectory()) {
-      // symlinkAt's private directory, left by a crash: only one of ours
-      // (owned by this user, no group or other access) is emptied and removed.
       if (removeStalePrivateDir(path)) removed.push(name.toString("utf8"));
       continue;
     }

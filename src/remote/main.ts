@@ -143,7 +143,7 @@ async function answer(request: Request, attachment: Buffer, reader: FrameReader)
     if (reply.type !== "content") throw new Error(`expected content, got ${reply.type}`);
     return { files: reply.files, data: frame.attachment };
   };
-  const reply = await handleSync(request, attachment, log, undefined, fetchContent);
+  const reply = await handleSync(request, attachment, { log, fetchContent });
   send(reply.response, reply.attachment);
 }
 

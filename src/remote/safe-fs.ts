@@ -447,16 +447,19 @@ function renameOver(dirFd: number, tmp: string, name: string, dirSync: DirSync |
 }
 
 /**
- * A directory this process just made with mkdir(0700) in the directory whose
- * fstat is `parent`: its owner, no group or other access, empty. Inside a
+ * Whether the open directory `fd` looks like one this process just made with
+ * mkdir(0700) in the directory whose fstat is `parent`: owned by this user, no
+ * group or other access, empty (read, not guessed from the link count, which
+ * is 1 for every directory on btrfs and some other file systems). Inside a
  * set-group-ID directory the kernel gives it that bit and the parent's group
  * (SPEC 6); that is expected (without group bits it grants nothing).
  */
-function isOwnFreshDir(st: Stats, parent: Stats): boolean {
+function isOwnFreshDir(fd: number, parent: Stats): boolean {
+  const st = fstatSync(fd);
   const euid = process.geteuid?.() ?? st.uid;
-  if (!st.isDirectory() || st.uid !== euid || st.nlink !== 2) return false;
-  if ((st.mode & 0o5077) !== 0) return false;
-  return (st.mode & 0o2000) === 0 || ((parent.mode & 0o2000) !== 0 && st.gid === parent.gid);
+  if (!st.isDirectory() || st.uid !== euid || (st.mode & 0o5077) !== 0) return false;
+  const sgid = (st.mode & 0o2000) === 0 || ((parent.mode & 0o2000) !== 0 && st.gid === parent.gid);
+  return sgid && isEmptyDir(fd);
 }
 
 /**
@@ -473,7 +476,7 @@ export function mkdirPrivate(dirFd: number, name: string, dirSync?: DirSync): nu
     // Between mkdir and open another user of a writable parent could have put
     // their own directory at the name: only ours (just made, no group or other
     // access, empty) will do, and theirs is left alone.
-    if (!isOwnFreshDir(fstatSync(fd), fstatSync(dirFd))) {
+    if (!isOwnFreshDir(fd, fstatSync(dirFd))) {
       closeSync(fd);
       fd = -1;
       throw new SafeFsError("the new directory was replaced while it was being created");

@@ -16,7 +16,7 @@ import {
 import { clip, silent, type Log } from "./log.ts";
 import { syncPackages } from "./packages.ts";
 import { syncServices } from "./services.ts";
-import type { UserDb } from "./users.ts";
+import { loadUserDb, type UserDb } from "./users.ts";
 
 export interface SyncOutput {
   response: SyncResponse;
@@ -30,6 +30,18 @@ export type FetchContent = (paths: string[]) => Promise<{
   data: Buffer;
 }>;
 
+/** How handleSync talks to the rest of the helper; every field has a default. */
+export interface HandleSyncOptions {
+  /** Where log lines go. Default: nowhere. */
+  log?: Log;
+  /**
+   * Asks the local side for the content of the files to write. Default: none; then the
+   * request must carry the content of every file it writes (data_offset/data_length), as the
+   * helper's unit tests do.
+   */
+  fetchContent?: FetchContent;
+}
+
 /**
  * The files step. Without content in the request (only sizes and hashes), a
  * real run first decides (looking at the host), asks for the content of
@@ -40,9 +52,7 @@ export type FetchContent = (paths: string[]) => Promise<{
 async function filesStep(
   request: SyncRequest,
   data: Buffer,
-  log: Log,
-  users: UserDb | undefined,
-  fetchContent: FetchContent | undefined,
+  { log, users, fetchContent }: { log: Log; users: UserDb; fetchContent?: FetchContent },
 ): Promise<{ result: FilesResult; files: FileEntry[]; data: Buffer }> {
   const input: FilesInput = {
     root: request.root,
@@ -94,16 +104,15 @@ function withContent(
 /**
  * The files whose owner or group did not exist before the packages were
  * installed (a package may create its system user): decided and applied
- * now, with the user database read again. In dry-run the packages were not
- * installed, so they are only reported as waiting. Returns every file change
- * of the sync (both passes) with one attachment.
+ * now, with the user database read again (once). In dry-run the packages were
+ * not installed, so they are only reported as waiting. Returns every file
+ * change of the sync (both passes) with one attachment.
  */
 function deferredFiles(
   request: SyncRequest,
   step: { files: FileEntry[]; data: Buffer },
   first: FilesResult,
   log: Log,
-  users: UserDb | undefined,
 ): FilesResult {
   if (request.dry_run) {
     for (const entry of first.deferred) {
@@ -120,7 +129,7 @@ function deferredFiles(
     files: step.files.filter((f) => deferred.has(f.path)),
     data: step.data,
     log,
-    users,
+    users: loadUserDb(),
     apply: true,
   });
   const base = Buffer.concat(first.oldData).length;
@@ -135,14 +144,19 @@ function deferredFiles(
   };
 }
 
+/**
+ * Answers a sync request whose attachment is `data`. The host's user database
+ * (/etc/passwd, /etc/group) is read once for the files, and once more after
+ * the packages only when some entry waited for its owner.
+ */
 export async function handleSync(
   request: SyncRequest,
   data: Buffer,
-  log: Log = silent,
-  users?: UserDb,
-  fetchContent?: FetchContent,
+  options: HandleSyncOptions = {},
 ): Promise<SyncOutput> {
-  const step = await filesStep(request, data, log, users, fetchContent);
+  const log = options.log ?? silent;
+  const users = loadUserDb();
+  const step = await filesStep(request, data, { ...options, log, users });
   const files = step.result;
   const response: SyncResponse = {
     type: "sync_response",
@@ -173,7 +187,7 @@ export async function handleSync(
   if (response.error !== null) return finish(output);
 
   if (files.deferred.length > 0) {
-    const later = deferredFiles(request, step, files, log, users);
+    const later = deferredFiles(request, step, files, log);
     response.files = later.changes;
     output.attachment = later.oldData;
     response.error = later.error;

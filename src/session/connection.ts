@@ -4,7 +4,7 @@
 import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME_FROM_HELPER } from "../protocol/frame.ts";
 import type { LogLevel, Request, Response } from "../protocol/messages.ts";
 import { validateResponse, ValidationError } from "../protocol/validate.ts";
-import { HostError, type Stage } from "../errors.ts";
+import { HostError } from "../errors.ts";
 import type { RuntimeArch } from "../runtime/pin.ts";
 import {
   explainBootstrapFailure,
@@ -86,7 +86,7 @@ export class Connection {
     });
     this.exited = new Promise((resolve) => {
       this.child.on("error", (err) => {
-        this.fail(new HostError(`cannot start the connection: ${err.message}`, "connect"));
+        this.fail(new HostError(`cannot start the connection: ${err.message}`));
         resolve();
       });
       this.child.on("close", (code, signal) => {
@@ -133,7 +133,7 @@ export class Connection {
         `(${reply.attachment.length} bytes attached) in ${Date.now() - sent} ms, ${Date.now() - this.started} ms since start`,
     );
     if (reply.type === "error") {
-      throw new HostError(`helper failed: ${reply.message}`, this.stage(request));
+      throw new HostError(`helper failed: ${reply.message}`);
     }
     return reply;
   }
@@ -174,7 +174,7 @@ export class Connection {
   private armTimer(): void {
     this.disarmTimer();
     this.timer = setTimeout(() => {
-      this.fail(new HostError(`no answer from the helper for ${this.timeoutMs / 1000} s`, "sync"));
+      this.fail(new HostError(`no answer from the helper for ${this.timeoutMs / 1000} s`));
       this.child.kill("SIGKILL");
     }, this.timeoutMs);
   }
@@ -182,10 +182,6 @@ export class Connection {
   private disarmTimer(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-  }
-
-  private stage(request: Request): Stage {
-    return request.type === "info_request" ? "info" : "sync";
   }
 
   private next(): Promise<Reply> {
@@ -210,7 +206,6 @@ export class Connection {
         return this.stop(
           new HostError(
             `unexpected output from the host before the helper started: "${line.slice(0, 200)}"`,
-            "connect",
           ),
         );
       }
@@ -222,9 +217,7 @@ export class Connection {
       }
     }
     if (buffer.length > MAX_STATUS_LINE) {
-      return this.stop(
-        new HostError("protocol error: the bootstrap's status line is too long", "connect"),
-      );
+      return this.stop(new HostError("protocol error: the bootstrap's status line is too long"));
     }
     this.status = buffer;
   }
@@ -233,10 +226,7 @@ export class Connection {
     if (status.type === "fail") {
       // The bootstrap exits by itself.
       this.fail(
-        new HostError(
-          explainBootstrapFailure(this.transport.host, status.reason, status.detail),
-          "connect",
-        ),
+        new HostError(explainBootstrapFailure(this.transport.host, status.reason, status.detail)),
       );
       return;
     }
@@ -254,7 +244,7 @@ export class Connection {
   /** Sends the runtime package the bootstrap asked for: "<size>\n<bytes>". */
   private upload(arch: RuntimeArch): void {
     if (this.runtimeSource === null) {
-      return this.stop(new HostError("the host asked for the bundled runtime", "connect"));
+      return this.stop(new HostError("the host asked for the bundled runtime"));
     }
     // Nothing comes back while the package travels; the timer restarts once it is written.
     this.disarmTimer();
@@ -277,7 +267,6 @@ export class Connection {
         this.stop(
           new HostError(
             `the host needs the bundled runtime, which is not available: ${err instanceof Error ? err.message : String(err)}`,
-            "connect",
           ),
         ),
     );
@@ -311,7 +300,7 @@ export class Connection {
       const message =
         err instanceof FrameError || err instanceof ValidationError ? err.message : String(err);
       this.disarmTimer();
-      this.fail(new HostError(`protocol error: ${message}`, "sync", { cause: err }));
+      this.fail(new HostError(`protocol error: ${message}`, { cause: err }));
       this.child.kill("SIGKILL");
     }
   }
@@ -336,12 +325,11 @@ export class Connection {
 
   private exitError(code: number | null, signal: string | null): HostError {
     const explained = this.transport.explainExit(code, signal, this.stderr);
-    if (explained !== null) return new HostError(explained, "connect");
+    if (explained !== null) return new HostError(explained);
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with status ${code}`;
     const detail = this.stderr.trim();
     return new HostError(
       `connection closed unexpectedly: helper ${how}${detail === "" ? "" : `: ${detail}`}`,
-      "sync",
     );
   }
 }

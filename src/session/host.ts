@@ -5,7 +5,7 @@
 import type { Config } from "../config/load.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
-import { buildHost, hostGroups, type BuiltHost } from "../build/host-config.ts";
+import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../assemble/host-config.ts";
 import { HostError, type Stage } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";
@@ -37,7 +37,7 @@ export interface SyncOptions {
 /** The error of a host whose sync was interrupted before a request could be sent. */
 function interrupted(stage: "connect" | "sync"): HostError {
   const what = stage === "connect" ? "the host was not contacted" : "nothing was changed";
-  return new HostError(`interrupted: ${what}`, stage);
+  return new HostError(`interrupted: ${what}`);
 }
 
 function transportFor(config: Config, host: HostConfig): Transport {
@@ -65,9 +65,7 @@ interface Session {
   readonly aborted: () => boolean;
   connection: Connection | null;
   /** Set by "info". */
-  detected: string[];
-  uid: number;
-  gid: number;
+  facts: HostFacts;
   /** Set by "build". */
   built: BuiltHost | null;
 }
@@ -110,9 +108,7 @@ export async function syncHost(
     log: (level, text) => options.onLog(host.name, level, redact(text)),
     aborted: () => options.signal?.aborted === true,
     connection: null,
-    detected: [],
-    uid: 0,
-    gid: 0,
+    facts: { detected: [], uid: 0, gid: 0 },
     built: null,
   };
   const stop = () => session.connection?.interrupt();
@@ -146,8 +142,8 @@ export async function syncHost(
 }
 
 /**
- * The stage a failure is reported in: the one that was running, whatever the throw site
- * guessed. One refinement: the first request waits for the bootstrap, so a failure before the
+ * The stage a failure is reported in: the one that was running (errors carry no stage of
+ * their own). One refinement: the first request waits for the bootstrap, so a failure before the
  * helper started (ssh refused, no Node.js, sudo asked for a password) is "connect", not "info".
  */
 function labelled(running: Stage, connection: Connection | null): Stage {
@@ -186,14 +182,13 @@ async function info(s: Session): Promise<void> {
     "info_response",
   );
   if (info.version !== PROTOCOL_VERSION) {
-    throw new HostError(
-      `helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`,
-      "info",
-    );
+    throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`);
   }
-  s.detected = detectedGroups(commands, info.detect_groups);
-  s.uid = info.uid;
-  s.gid = info.gid;
+  s.facts = {
+    detected: detectedGroups(commands, info.detect_groups),
+    uid: info.uid,
+    gid: info.gid,
+  };
   s.result.runtime = connection.runtime;
   s.log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
 }
@@ -201,7 +196,7 @@ async function info(s: Session): Promise<void> {
 /** The host's groups (detected ones included) and its configuration to send. */
 async function build(s: Session): Promise<"done" | void> {
   const connection = open(s);
-  s.result.groups = hostGroups(s.config, s.host.name, s.detected);
+  s.result.groups = hostGroups(s.config, s.host.name, s.facts.detected);
   if (s.options.isTarget !== undefined && !s.options.isTarget(s.result.groups)) {
     // Named through a group whose members depend on detected groups, and not a member.
     s.log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
@@ -210,7 +205,7 @@ async function build(s: Session): Promise<"done" | void> {
     s.connection = null;
     return "done";
   }
-  s.built = buildHost(s.config, s.host, { detected: s.detected, uid: s.uid, gid: s.gid });
+  s.built = buildHost(s.config, s.host, s.facts);
   s.log("verbose", `sending ${s.built.files.length} file(s)`);
 }
 
@@ -242,7 +237,7 @@ async function sync(s: Session): Promise<void> {
   applyResponse(s.result, built, response);
   await connection.close();
   s.connection = null;
-  if (response.error !== null) throw new HostError(response.error, "sync");
+  if (response.error !== null) throw new HostError(response.error);
 }
 
 /** The connection the "connect" stage opened. */

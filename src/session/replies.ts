@@ -1,7 +1,7 @@
 // The checks of the helper's replies against what was sent (only paths and items that were
 // sent, each once; detect_groups results for the commands sent), and the host result they fill.
 
-import type { BuiltHost } from "../build/host-config.ts";
+import type { BuiltHost } from "../assemble/host-config.ts";
 import { DETECTED_PREFIX, isDetectedGroup } from "../config/names.ts";
 import { HostError } from "../errors.ts";
 import type { ContentMessage, DetectResult, SyncResponse } from "../protocol/messages.ts";
@@ -13,7 +13,7 @@ export function expect<T extends Reply["type"]>(
   type: T,
 ): Extract<Reply, { type: T }> {
   if (reply.type !== type) {
-    throw new HostError(`protocol error: expected ${type}, got ${reply.type}`, "sync");
+    throw new HostError(`protocol error: expected ${type}, got ${reply.type}`);
   }
   return reply as Extract<Reply, { type: T }>;
 }
@@ -21,10 +21,7 @@ export function expect<T extends Reply["type"]>(
 /** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
 export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
   if (results.length !== commands.length || results.some((r, i) => r.command !== commands[i])) {
-    throw new HostError(
-      "protocol error: detect_groups results do not match the commands sent",
-      "info",
-    );
+    throw new HostError("protocol error: detect_groups results do not match the commands sent");
   }
   const groups = new Set<string>();
   for (const r of results) {
@@ -32,7 +29,6 @@ export function detectedGroups(commands: string[], results: DetectResult[]): str
       const output = (r.output + r.stderr).trim();
       throw new HostError(
         `detect_groups command "${r.command}" failed with exit status ${r.exit_code}${output === "" ? "" : `: ${output}`}`,
-        "info",
       );
     }
     for (const raw of r.output.split("\n")) {
@@ -41,7 +37,6 @@ export function detectedGroups(commands: string[], results: DetectResult[]): str
       if (!isDetectedGroup(DETECTED_PREFIX + line)) {
         throw new HostError(
           `detect_groups command "${r.command}" printed an invalid group name "${line}" (allowed: a-z, 0-9, _ and -)`,
-          "info",
         );
       }
       groups.add(DETECTED_PREFIX + line);
@@ -65,7 +60,6 @@ export function contentFor(
     if (files.get(path)?.type !== "file" || content === undefined || seen.has(path)) {
       throw new HostError(
         `protocol error: helper asked for content that was not offered: "${path}"`,
-        "sync",
       );
     }
     seen.add(path);
@@ -90,7 +84,6 @@ export function applyResponse(
     if (entry === undefined || seen.has(change.path)) {
       throw new HostError(
         `protocol error: helper reported a path that was not sent: "${change.path}"`,
-        "sync",
       );
     }
     seen.add(change.path);
@@ -144,9 +137,6 @@ function checkSubset(reply: SyncResponse, built: BuiltHost): void {
       (c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)),
     )?.command;
   if (bad !== undefined) {
-    throw new HostError(
-      `protocol error: helper reported an item that was not sent: "${bad}"`,
-      "sync",
-    );
+    throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`);
   }
 }

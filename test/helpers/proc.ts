@@ -1,5 +1,6 @@
 // Test helper: processes, read from /proc (procps may be missing).
 
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /** Whether process `pid` still runs (a zombie has ended: it only waits to be reaped). */
@@ -10,4 +11,33 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Runs the TypeScript module `script` (node --import tsx) as root in a private mount
+ * namespace, after the shell commands `setup` (which see `args` as "$2", "$3" ...).
+ * `unavailable` says why when this machine cannot make such a namespace (the caller skips).
+ */
+export function nodeInMountNamespace(
+  setup: string,
+  script: string,
+  args: string[] = [],
+): { result: SpawnSyncReturns<string>; unavailable: string | null } {
+  const result = spawnSync(
+    "unshare",
+    [
+      "--mount",
+      "--fork",
+      "sh",
+      "-c",
+      `${setup} && exec "$0" --import tsx --input-type=module -e "$1"`,
+      process.execPath,
+      script,
+      ...args,
+    ],
+    { encoding: "utf8" },
+  );
+  const failedEarly =
+    result.status !== 0 && result.stdout === "" && /unshare|mount|loop/.test(result.stderr);
+  return { result, unavailable: failedEarly ? result.stderr.trim() : null };
 }

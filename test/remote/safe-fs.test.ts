@@ -25,6 +25,7 @@ import {
   unlinkAt,
   writeFileAt,
 } from "../../src/remote/safe-fs.ts";
+import { nodeInMountNamespace } from "../helpers/proc.ts";
 import { leftovers, removeDir, tempDir } from "./util.ts";
 
 function withRoot(fn: (root: string, rootFd: number, outside: string) => void): () => void {
@@ -175,21 +176,12 @@ test("a fake /proc (not procfs) fails before anything is looked at", (t) => {
       const { syncFiles } = await import(${JSON.stringify(new URL("../../src/remote/files.ts", import.meta.url).href)});
       const r = syncFiles({ root: ${JSON.stringify(root)}, files: [{ path: "/f", type: "file", mode: 420, user: 0, group: 0, data_offset: 0, data_length: 1 }], data: Buffer.from("x"), apply: true });
       console.log(JSON.stringify(r.error));`;
-    const r = spawnSync(
-      "unshare",
-      [
-        "--mount",
-        "--fork",
-        "sh",
-        "-c",
-        'mount -t tmpfs tmpfs /proc && mkdir -p /proc/self/fd && exec "$0" --import tsx --input-type=module -e "$1"',
-        process.execPath,
-        script,
-      ],
-      { encoding: "utf8" },
+    const { result: r, unavailable } = nodeInMountNamespace(
+      "mount -t tmpfs tmpfs /proc && mkdir -p /proc/self/fd",
+      script,
     );
-    if (r.status !== 0 && /unshare|mount/.test(r.stderr) && !r.stdout) {
-      t.skip(`cannot make a mount namespace here: ${r.stderr.trim()}`);
+    if (unavailable !== null) {
+      t.skip(`cannot make a mount namespace here: ${unavailable}`);
       return;
     }
     assert.equal(r.status, 0, r.stderr);

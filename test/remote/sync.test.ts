@@ -128,17 +128,9 @@ test("a stop request after the files ends the sync before packages, services and
       const request = { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
         files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
         packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] };
-      const out = await handleSync(
-        request,
-        Buffer.alloc(0),
-        () => {},
-      );
+      const out = await handleSync(request, Buffer.alloc(0), { log: () => {} });
       requestStop();
-      const again = await handleSync(
-        request,
-        Buffer.alloc(0),
-        () => {},
-      );
+      const again = await handleSync(request, Buffer.alloc(0), { log: () => {} });
       console.log(JSON.stringify([out.response.error, again.response.error, again.response.commands]));`;
     const r = spawnSync(
       process.execPath,

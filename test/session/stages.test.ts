@@ -10,13 +10,14 @@ import { after, test } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import type { LogLevel } from "../../src/protocol/messages.ts";
 import { syncHost, type SyncOptions } from "../../src/session/host.ts";
-import { REPO, tempDir, writeTree } from "../helpers/tree.ts";
+import { REPO, tempDir, writeTree, type Tree } from "../helpers/tree.ts";
 
 const { dir, cleanup } = tempDir();
 after(cleanup);
 
-/** A configuration with one local host "h" (root below dir); `node` replaces its Node.js. */
-function setup(name: string, node?: string, extra = "") {
+/** A configuration with one local host "h" (root below dir); `node` replaces its Node.js,
+ * `extra` is added to its hosts.yaml entry, `files` to the configuration directory. */
+function setup(name: string, node?: string, extra = "", files: Tree = {}) {
   const base = join(dir, name);
   const root = join(base, "root");
   mkdirSync(root, { recursive: true });
@@ -24,6 +25,7 @@ function setup(name: string, node?: string, extra = "") {
   writeTree(conf, {
     "hosts.yaml": `- name: h\n  connection: local\n  root: ${root}${node === undefined ? "" : `\n  node: ${node}`}\n${extra}`,
     "all/files/etc/motd": "hello\n",
+    ...files,
   });
   const config = loadConfig(conf);
   const host = config.hosts.find((h) => h.name === "h");
@@ -89,4 +91,21 @@ test('an internal error while building fails only that host, in stage "build", i
   const ok = await syncHost(config, host, options([]));
   assert.equal(ok.ok, true, ok.error ?? "");
   assert.equal(ok.stage, null);
+});
+
+test('a configuration mistake found while building (a HostError) is reported in stage "build"', async () => {
+  // Packages need root "/" (SPEC 3.2): the local side refuses while building this host.
+  const { config, host } = setup("build-error", undefined, "", {
+    "all/packages.yaml": "- nginx\n",
+  });
+  const logs: [LogLevel, string][] = [];
+  const result = await syncHost(config, host, options(logs));
+  assert.equal(result.ok, false);
+  assert.match(result.error ?? "", /^packages need root "\/"/);
+  assert.equal(result.stage, "build");
+  assert.deepEqual(
+    logs.filter(([, text]) => text.includes("internal error")),
+    [],
+    "a user error, not an internal one",
+  );
 });

@@ -4,7 +4,7 @@
 
 import { HostError } from "../errors.ts";
 import { ALL } from "../config/names.ts";
-import type { FileEntry } from "../protocol/messages.ts";
+import type { FileEntry, TriggerEntry } from "../protocol/messages.ts";
 
 /** A group's entry for a path with everything that counts for a conflict. */
 export interface Candidate extends Pick<FileEntry, "path" | "type" | "mode" | "user" | "target"> {
@@ -14,7 +14,8 @@ export interface Candidate extends Pick<FileEntry, "path" | "type" | "mode" | "u
   /** Regular file: the (rendered) content; symlink: the target's bytes. */
   content: Buffer;
   template: boolean;
-  triggers: string[];
+  /** triggers.yaml's commands for this path. */
+  triggers: TriggerEntry["commands"];
 }
 
 /** Decides between two groups of one host. */
@@ -102,6 +103,5 @@ function conflictError(a: Candidate, b: Candidate, diff: string[]): HostError {
   return new HostError(
     `conflict: groups "${first}" and "${second}" both provide "${a.path}" and the entries differ (${diff.join(", ")}); ` +
       `order the two groups with group_order in config.yaml`,
-    "build",
   );
 }

@@ -1,7 +1,9 @@
 // Building one host's configuration (SPEC 5 step 3): its groups, the merged
 // files of their group directories with templates rendered, packages,
-// services, triggers and commands. Pure: everything was read by loadConfig,
+// services, triggers and commands. No I/O: everything was read by loadConfig,
 // and the detected groups arrive as an argument, so `check` and `sync` share it.
+// Hosts alike share one build and every content is hashed once (caches keyed by
+// the Config and the content, invisible to callers).
 
 import { createHash } from "node:crypto";
 import { HostError } from "../errors.ts";
@@ -11,37 +13,34 @@ import { memberGroups } from "../config/groups.ts";
 import { ALL } from "../config/names.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { FileEntry, TriggerEntry } from "../protocol/messages.ts";
+import type { FileEntry, InfoResponse, SyncRequest } from "../protocol/messages.ts";
 import { mergeVars, templateContext } from "./context.ts";
 import { pickWinner, prioritySort } from "./merge.ts";
 import type { Candidate, Priority } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
 import type { TemplateContext } from "./templates.ts";
 
-/** What the host told about itself. */
-export interface HostFacts {
+/** What the host told about itself: the user and primary group the helper runs as (the
+ * default owner), and its detected groups. */
+export interface HostFacts extends Pick<InfoResponse, "uid" | "gid"> {
   /** Detected groups, already prefixed ("detected_debian") and validated. */
   detected: string[];
-  /** The user and primary group the helper runs as: the default owner. */
-  uid: number;
-  gid: number;
 }
 
-export interface BuiltHost {
+/**
+ * One host's configuration: what the sync request carries (`files` sorted by path, parents
+ * first, regular files with size and SHA-256 but no content; `triggers` sorted by path;
+ * `commands` in priority order, lowest group first), plus what stays on this side.
+ * `files`, `content` and `triggers` may be shared by several hosts: never modify them.
+ */
+export interface BuiltHost extends Pick<
+  SyncRequest,
+  "files" | "packages" | "services" | "triggers" | "commands"
+> {
   /** Every group of the host (all, its own, groups.yaml, detected), sorted. */
   groups: string[];
-  /** Sorted by path, parents first; regular files carry size and SHA-256, not content.
-   * `files`, `content` and `triggers` may be shared by several hosts: never modify them. */
-  files: FileEntry[];
-  /** Contents of the regular files, in the order of `files`. */
   /** New content per path: file bytes, or the symlink's target bytes. */
   content: Map<string, Buffer>;
-  packages: string[];
-  services: string[];
-  /** Sorted by path. */
-  triggers: TriggerEntry[];
-  /** In priority order, lowest group first. */
-  commands: string[];
   /** Secret values (vars.yaml `!env`/`!command`, SPEC 3.5) this host's build may contain: never
    * reported, logged or shown in a diff (a file whose old or new content holds one has its diff
    * withheld, `diff_hidden: "secret"`). Every secret resolved in this run, not only the host's
@@ -51,7 +50,8 @@ export interface BuiltHost {
 
 /**
  * Builds the configuration of `host`.
- * @throws HostError (stage "build") for a priority conflict or a template error.
+ * @throws HostError for a priority conflict (of files or vars), an entry below another
+ * group's file or symlink, a template error, or packages/services with a root other than "/".
  */
 export function buildHost(config: Config, host: HostConfig, facts: HostFacts): BuiltHost {
   const groups = hostGroups(config, host.name, facts.detected);
@@ -199,7 +199,6 @@ function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
   throw new HostError(
     `"${c.path}" of group "${c.group}" lies below "${parentPath}", which is a ${parent.type} of group "${parent.group}"` +
       ` (group "${parent.group}" has the higher priority); change the type in one of the groups`,
-    "build",
   );
 }
 
@@ -215,7 +214,6 @@ function checkRoot(host: HostConfig, packages: string[], services: string[]): vo
     throw new HostError(
       `${what} need root "/", but host "${host.name}" has root ${JSON.stringify(host.root)}; ` +
         `remove ${file} from its groups (its ${what}: ${names.map((n) => JSON.stringify(n)).join(", ")})`,
-      "build",
     );
   }
 }

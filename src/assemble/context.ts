@@ -26,7 +26,7 @@ interface VarCandidate {
  * priority; the same value from several groups is no conflict. `dirs` are the
  * host's group directories. A conflict is an error even where no template
  * uses the variable.
- * @throws HostError (stage "build") for a conflict.
+ * @throws HostError for a conflict.
  */
 export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record<string, VarValue> {
   const candidates = new Map<string, VarCandidate[]>();
@@ -59,7 +59,6 @@ function varConflict(name: string, a: VarCandidate, b: VarCandidate): HostError 
   return new HostError(
     `conflict: groups "${first.group}" and "${second.group}" both set variable "${name}" and the values differ ` +
       `(${where(first)}, ${where(second)}); order the two groups with group_order in config.yaml`,
-    "build",
   );
 }
 

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/load.ts";
-import { buildHost } from "../../src/build/host-config.ts";
-import type { BuiltHost } from "../../src/build/host-config.ts";
+import { buildHost } from "../../src/assemble/host-config.ts";
+import type { BuiltHost } from "../../src/assemble/host-config.ts";
 import { configDir, under, type Tree } from "../helpers/tree.ts";
 import { build, buildError, facts } from "./build.ts";
 

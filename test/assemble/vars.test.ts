@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { BuiltHost } from "../../src/build/host-config.ts";
+import type { BuiltHost } from "../../src/assemble/host-config.ts";
 import { redactor } from "../../src/config/secrets.ts";
 import type { Tree } from "../helpers/tree.ts";
 import { build, buildError, facts } from "./build.ts";

@@ -35,9 +35,6 @@ export function renderTemplate(
     const { line, message } = liquidError(err);
     const where = line === null ? template.source : `${template.source}:${line}`;
     // No cause: it would carry LiquidJS's own message, which may quote a secret value.
-    throw new HostError(
-      `template error in group "${group}" at ${where}: ${redact(message)}`,
-      "build",
-    );
+    throw new HostError(`template error in group "${group}" at ${where}: ${redact(message)}`);
   }
 }
