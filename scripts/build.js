@@ -6,7 +6,8 @@
 //                 the bootstrap (src/transport/bootstrap.ts) evaluates it and
 //                 passes its require.
 // dist/safcm.js   the local side with its dependencies in one file, so that
-//                 starting the CLI does not resolve hundreds of modules.
+//                 starting the CLI does not resolve hundreds of modules; only
+//                 LiquidJS (one CommonJS file) is left out and loaded on first use.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 
@@ -45,6 +46,8 @@ await build({
   target: "node20",
   format: "esm",
   legalComments: "none",
+  // LiquidJS is loaded on first use (src/config/liquid.ts), from the package's dependencies.
+  external: ["liquidjs"],
   // Bundled CommonJS dependencies may call require(); give the ESM bundle one.
   banner: {
     js: 'import { createRequire as __safcmRequire } from "node:module"; const require = __safcmRequire(import.meta.url);',
