@@ -8,6 +8,8 @@
 // dist/safcm.js   the local side with its dependencies in one file, so that
 //                 starting the CLI does not resolve hundreds of modules; only
 //                 LiquidJS (one CommonJS file) is left out and loaded on first use.
+// dist/compile-cache.js  what bin/safcm runs before it loads dist/safcm.js: turns on
+//                 Node.js's compile cache in a private directory (src/runtime/compile-cache.ts).
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 
@@ -52,4 +54,14 @@ await build({
   banner: {
     js: 'import { createRequire as __safcmRequire } from "node:module"; const require = __safcmRequire(import.meta.url);',
   },
+});
+
+await build({
+  entryPoints: ["src/runtime/compile-cache.ts"],
+  outfile: "dist/compile-cache.js",
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  legalComments: "none",
 });
