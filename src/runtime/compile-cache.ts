@@ -16,8 +16,8 @@ export function privateCompileCacheDir(
   env: NodeJS.ProcessEnv = process.env,
   uid: number = process.geteuid?.() ?? 0,
 ): string | null {
-  const dir = join(cacheDir(env), "compile");
   try {
+    const dir = join(cacheDir(env), "compile");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (let d = dir; ; d = dirname(d)) {
       const st = lstatSync(d);
