@@ -8,7 +8,7 @@
 
 import { lstatSync, mkdirSync } from "node:fs";
 import module from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { cacheDir } from "./cache.ts";
 
 /** The compile cache's directory (created 0700 if missing), or null where someone else could write to it. */
@@ -18,6 +18,8 @@ export function privateCompileCacheDir(
 ): string | null {
   try {
     const dir = join(cacheDir(env), "compile");
+    // An empty HOME would make it relative to wherever safcm was started.
+    if (!isAbsolute(dir)) return null;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (let d = dir; ; d = dirname(d)) {
       const st = lstatSync(d);

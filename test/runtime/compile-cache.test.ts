@@ -55,6 +55,7 @@ test(
     const link = join(base, "link");
     symlinkSync(home, link);
     assert.equal(privateCompileCacheDir({ XDG_CACHE_HOME: link }, 0), null, "symbolic link");
+    assert.equal(privateCompileCacheDir({ HOME: "" }, 0), null, "no home: not relative to the cwd");
   }),
 );
 
