@@ -12,11 +12,10 @@
 //
 //   npm run build && node --import tsx bench/ssh-sync.ts
 
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startSshd } from "../test/helpers/sshd.ts";
-import { measure, medianOf, row, writeDataTree, type Measure } from "./util.ts";
+import { closeMasters, measure, medianOf, row, writeDataTree, type Measure } from "./util.ts";
 
 const SAFCM = new URL("../bin/safcm", import.meta.url).pathname;
 const FILES = 200;
@@ -113,11 +112,7 @@ try {
       w,
     ),
   );
-  for (const socket of readdirSync(join(runtimeDir, "safcm-ssh"))) {
-    spawnSync("ssh", ["-O", "exit", "-S", join(runtimeDir, "safcm-ssh", socket), "x"], {
-      stdio: "ignore",
-    });
-  }
+  closeMasters(runtimeDir);
 } finally {
   const dir = sshd.dir;
   await sshd.stop();

@@ -1,7 +1,7 @@
 // Shared by the benchmarks: run a command under /usr/bin/time for wall time and peak memory.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Measure {
@@ -49,5 +49,13 @@ export function writeDataTree(conf: string, files: number): void {
     const dir = join(conf, "all/files/srv/data", `dir${i % 10}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `file${i}.txt`), `file ${i}\n`.repeat(50), { mode: 0o644 });
+  }
+}
+
+/** Closes the ssh masters that syncs with XDG_RUNTIME_DIR=runtimeDir left open. */
+export function closeMasters(runtimeDir: string): void {
+  const dir = join(runtimeDir, "safcm-ssh");
+  for (const socket of existsSync(dir) ? readdirSync(dir) : []) {
+    spawnSync("ssh", ["-O", "exit", "-S", join(dir, socket), "x"], { stdio: "ignore" });
   }
 }

@@ -6,7 +6,10 @@
 //                 the bootstrap (src/transport/bootstrap.ts) evaluates it and
 //                 passes its require.
 // dist/safcm.js   the local side with its dependencies in one file, so that
-//                 starting the CLI does not resolve hundreds of modules.
+//                 starting the CLI does not resolve hundreds of modules; only
+//                 LiquidJS (one CommonJS file) is left out and loaded on first use.
+// dist/compile-cache.js  what bin/safcm runs before it loads dist/safcm.js: turns on
+//                 Node.js's compile cache in a private directory (src/runtime/compile-cache.ts).
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 
@@ -45,8 +48,20 @@ await build({
   target: "node20",
   format: "esm",
   legalComments: "none",
+  // LiquidJS is loaded on first use (src/config/liquid.ts), from the package's dependencies.
+  external: ["liquidjs"],
   // Bundled CommonJS dependencies may call require(); give the ESM bundle one.
   banner: {
     js: 'import { createRequire as __safcmRequire } from "node:module"; const require = __safcmRequire(import.meta.url);',
   },
+});
+
+await build({
+  entryPoints: ["src/runtime/compile-cache.ts"],
+  outfile: "dist/compile-cache.js",
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  legalComments: "none",
 });

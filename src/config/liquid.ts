@@ -2,16 +2,22 @@
 // once by loadConfig (syntax errors are configuration errors) and rendered per
 // host by assemble/templates.ts with the same engine.
 
-import { Liquid } from "liquidjs";
-import type { Template } from "liquidjs";
+import { createRequire } from "node:module";
+import type * as LiquidJs from "liquidjs";
+import type { Liquid, Template } from "liquidjs";
 
 export type ParsedTemplate = Template[];
 
 let engine: Liquid | undefined;
 
-/** The engine, created on first use (creating it costs start-up time that configurations without templates need not pay). */
+/**
+ * The engine, created on first use: LiquidJS is loaded only then (not part of
+ * the CLI bundle, scripts/build.js), so that a configuration without templates
+ * does not pay for compiling and evaluating it at every start.
+ */
 export function liquid(): Liquid {
-  engine ??= new Liquid({
+  const load = () => createRequire(import.meta.url)("liquidjs") as typeof LiquidJs;
+  engine ??= new (load().Liquid)({
     // Unknown variables and filters are errors, also in {% if %}, so a typo in
     // a group name is not silently false.
     strictVariables: true,

@@ -48,9 +48,13 @@ test("npm pack gives an installable package with a working safcm command", () =>
     writeTree(join(dir, "conf"), {
       "hosts.yaml": `- name: h\n  connection: local\n  root: ${root}\n`,
       "all/files/etc/motd": "installed\n",
+      // A template: LiquidJS is loaded on first use from the package's dependencies.
+      "all/templates.yaml": "- /etc/hostname\n",
+      "all/files/etc/hostname": "{{ host }}\n",
     });
     execFileSync(bin, ["sync", "-C", join(dir, "conf"), "h"], { encoding: "utf8" });
     assert.equal(readFileSync(join(root, "etc/motd"), "utf8"), "installed\n");
+    assert.equal(readFileSync(join(root, "etc/hostname"), "utf8"), "h\n");
   } finally {
     cleanup();
   }
