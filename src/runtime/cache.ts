@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { RUNTIME_PACKAGES, RUNTIME_VERSION, type RuntimeArch } from "./pin.ts";
 
@@ -23,12 +23,22 @@ export class RuntimeFetchError extends Error {
   override name = "RuntimeFetchError";
 }
 
-/** safcm's cache directory on the workstation. */
+/**
+ * safcm's cache directory on the workstation: $XDG_CACHE_HOME/safcm, else
+ * $HOME/.cache/safcm. A HOME that is empty or relative (a cron job, `env -i`)
+ * is replaced by the user's home from the password database, never taken
+ * relative to wherever safcm was started.
+ */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
-  return xdg !== undefined && xdg.startsWith("/")
-    ? join(xdg, "safcm")
-    : join(env.HOME ?? homedir(), ".cache", "safcm");
+  if (xdg !== undefined && xdg.startsWith("/")) return join(xdg, "safcm");
+  const home = env.HOME?.startsWith("/") === true ? env.HOME : userInfo().homedir;
+  if (!home.startsWith("/")) {
+    throw new RuntimeFetchError(
+      "safcm has no cache directory: set HOME or XDG_CACHE_HOME to an absolute path",
+    );
+  }
+  return join(home, ".cache", "safcm");
 }
 
 export function packageFileName(arch: RuntimeArch): string {

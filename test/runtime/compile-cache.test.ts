@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, symlinkSync } from "node:fs";
 import module from "node:module";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { cacheDir } from "../../src/runtime/cache.ts";
 import { privateCompileCacheDir } from "../../src/runtime/compile-cache.ts";
 import { safcm, tempDir } from "../helpers/tree.ts";
 
@@ -55,7 +57,6 @@ test(
     const link = join(base, "link");
     symlinkSync(home, link);
     assert.equal(privateCompileCacheDir({ XDG_CACHE_HOME: link }, 0), null, "symbolic link");
-    assert.equal(privateCompileCacheDir({ HOME: "" }, 0), null, "no home: not relative to the cwd");
   }),
 );
 
@@ -81,3 +82,11 @@ test(
     assert.equal((await safcm(["--version"], { env })).stdout, run.stdout);
   }),
 );
+
+test("an empty or relative HOME: the caches are below the home of the password database, never below the current directory", () => {
+  const home = join(userInfo().homedir, ".cache", "safcm");
+  assert.equal(cacheDir({ HOME: "" }), home);
+  assert.equal(cacheDir({ HOME: "relative" }), home);
+  assert.equal(cacheDir({ HOME: "/home/x", XDG_CACHE_HOME: "relative" }), "/home/x/.cache/safcm");
+  assert.equal(cacheDir({ XDG_CACHE_HOME: "/c" }), "/c/safcm");
+});
