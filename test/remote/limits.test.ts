@@ -24,18 +24,29 @@ interface Reply {
   stderr: string;
 }
 
-/** Runs the bundled helper (behind `prefix`, e.g. prlimit) on sync requests; every frame it sends is validated. */
+/** Runs the bundled helper (behind `prefix`, e.g. prlimit) on sync requests; every frame it sends is
+ * validated. Standard input stays open until every request has its reply, as on the local side
+ * (closing it earlier tells the helper to stop, SPEC 5.5). */
 function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
   const bundle = helperBundle();
   const argv = [...prefix, process.execPath, "-e", BOOTSTRAP, String(bundle.length)];
   const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
   const stdout: Buffer[] = [];
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+  const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+  let replies = 0;
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout.push(chunk);
+    for (const frame of counter.push(chunk)) {
+      const type = (frame.header as { type?: unknown }).type;
+      if (type === "sync_response" || type === "error") replies++;
+    }
+    if (replies === requests.length) child.stdin.end();
+  });
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.on("error", () => undefined); // a helper that died early: its exit status tells
   child.stdin.write(bundle);
   for (const r of requests) for (const part of encodeFrame(r)) child.stdin.write(part);
-  child.stdin.end();
   return new Promise((resolve) => {
     child.on("close", (exitCode) => {
       const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
