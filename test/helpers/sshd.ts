@@ -12,6 +12,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { descendants } from "./proc.ts";
 import { findProgram, requireProgramsForFile } from "./programs.ts";
 import { tempDir } from "./tree.ts";
 
@@ -124,12 +125,24 @@ export async function startSshd(aliases: string[], extraConfig = ""): Promise<Ss
     config,
     port,
     dir,
+    // Ends the server and every session it still serves: a session left alive (such as
+    // the one of an ssh master that connection reuse keeps for 60 s) would keep running
+    // after the test, and keep this process waiting on sshd's standard error.
     stop: async () => {
-      if (sshd.exitCode === null) {
+      if (sshd.exitCode === null && sshd.pid !== undefined) {
+        const sessions = descendants(sshd.pid);
         const exited = new Promise((r) => sshd.once("exit", r));
         sshd.kill("SIGTERM");
+        for (const { pid } of sessions) {
+          try {
+            process.kill(pid, "SIGTERM");
+          } catch {
+            // ended meanwhile
+          }
+        }
         await exited;
       }
+      sshd.stderr?.destroy();
       cleanup();
     },
   };
