@@ -100,10 +100,13 @@ export async function startSshd(aliases: string[], extraConfig = ""): Promise<Ss
       .join("\n") + "\n",
   );
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  // sshd re-executes itself and so needs its absolute path.
+  // sshd re-executes itself and so needs its absolute path. -r: a connection is
+  // served by a fork of the listener instead of a fresh sshd (about 13 ms less CPU
+  // per connection; OpenSSH re-executes for a new address-space layout each time,
+  // which a loopback server of a test can do without).
   const sshd: ChildProcess = spawn(
     resolve(findProgram("sshd") ?? "sshd"),
-    ["-D", "-e", "-f", sshdConfig],
+    ["-D", "-e", "-r", "-f", sshdConfig],
     {
       stdio: ["ignore", "ignore", "pipe"],
     },
