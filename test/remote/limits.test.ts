@@ -6,7 +6,6 @@
 //   one descriptor per level (SPEC 6), and nothing is left at 0700.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
@@ -15,8 +14,7 @@ import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/prot
 import type { FileEntry, LogLevel, SyncRequest } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
 import { MAX_LOG_LINES } from "../../src/session/connection.ts";
-import { BOOTSTRAP, helperBundle } from "../../src/transport/bootstrap.ts";
-import { removeDir, tempDir } from "./util.ts";
+import { removeDir, startHelper, tempDir } from "./util.ts";
 
 interface Reply {
   messages: Array<Record<string, unknown>>;
@@ -26,14 +24,11 @@ interface Reply {
 
 /** Runs the bundled helper (behind `prefix`, e.g. prlimit) on sync requests; every frame it sends is validated. */
 function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
-  const bundle = helperBundle();
-  const argv = [...prefix, process.execPath, "-e", BOOTSTRAP, String(bundle.length)];
-  const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  const child = startHelper({ prefix });
   const stdout: Buffer[] = [];
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.write(bundle);
   for (const r of requests) for (const part of encodeFrame(r)) child.stdin.write(part);
   child.stdin.end();
   return new Promise((resolve) => {
