@@ -9,22 +9,25 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 
 /**
- * The files that take longest (each about 10 s or more on a 2-core machine), longest
- * first: they start first, so that the short files fill the other slots around them
- * instead of the long ones starting last and running alone at the end. Every other
- * file follows in alphabetical order. A file missing here only runs later.
+ * The files that take longest in a full run on a 2-core machine (each about 10 s or
+ * more; the runtime test is one long chain of uploads, the load test keeps both cores
+ * busy), longest first: they start first, so that the short files fill the other
+ * slots around them instead of the long ones starting last and running alone at the
+ * end. Every other file follows in alphabetical order. A file missing here only runs
+ * later.
  */
 const SLOW_FIRST = [
-  "test/security/load.test.ts",
   "test/e2e/runtime.test.ts",
-  "test/security/config-fuzz.test.ts",
+  "test/security/load.test.ts",
   "test/security/crash.test.ts",
+  "test/security/config-fuzz.test.ts",
+  "test/cli/completion.test.ts",
+  "test/e2e/packages.test.ts",
   "test/security/hostile-helper.test.ts",
   "test/remote/main.test.ts",
   "test/e2e/secrets.test.ts",
-  "test/cli/completion.test.ts",
-  "test/e2e/packages.test.ts",
-  "test/session/connection.test.ts",
+  "test/e2e/round-trips.test.ts",
+  "test/e2e/ssh-reuse.test.ts",
 ];
 
 function find(dir) {
