@@ -10,14 +10,15 @@ import { spawn } from "node:child_process";
 
 /**
  * The files that take longest in a full run on a 2-core machine (each about 10 s or
- * more; the runtime test is one long chain of uploads, the load test keeps both cores
- * busy), longest first: they start first, so that the short files fill the other
- * slots around them instead of the long ones starting last and running alone at the
- * end. Every other file follows in alphabetical order. A file missing here only runs
- * later.
+ * more; the runtime test is one long chain of uploads, the runtime cache test waits
+ * for npm and the registry, the load test keeps both cores busy), longest first: they
+ * start first, so that the short files fill the other slots around them instead of
+ * the long ones starting last and running alone at the end. Every other file follows
+ * in alphabetical order. A file missing here only runs later.
  */
 const SLOW_FIRST = [
   "test/e2e/runtime.test.ts",
+  "test/e2e/runtime-cache.test.ts",
   "test/security/load.test.ts",
   "test/security/crash.test.ts",
   "test/security/config-fuzz.test.ts",
