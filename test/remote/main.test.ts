@@ -1,7 +1,7 @@
-// The frame loop, run as a separate process the way the bootstrap runs it.
+// The frame loop, run as a separate process the way the bootstrap runs it: the
+// bundle (dist/remote.js) loaded by the real bootstrap.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,9 +9,7 @@ import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/prot
 import { KEEPALIVE_INTERVAL, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { validateResponse } from "../../src/protocol/validate.ts";
 import { alive } from "../helpers/proc.ts";
-import { request, removeDir, tempDir } from "./util.ts";
-
-const MAIN = new URL("../../src/remote/main.ts", import.meta.url).href;
+import { request, removeDir, startHelper, tempDir } from "./util.ts";
 
 interface Exchange {
   messages: Array<Record<string, unknown>>;
@@ -20,14 +18,11 @@ interface Exchange {
   stderr: string;
 }
 
-/** Starts the helper, writes `input`, closes stdin and collects every frame it sends. Standard
+/** Starts the helper (with `then`, see startHelper), writes `input`, closes stdin and collects every frame it sends. Standard
  * input is closed at once, or with `replies`, once that many replies (info_response,
  * sync_response, error) arrived: the local side closes it early only to stop the helper. */
-function exchange(input: Buffer[], extraCode = "", replies = 0): Promise<Exchange> {
-  const script = `await import(${JSON.stringify(MAIN)}); ${extraCode}`;
-  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+function exchange(input: Buffer[], then?: string, replies = 0): Promise<Exchange> {
+  const child = startHelper({ then });
   const stdout: Buffer[] = [];
   let stderr = "";
   const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
@@ -130,7 +125,7 @@ describe("helper main loop", () => {
           },
           req.data,
         );
-      const ex = await exchange([...sync(first, false), ...sync(second, true)], "", 2);
+      const ex = await exchange([...sync(first, false), ...sync(second, true)], undefined, 2);
       assert.equal(ex.exitCode, 0, ex.stderr);
       const responses = ex.messages.flatMap((m, i) =>
         m.type === "sync_response" ? [{ m, a: ex.attachments[i] }] : [],
@@ -175,7 +170,7 @@ describe("helper main loop", () => {
           triggers: [],
           commands: ["true"],
         }),
-        "",
+        undefined,
         1,
       );
       assert.match(String(last(ex).error), /^packages need root "\/", but this host's root is "/);
@@ -190,7 +185,7 @@ describe("helper main loop", () => {
     try {
       const ex = await exchange(
         commandsRequest(root, [`sleep ${(KEEPALIVE_INTERVAL * 1.3) / 1000}`]),
-        "",
+        undefined,
         1,
       );
       assert.equal(ex.exitCode, 0, ex.stderr);
@@ -208,11 +203,7 @@ describe("helper main loop", () => {
     test(`stop (${how}): the running command's process group ends, no further command runs`, async () => {
       const root = realpathSync(tempDir());
       try {
-        const child = spawn(
-          process.execPath,
-          ["--import", "tsx", "--input-type=module", "-e", `await import(${JSON.stringify(MAIN)})`],
-          { stdio: ["pipe", "pipe", "pipe"] },
-        );
+        const child = startHelper();
         const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
         const messages: Array<Record<string, unknown>> = [];
         child.stdout.on("data", (chunk: Buffer) => {

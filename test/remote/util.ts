@@ -1,8 +1,10 @@
 // Helpers shared by the helper's tests: temporary trees, request building,
-// leftovers and descriptors; the rest is the toolkit's (test/helpers/tree.ts).
+// leftovers and descriptors, the bundled helper started as a host starts it; the rest is the toolkit's (test/helpers/tree.ts).
 
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
 import type { FileEntry, FileType, Owner } from "../../src/protocol/messages.ts";
+import { BOOTSTRAP, helperBundle } from "../../src/transport/bootstrap.ts";
 import { tempDir as makeTempDir } from "../helpers/tree.ts";
 
 // The snapshot is the toolkit's (test/helpers/tree.ts).
@@ -63,4 +65,21 @@ export function leftovers(dir: string): string[] {
 /** Open descriptors of this process (to find leaks). */
 export function openFds(): number {
   return readdirSync("/proc/self/fd").length;
+}
+
+/**
+ * Starts the helper as a host runs it: the bundle built by `npm run build` (dist/remote.js),
+ * loaded by the real bootstrap (`node -e BOOTSTRAP <length>`, the bundle first on standard
+ * input). `prefix` runs before node (e.g. prlimit); `then` is JavaScript run once the
+ * helper has started. Write the requests, then end stdin.
+ */
+export function startHelper(
+  options: { prefix?: string[]; then?: string } = {},
+): ChildProcessWithoutNullStreams {
+  const bundle = helperBundle();
+  const code = options.then === undefined ? BOOTSTRAP : `${BOOTSTRAP};${options.then}`;
+  const argv = [...(options.prefix ?? []), process.execPath, "-e", code, String(bundle.length)];
+  const child = spawn(argv[0], argv.slice(1), { stdio: "pipe" });
+  child.stdin.write(bundle);
+  return child;
 }

@@ -7,6 +7,7 @@ import { basename, join } from "node:path";
 import { Ajv } from "ajv";
 import type { ValidateFunction } from "ajv";
 import { parseDocument } from "yaml";
+import { duplicateKeys } from "../../src/config/yaml.ts";
 import { REPO } from "../helpers/tree.ts";
 
 export const SCHEMA_NAMES = [
@@ -67,8 +68,10 @@ export function validateYaml(
 ): { result: "accepted" | "rejected" | "unparsed" | "no schema"; errors?: string } {
   const v = schemaOf(rel);
   if (v === undefined) return { result: "no schema" };
-  const doc = parseDocument(text, { customTags: TAGS, uniqueKeys: true });
-  if (doc.errors.length > 0 || doc.warnings.length > 0) return { result: "unparsed" };
+  const doc = parseDocument(text, { customTags: TAGS, uniqueKeys: false });
+  if (doc.errors.length > 0 || doc.warnings.length > 0 || duplicateKeys(doc).length > 0) {
+    return { result: "unparsed" };
+  }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100_000 }); // as many values as vars.yaml may hold

@@ -5,7 +5,7 @@
 // same sync is unaffected, and that no raw control byte reaches the terminal.
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { REPO, safcm, tempDir, writeTree } from "../helpers/tree.ts";
@@ -46,9 +46,16 @@ describe("a hostile helper", { concurrency: 4 }, () => {
   for (const [behaviour, expected] of cases) {
     test(`${behaviour}: the host fails with a clear error, the other host syncs, the terminal stays clean`, async () => {
       const base = join(dir, behaviour);
-      const fake = join(base, `${behaviour}.mjs`);
       mkdirSync(base);
-      copyFileSync(join(REPO, "test/fixtures/hostile-helper.mjs"), fake);
+      copyFileSync(join(REPO, "test/fixtures/hostile-helper.mjs"), join(base, `${behaviour}.mjs`));
+      // The host's "node": the bootstrap's version question is answered by sh (a node
+      // start less per run); everything else goes to the hostile helper.
+      const fake = join(base, "node");
+      writeFileSync(
+        fake,
+        `#!/bin/sh\n[ "$1" = --version ] && { echo v20.0.0; exit 0; }\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(base, `${behaviour}.mjs`))} "$@"\n`,
+        { mode: 0o755 },
+      );
       const goodRoot = join(base, "good-root");
       mkdirSync(goodRoot);
       const conf = join(base, "conf");

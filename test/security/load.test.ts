@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { syncHost } from "../../src/session/host.ts";
+import { descendants } from "../helpers/proc.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree, type Node, type Run } from "../helpers/tree.ts";
 
@@ -105,31 +106,9 @@ function pgrep(text: string): string[] {
   return found;
 }
 
-/** Every process below `pid` (through /proc/<pid>/stat's parent field). */
-function descendants(pid: number): string[] {
-  const parent = new Map<number, number>();
-  const cmd = new Map<number, string>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parent.set(Number(name), Number(fields[1]));
-      cmd.set(Number(name), readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " "));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const below: string[] = [];
-  for (const [p] of parent) {
-    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) {
-      if (q === pid) {
-        below.push(`${p} ${cmd.get(p)}`);
-        break;
-      }
-    }
-  }
-  return below;
+/** Every process below `pid`, one line each: pid and command line. */
+function below(pid: number): string[] {
+  return descendants(pid).map((p) => `${p.pid} ${p.command}`);
 }
 
 /** Waits (a few seconds at most) until `probe` finds nothing; returns what is left. */
@@ -163,7 +142,7 @@ describe("load", { concurrency: false }, () => {
     );
     assert.ok(first.maxRssMiB < MAX_RSS_MIB, `peak RSS ${first.maxRssMiB} MiB`);
     assert.deepEqual(await settled(() => pgrep(all)), [], "no ssh client of the run is left");
-    assert.deepEqual(await settled(() => descendants(sshdPid)), [], "no session or helper is left");
+    assert.deepEqual(await settled(() => below(sshdPid)), [], "no session or helper is left");
 
     const some = join(base, "some-down");
     const hosts = [
@@ -190,7 +169,7 @@ describe("load", { concurrency: false }, () => {
     );
     assert.ok(second.maxRssMiB < MAX_RSS_MIB, `peak RSS ${second.maxRssMiB} MiB`);
     assert.deepEqual(await settled(() => pgrep(some)), [], "no ssh client of the run is left");
-    assert.deepEqual(await settled(() => descendants(sshdPid)), [], "no session or helper is left");
+    assert.deepEqual(await settled(() => below(sshdPid)), [], "no session or helper is left");
   });
 
   test("the local side closes every descriptor it opens (in-process: local, ssh, unreachable, missing node)", async () => {
