@@ -39,7 +39,7 @@ const ANSIBLE_CASES = (process.env.ANSIBLE_CASES ?? "first,no-op,1 changed").spl
 const haveAnsible = spawnSync("ansible-playbook", ["--version"], { stdio: "ignore" }).status === 0;
 
 const aliases = Array.from({ length: 8 }, (_, i) => `bench${i}`);
-const sshd = await startSshd(aliases);
+const sshd = await startSshd(aliases, "", { opensshDefaults: true });
 const work = join(sshd.dir, "work");
 const skipped: string[] = [];
 const lines: string[] = [];

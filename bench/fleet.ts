@@ -13,6 +13,10 @@
 //   100 x 200   cold no-op -j 32 / 100 of those, 32 at a time       goal <= 1.5
 //   first 1000  first sync of 1 host x 1,000 files (into an empty root) /
 //               the cold no-op of the same files in the same round  goal <= 1.5
+//               next to it, the disk's own floor: a small program that creates,
+//               writes, fsyncs and renames 1,000 files of 1 KiB in 10 new
+//               directories on the same file system (its own time, without
+//               its start-up), against the first sync's extra time over the no-op
 //   warm 200    no-op of 1 host x 200 files over the ssh master an earlier
 //               sync left open (ssh_persist: 60) / `ssh host node -e 0`
 //               (cold)                                              goal <= 0.8
@@ -37,7 +41,7 @@ const FLEET = Number(process.env.FLEET ?? 100);
 const JOBS = 32;
 
 const aliases = Array.from({ length: Math.max(FLEET, 8) }, (_, i) => `fleet${i}`);
-const sshd = await startSshd(aliases);
+const sshd = await startSshd(aliases, "", { opensshDefaults: true });
 
 interface Run {
   wall: number;
@@ -61,7 +65,42 @@ function timed(argv: string[]): Run {
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
   const cpu = /local CPU (\d+) ms/.exec(r.stderr);
-  return { wall, cpu: cpu === null ? NaN : Number(cpu[1]) };
+  // A program that times itself prints "inner <seconds>".
+  const inner = /^inner ([\d.]+)$/m.exec(r.stdout);
+  return {
+    wall: inner === null ? wall : Number(inner[1]),
+    cpu: cpu === null ? NaN : Number(cpu[1]),
+  };
+}
+
+/** The disk's floor for a first sync of 1,000 files: create, write, fsync, rename in 10 new
+ * directories (fsynced), timed inside the program, in a fresh directory below `base`. */
+function diskFloor(base: string): string[] {
+  const script = `
+    const fs = require("node:fs"), C = fs.constants;
+    const base = process.argv[1] + "/" + process.pid;
+    const data = Buffer.from("file x\\n".repeat(100));
+    const start = process.hrtime.bigint();
+    fs.mkdirSync(base);
+    for (let d = 0; d < 10; d++) {
+      const dir = base + "/dir" + d;
+      fs.mkdirSync(dir);
+      for (let i = d; i < 1000; i += 10) {
+        const tmp = dir + "/.tmp" + i;
+        const fd = fs.openSync(tmp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | C.O_NOFOLLOW, 0o600);
+        fs.writeSync(fd, data);
+        fs.fchmodSync(fd, 0o644);
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fs.renameSync(tmp, dir + "/file" + i + ".txt");
+      }
+      const dfd = fs.openSync(dir, C.O_RDONLY | C.O_DIRECTORY);
+      fs.fsyncSync(dfd);
+      fs.closeSync(dfd);
+    }
+    console.log("inner " + Number(process.hrtime.bigint() - start) / 1e9);
+    fs.rmSync(base, { recursive: true });`;
+  return [process.execPath, "-e", script, base];
 }
 
 /** One configuration directory of n files (~1 KiB each, in 10 directories). */
@@ -134,6 +173,7 @@ const cases: Case[] = [
   { name: "floor 1", argv: floor(1), runs: [] },
   { name: "no-op 1000 x 1", argv: sync(conf1000, 1), runs: [] },
   { name: "first 1000 x 1", argv: sync(first1000, 1), runs: [], before: emptyRoot },
+  { name: "disk: 1000 files durably", argv: diskFloor(join(sshd.dir, "roots")), runs: [] },
   { name: "no-op 200 x 1", argv: sync(conf200, 1), runs: [] },
   { name: "warm no-op 200 x 1", argv: sync(warm200, 1), runs: [] },
   { name: "floor 8", argv: floor(8), runs: [] },
@@ -197,6 +237,12 @@ try {
     ],
   ];
   for (const [name, r, goal] of goals) console.log(row([name, r, goal], w2));
+  const extra = runs("first 1000 x 1").map(
+    (r, i) => (r.wall - runs("no-op 1000 x 1")[i].wall) / runs("disk: 1000 files durably")[i].wall,
+  );
+  console.log(
+    row(["(first sync - no-op) / disk floor, 1000 files", median(extra).toFixed(2), ""], w2),
+  );
   console.log(
     `load average at the end: ${loadavg()
       .map((l) => l.toFixed(1))

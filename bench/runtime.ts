@@ -21,7 +21,7 @@ const RUNS = 5;
 const RUNTIME_DIR = `/var/lib/safcm/runtime/${RUNTIME_VERSION}-x64`;
 
 await fetchSharedRuntime();
-const sshd = await startSshd(["rt"]);
+const sshd = await startSshd(["rt"], "", { opensshDefaults: true });
 try {
   const conf = join(sshd.dir, "conf");
   writeDataTree(conf, FILES);

@@ -22,7 +22,7 @@ const FILES = 200;
 const RUNS = 3;
 const aliases = Array.from({ length: 8 }, (_, i) => `bench${i}`);
 
-const sshd = await startSshd(aliases);
+const sshd = await startSshd(aliases, "", { opensshDefaults: true });
 try {
   const conf = join(sshd.dir, "conf");
   writeDataTree(conf, FILES);
