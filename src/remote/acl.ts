@@ -3,7 +3,8 @@
 // uses what the Debian family always has to find them, GNU coreutils' `ls`
 // (Essential: `ls -l` ends the mode string with "+" when an entry has an
 // extended ACL, access or default), and `setfacl` (package "acl") to remove
-// them. Neither gets a full path a user could redirect: the child process
+// them. Where `ls` is not GNU's (busybox), `getfacl` (also package "acl")
+// finds them instead. None gets a full path a user could redirect: the child process
 // inherits the descriptor of the directory (or of the entry itself, opened
 // with O_NOFOLLOW) and is given /proc/self/fd/<n>/<name>.
 //
@@ -38,6 +39,41 @@ function env(): NodeJS.ProcessEnv {
   return { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin" };
 }
 
+/** Which of `paths` have an extended ACL, where the child's descriptor 3+i is `fds[i]`; null
+ * when this way of looking does not work on this host. */
+type Lister = (fds: number[], paths: string[]) => Set<string> | null;
+
+/** GNU ls: the mode string of an entry with an extended ACL ends with "+". */
+const lsLister: Lister = (fds, paths) => {
+  const modes = list(fds, paths);
+  if (modes === null) return null;
+  return new Set([...modes].filter(([, mode]) => mode.endsWith("+")).map(([path]) => path));
+};
+
+/**
+ * getfacl (package "acl"), where `ls` is not GNU's (busybox): `--skip-base` prints only
+ * the entries with extended (or default) entries, `--physical` skips a symbolic link
+ * instead of following it, `--absolute-names` keeps the path as given.
+ */
+const getfaclLister: Lister = (fds, paths) => {
+  const run = spawnSync("getfacl", ["-s", "-p", "-P", "--", ...paths], {
+    stdio: ["ignore", "pipe", "pipe", ...fds],
+    env: env(),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.error !== undefined) return null;
+  const found = new Set<string>();
+  for (const line of run.stdout.toString("latin1").split("\n")) {
+    if (line.startsWith("# file: ")) found.add(line.slice("# file: ".length));
+  }
+  // Nothing at all and an error other than a vanished entry: getfacl does not work here.
+  const stderr = run.stderr.toString();
+  if (found.size === 0 && run.status !== 0 && stderr !== "" && !/No such file/.test(stderr)) {
+    return null;
+  }
+  return found;
+};
+
 /** One `ls -ldn` of `paths`, where the child's descriptor 3+i is `fds[i]`: mode strings by path. */
 function list(fds: number[], paths: string[]): Map<string, string> | null {
   const run = spawnSync("ls", ["-ldnU", "--quoting-style=escape", "--", ...paths], {
@@ -70,8 +106,10 @@ export class AclProbe {
   private items: Item[] = [];
   /** Directory descriptors handed over by the walk, closed after the next flush. */
   private owned: number[] = [];
-  /** False once `ls` turned out not to report ACLs on this host. */
+  /** False once neither `ls` nor `getfacl` turned out to report ACLs on this host. */
   available = true;
+  /** GNU ls first; getfacl where ls is not GNU's. */
+  private listers: Lister[] = [lsLister, getfaclLister];
 
   add(fd: number, name: string, obs: AclMark): void {
     if (!this.available) return;
@@ -111,20 +149,24 @@ export class AclProbe {
     };
     const plain = items.filter((i) => PLAIN_NAME.test(i.name));
     const paths = plain.map(child);
-    const modes = list(fds, paths);
-    if (modes === null) {
-      this.available = false;
-      return;
+    let withAcl = this.listers[0](fds, paths);
+    while (withAcl === null) {
+      this.listers.shift();
+      if (this.listers.length === 0) {
+        this.available = false;
+        return;
+      }
+      withAcl = this.listers[0](fds, paths);
     }
+    const lister = this.listers[0];
     plain.forEach((item, i) => {
-      if (modes.get(paths[i])?.endsWith("+") === true) item.obs.acl = true;
+      if (withAcl.has(paths[i])) item.obs.acl = true;
     });
     for (const item of items.filter((i) => !PLAIN_NAME.test(i.name))) {
       // An unusual name (spaces, control characters, bytes that are not
       // UTF-8) is asked about alone, so its escaped form need not be parsed.
-      const one = list([item.fd], [`/proc/self/fd/3/${item.name}`]);
-      const mode = one === null ? undefined : [...one.values()][0];
-      if (mode?.endsWith("+") === true) item.obs.acl = true;
+      const one = lister([item.fd], [`/proc/self/fd/3/${item.name}`]);
+      if (one !== null && one.size > 0) item.obs.acl = true;
     }
   }
 

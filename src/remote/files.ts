@@ -78,7 +78,10 @@ export function decideFiles(input: FilesInput): Decision {
     });
     const anyAcl = [...observed.values()].some((o) => o.state === "present" && o.acl);
     if (!acl.available) {
-      (input.log ?? silent)("verbose", "cannot check for ACLs: GNU ls is not available");
+      (input.log ?? silent)(
+        "verbose",
+        "cannot check for ACLs: neither GNU ls nor getfacl (package acl) is available",
+      );
     }
     const plan = planFiles({
       root,

@@ -131,6 +131,39 @@ test("an ACL that cannot be removed (no setfacl) fails that entry before any cha
   }
 });
 
+test("where ls is busybox's (no ACL mark), getfacl finds the ACLs", (t) => {
+  const root = tempDir();
+  const bin = tempDir();
+  const path = process.env.PATH;
+  try {
+    const { d, secret } = stage(root);
+    // A host whose ls is busybox's, with the package "acl".
+    symlinkSync(run("sh", ["-c", "command -v busybox"]).trim(), join(bin, "ls"));
+    for (const tool of ["getfacl", "setfacl"]) {
+      symlinkSync(run("sh", ["-c", `command -v ${tool}`]).trim(), join(bin, tool));
+    }
+    process.env.PATH = bin;
+    t.after(() => (process.env.PATH = path));
+    assert.doesNotMatch(spawnSync("ls", ["-ldn", d], { encoding: "utf8" }).stdout, /\+ /);
+    const real = sync(root, true);
+    assert.equal(real.error, null);
+    assert.deepEqual(
+      real.changes.map((c) => [c.path, c.acl_removed ?? false]),
+      [
+        ["/d", true],
+        ["/d/secret", true],
+        ["/d/new", false],
+      ],
+    );
+    for (const p of [d, secret]) assert.deepEqual(extended(p), [], p);
+    assert.deepEqual(asNobody(d, secret), { list: "EACCES", read: "EACCES" });
+  } finally {
+    process.env.PATH = path;
+    removeDir(root);
+    removeDir(bin);
+  }
+});
+
 test("ACLs are found in a directory of more entries than one ls is given, and on unusual names", () => {
   const root = tempDir();
   try {
