@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { syncFiles, type FilesResult } from "../../src/remote/files.ts";
 import { removeDir, request, snapshot, tempDir, type Spec } from "./util.ts";
 
@@ -106,16 +106,26 @@ test("a taken-over directory and file end with exactly their declared access, AC
   }
 });
 
-test("an ACL that cannot be removed (no setfacl) fails that entry before any change", (t) => {
-  const root = tempDir();
+/** For the rest of the test, PATH holds only `tools` (name -> program linked there): a host with just those. */
+function onlyTools(t: TestContext, tools: Record<string, string>): void {
   const bin = tempDir();
   const path = process.env.PATH;
+  for (const [name, program] of Object.entries(tools)) {
+    symlinkSync(run("sh", ["-c", `command -v ${program}`]).trim(), join(bin, name));
+  }
+  process.env.PATH = bin;
+  t.after(() => {
+    process.env.PATH = path;
+    removeDir(bin);
+  });
+}
+
+test("an ACL that cannot be removed (no setfacl) fails that entry before any change", (t) => {
+  const root = tempDir();
   try {
     stage(root);
     // A host with coreutils but without the package "acl".
-    symlinkSync(run("sh", ["-c", "command -v ls"]).trim(), join(bin, "ls"));
-    process.env.PATH = bin;
-    t.after(() => (process.env.PATH = path));
+    onlyTools(t, { ls: "ls" });
     const before = snapshot(root);
     const result = sync(root, true);
     assert.equal(
@@ -125,25 +135,16 @@ test("an ACL that cannot be removed (no setfacl) fails that entry before any cha
     assert.deepEqual(result.changes, []);
     assert.deepEqual(snapshot(root), before);
   } finally {
-    process.env.PATH = path;
     removeDir(root);
-    removeDir(bin);
   }
 });
 
 test("where ls is busybox's (no ACL mark), getfacl finds the ACLs", (t) => {
   const root = tempDir();
-  const bin = tempDir();
-  const path = process.env.PATH;
   try {
     const { d, secret } = stage(root);
     // A host whose ls is busybox's, with the package "acl".
-    symlinkSync(run("sh", ["-c", "command -v busybox"]).trim(), join(bin, "ls"));
-    for (const tool of ["getfacl", "setfacl"]) {
-      symlinkSync(run("sh", ["-c", `command -v ${tool}`]).trim(), join(bin, tool));
-    }
-    process.env.PATH = bin;
-    t.after(() => (process.env.PATH = path));
+    onlyTools(t, { ls: "busybox", getfacl: "getfacl", setfacl: "setfacl" });
     assert.doesNotMatch(spawnSync("ls", ["-ldn", d], { encoding: "utf8" }).stdout, /\+ /);
     const real = sync(root, true);
     assert.equal(real.error, null);
@@ -158,9 +159,7 @@ test("where ls is busybox's (no ACL mark), getfacl finds the ACLs", (t) => {
     for (const p of [d, secret]) assert.deepEqual(extended(p), [], p);
     assert.deepEqual(asNobody(d, secret), { list: "EACCES", read: "EACCES" });
   } finally {
-    process.env.PATH = path;
     removeDir(root);
-    removeDir(bin);
   }
 });
 

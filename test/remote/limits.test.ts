@@ -10,11 +10,10 @@ import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
+import { encodeFrame } from "../../src/protocol/frame.ts";
 import type { FileEntry, LogLevel, SyncRequest } from "../../src/protocol/messages.ts";
-import { validateResponse } from "../../src/protocol/validate.ts";
 import { MAX_LOG_LINES } from "../../src/session/connection.ts";
-import { removeDir, startHelper, tempDir } from "./util.ts";
+import { removeDir, talkToHelper, tempDir } from "./util.ts";
 
 interface Reply {
   messages: Array<Record<string, unknown>>;
@@ -23,37 +22,15 @@ interface Reply {
 }
 
 /** Runs the bundled helper (behind `prefix`, e.g. prlimit) on sync requests; every frame it sends is
- * validated. Standard input stays open until every request has its reply, as on the local side
- * (closing it earlier tells the helper to stop, SPEC 5.5). */
-function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
-  const child = startHelper({ prefix });
-  const stdout: Buffer[] = [];
-  let stderr = "";
-  const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
-  let replies = 0;
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout.push(chunk);
-    for (const frame of counter.push(chunk)) {
-      const type = (frame.header as { type?: unknown }).type;
-      if (type === "sync_response" || type === "error") replies++;
-    }
-    if (replies === requests.length) child.stdin.end();
-  });
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.on("error", () => undefined); // a helper that died early: its exit status tells
-  for (const r of requests) for (const part of encodeFrame(r)) child.stdin.write(part);
-  return new Promise((resolve) => {
-    child.on("close", (exitCode) => {
-      const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
-      const frames = decoder.push(Buffer.concat(stdout));
-      for (const frame of frames) validateResponse(frame.header, frame.attachment.length);
-      resolve({
-        messages: frames.map((f) => f.header as Record<string, unknown>),
-        exitCode,
-        stderr,
-      });
-    });
-  });
+ * validated. Standard input stays open until every request has its reply (talkToHelper). */
+async function runHelper(requests: SyncRequest[], prefix: string[] = []): Promise<Reply> {
+  const input = requests.flatMap((r) => encodeFrame(r));
+  const talk = await talkToHelper(input, { prefix, replies: requests.length });
+  return {
+    messages: talk.frames.map((f) => f.header),
+    exitCode: talk.exitCode,
+    stderr: talk.stderr,
+  };
 }
 
 function syncRequest(

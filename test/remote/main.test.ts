@@ -7,9 +7,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
 import { KEEPALIVE_INTERVAL, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
-import { validateResponse } from "../../src/protocol/validate.ts";
 import { alive } from "../helpers/proc.ts";
-import { request, removeDir, startHelper, tempDir } from "./util.ts";
+import { request, removeDir, startHelper, talkToHelper, tempDir } from "./util.ts";
 
 interface Exchange {
   messages: Array<Record<string, unknown>>;
@@ -18,40 +17,17 @@ interface Exchange {
   stderr: string;
 }
 
-/** Starts the helper (with `then`, see startHelper), writes `input`, closes stdin and collects every frame it sends. Standard
- * input is closed at once, or with `replies`, once that many replies (info_response,
- * sync_response, error) arrived: the local side closes it early only to stop the helper. */
-function exchange(input: Buffer[], then?: string, replies = 0): Promise<Exchange> {
-  const child = startHelper({ then });
-  const stdout: Buffer[] = [];
-  let stderr = "";
-  const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
-  let seen = 0;
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout.push(chunk);
-    for (const frame of counter.push(chunk)) {
-      const type = (frame.header as { type?: unknown }).type;
-      if (type === "info_response" || type === "sync_response" || type === "error") seen++;
-    }
-    if (seen === replies) child.stdin.end();
-  });
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  for (const part of input) child.stdin.write(part);
-  if (replies === 0) child.stdin.end();
-  return new Promise((resolve) => {
-    child.on("close", (exitCode) => {
-      const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
-      const frames = decoder.push(Buffer.concat(stdout));
-      assert.equal(decoder.pending, 0, "nothing but complete frames on standard output");
-      for (const frame of frames) validateResponse(frame.header, frame.attachment.length);
-      resolve({
-        messages: frames.map((f) => f.header as Record<string, unknown>),
-        attachments: frames.map((f) => f.attachment),
-        exitCode,
-        stderr,
-      });
-    });
-  });
+/** Starts the helper (with `then`, see startHelper), writes `input` and collects every frame
+ * it sends; standard input is closed at once or after `replies` replies (talkToHelper). */
+async function exchange(input: Buffer[], then?: string, replies = 0): Promise<Exchange> {
+  const talk = await talkToHelper(input, { then, replies });
+  assert.equal(talk.pending, 0, "nothing but complete frames on standard output");
+  return {
+    messages: talk.frames.map((f) => f.header),
+    attachments: talk.frames.map((f) => f.attachment),
+    exitCode: talk.exitCode,
+    stderr: talk.stderr,
+  };
 }
 
 /** A real sync request that only runs `commands` in `root`. */

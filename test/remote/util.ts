@@ -3,7 +3,9 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
+import { FrameDecoder, MAX_FRAME_FROM_HELPER } from "../../src/protocol/frame.ts";
 import type { FileEntry, FileType, Owner } from "../../src/protocol/messages.ts";
+import { validateResponse } from "../../src/protocol/validate.ts";
 import { BOOTSTRAP, helperBundle } from "../../src/transport/bootstrap.ts";
 import { tempDir as makeTempDir } from "../helpers/tree.ts";
 
@@ -82,4 +84,59 @@ export function startHelper(
   const child = spawn(argv[0], argv.slice(1), { stdio: "pipe" });
   child.stdin.write(bundle);
   return child;
+}
+
+/** What a helper sent until it exited: every frame (each validated as the local side does). */
+export interface HelperTalk {
+  frames: { header: Record<string, unknown>; attachment: Buffer }[];
+  /** Bytes after the last complete frame. */
+  pending: number;
+  exitCode: number | null;
+  stderr: string;
+}
+
+/**
+ * Starts the helper (startHelper's options), writes `input` and collects what it sends.
+ * Standard input is closed at once (`replies` 0), or once that many replies (info_response,
+ * sync_response, error) arrived, as on the local side, which closes it early only to stop
+ * the helper (SPEC 5.5).
+ */
+export function talkToHelper(
+  input: Buffer[],
+  options: { prefix?: string[]; then?: string; replies?: number } = {},
+): Promise<HelperTalk> {
+  const child = startHelper(options);
+  const replies = options.replies ?? 0;
+  const stdout: Buffer[] = [];
+  let stderr = "";
+  const counter = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+  let seen = 0;
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout.push(chunk);
+    for (const frame of counter.push(chunk)) {
+      const type = (frame.header as { type?: unknown }).type;
+      if (type === "info_response" || type === "sync_response" || type === "error") seen++;
+    }
+    if (seen === replies) child.stdin.end();
+  });
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.on("error", () => undefined); // a helper that died early: its exit status tells
+  for (const part of input) child.stdin.write(part);
+  if (replies === 0) child.stdin.end();
+  return new Promise((resolve) => {
+    child.on("close", (exitCode) => {
+      const decoder = new FrameDecoder(MAX_FRAME_FROM_HELPER);
+      const frames = decoder.push(Buffer.concat(stdout));
+      for (const frame of frames) validateResponse(frame.header, frame.attachment.length);
+      resolve({
+        frames: frames.map((f) => ({
+          header: f.header as Record<string, unknown>,
+          attachment: f.attachment,
+        })),
+        pending: decoder.pending,
+        exitCode,
+        stderr,
+      });
+    });
+  });
 }
