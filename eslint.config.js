@@ -78,7 +78,11 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { project: "./tsconfig.test.json", tsconfigRootDir: import.meta.dirname },
+      // scripts/lint.js hands over the program it type-checked (one program for tsc's
+      // check and these rules); an editor's ESLint builds its own.
+      parserOptions: globalThis.safcmLintProgram
+        ? { programs: [globalThis.safcmLintProgram] }
+        : { project: "./tsconfig.test.json", tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
@@ -100,6 +104,10 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
+      parserOptions: {
+        ...tseslint.configs.disableTypeChecked.languageOptions.parserOptions,
+        programs: null, // JavaScript files are not in the TypeScript program
+      },
       globals: {
         process: "readonly",
         console: "readonly",
