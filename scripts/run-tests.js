@@ -54,9 +54,12 @@ function find(dir) {
 }
 
 /** Runs a command to its end; resolves with its exit status and, when `capture`, its output. */
-function run(program, args, capture) {
+function run(program, args, capture, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(program, args, {
+      env,
+      stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
     let output = "";
     if (capture) {
       child.stdout.on("data", (d) => (output += d));
@@ -116,6 +119,24 @@ async function compile(files, outdir) {
   return files.map((f) => join(outdir, f.replace(/\.ts$/, ".mjs")));
 }
 
+/**
+ * The tests' environment. Node.js 20 reads and parses the file NODE_EXTRA_CA_CERTS names
+ * at every start, TLS or not (Node.js 24 waits for the first TLS connection): 37 ms of
+ * CPU per process where the environment sets it, as on this project's machines (the
+ * system's bundle of 144 certificates). The tests start some 1,300 Node.js processes
+ * (the CLI, helpers, stand-ins) and only npm, fetching from the registry, uses TLS: it
+ * is moved aside to SAFCM_TEST_NODE_EXTRA_CA_CERTS, and the tests that run npm give it
+ * back to npm (test/helpers/runtime.ts registryEnv).
+ */
+function testEnv() {
+  const env = { ...process.env };
+  if (env.NODE_EXTRA_CA_CERTS !== undefined) {
+    env.SAFCM_TEST_NODE_EXTRA_CA_CERTS = env.NODE_EXTRA_CA_CERTS;
+    delete env.NODE_EXTRA_CA_CERTS;
+  }
+  return env;
+}
+
 const linted = lint ? run("npm", ["run", "--silent", "lint"], true) : null;
 mkdirSync("node_modules/.cache/safcm", { recursive: true });
 const outdir = mkdtempSync("node_modules/.cache/safcm/tests-");
@@ -132,6 +153,7 @@ try {
       ...compiled,
     ],
     false,
+    testEnv(),
   );
 } catch (err) {
   // esbuild has printed the file, line and column of a syntax error.

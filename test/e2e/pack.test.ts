@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { registryEnv } from "../helpers/runtime.ts";
 import { REPO, tempDir, writeTree } from "../helpers/tree.ts";
 
 test("npm pack gives an installable package with a working safcm command", () => {
@@ -39,7 +40,8 @@ test("npm pack gives an installable package with a working safcm command", () =>
         "--omit=dev",
         join(dir, packed[0].filename),
       ],
-      { cwd: prefix, stdio: "pipe" },
+      // The dependencies may come from the registry.
+      { cwd: prefix, stdio: "pipe", env: { ...process.env, ...registryEnv() } },
     );
     const bin = join(prefix, "node_modules", ".bin", "safcm");
     assert.match(execFileSync(bin, ["version"], { encoding: "utf8" }), /^safcm \d+\.\d+\.\d+\n$/);

