@@ -2,7 +2,7 @@
 // Usage: node scripts/run-tests.js [--lint] [substring...] [--exclude=substring...]
 // (only files whose path contains one of the substrings, and none of the excluded ones;
 // `npm run test:unit` leaves out the end-to-end and security suites). With --lint,
-// `npm run lint` runs at the same time as the tests; its output follows the tests'
+// the lint (scripts/lint.js, `npm run lint`) runs at the same time as the tests; its output follows the tests'
 // and a lint failure fails the run.
 //
 // The test files are compiled first, by esbuild, into plain JavaScript (one file per
@@ -137,7 +137,7 @@ function testEnv() {
   return env;
 }
 
-const linted = lint ? run("npm", ["run", "--silent", "lint"], true) : null;
+const linted = lint ? run(process.execPath, ["scripts/lint.js"], true, testEnv()) : null;
 mkdirSync("node_modules/.cache/safcm", { recursive: true });
 const outdir = mkdtempSync("node_modules/.cache/safcm/tests-");
 let tests;
