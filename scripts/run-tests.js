@@ -2,8 +2,8 @@
 // Usage: node scripts/run-tests.js [--lint] [substring...] [--exclude=substring...]
 // (only files whose path contains one of the substrings, and none of the excluded ones;
 // `npm run test:unit` leaves out the end-to-end and security suites). With --lint,
-// the lint (scripts/lint.js, `npm run lint`) runs at the same time as the tests; its output follows the tests'
-// and a lint failure fails the run.
+// the lint (scripts/lint.js, `npm run lint`) runs at the same time as the tests; its
+// output follows the tests' and a lint failure fails the run.
 //
 // The test files are compiled first, by esbuild, into plain JavaScript (one file per
 // test file, the code they share in chunks, source maps for the stack traces) in a
