@@ -1,4 +1,4 @@
-// The build: two bundles, made by esbuild (type checking is `npm run lint`).
+// The build: three bundles, made by esbuild (type checking is `npm run lint`).
 //
 // dist/remote.js  the helper that travels to every managed host: src/remote
 //                 and src/protocol only, node: builtins only, Node.js >= 18.
@@ -10,8 +10,9 @@
 //                 its compiled code can come from V8's code cache (vm.Script, on
 //                 every Node.js version). LiquidJS is inside too, in esbuild's lazy
 //                 wrapper: evaluated on the first template only.
-// dist/compile-cache.js  what bin/safcm runs: compiles and runs dist/safcm.cjs with
-//                 the code cache of a private directory (src/runtime/compile-cache.ts).
+// dist/compile-cache.cjs  what bin/safcm (CommonJS too, bin/package.json) runs: compiles
+//                 and runs dist/safcm.cjs with V8's code cache from a private directory
+//                 (src/runtime/compile-cache.ts).
 import { build } from "esbuild";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
@@ -42,8 +43,9 @@ if (outside.length > 0) {
 // test/remote/bundle.test.ts checks the same on a bundle of its own.
 writeFileSync("dist/remote.js", helper.outputFiles[0].contents);
 
-// The ESM bundle of earlier versions, so that a rebuilt tree does not ship it.
+// The ES modules of earlier versions, so that a rebuilt tree does not ship them.
 rmSync("dist/safcm.js", { force: true });
+rmSync("dist/compile-cache.js", { force: true });
 await build({
   entryPoints: ["src/cli/main.ts"],
   outfile: "dist/safcm.cjs",
@@ -80,10 +82,10 @@ if (/\bimport\s*\(/.test(readFileSync("dist/safcm.cjs", "utf8"))) {
 
 await build({
   entryPoints: ["src/runtime/compile-cache.ts"],
-  outfile: "dist/compile-cache.js",
+  outfile: "dist/compile-cache.cjs",
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
   legalComments: "none",
 });

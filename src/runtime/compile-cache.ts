@@ -29,7 +29,6 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
 import { cacheDir } from "./cache.ts";
 
@@ -117,11 +116,10 @@ interface Cli {
 }
 
 /**
- * Compiles and runs the CommonJS bundle at `bundleUrl` (with the code cache where
+ * Compiles and runs the CommonJS bundle `filename` (an absolute path) (with the code cache where
  * it may be used) and then its main(argv); returns main's exit status.
  */
-export async function runBundle(bundleUrl: URL, argv: string[]): Promise<number> {
-  const filename = fileURLToPath(bundleUrl);
+export async function runBundle(filename: string, argv: string[]): Promise<number> {
   const bundle = readFileSync(filename);
   const dir =
     process.env.NODE_DISABLE_COMPILE_CACHE === undefined ? privateCompileCacheDir() : null;

@@ -17,7 +17,13 @@ test("npm pack gives an installable package with a working safcm command", () =>
       }),
     ) as { filename: string; files: { path: string }[] }[];
     const files = packed[0].files.map((f) => f.path);
-    for (const f of ["bin/safcm", "dist/remote.js", "dist/safcm.cjs", "dist/compile-cache.js"])
+    for (const f of [
+      "bin/safcm",
+      "bin/package.json",
+      "dist/remote.js",
+      "dist/safcm.cjs",
+      "dist/compile-cache.cjs",
+    ])
       assert.ok(files.includes(f), f);
     for (const f of ["docs/README.md", "docs/command-line.md", "docs/howto.md"]) {
       assert.ok(files.includes(f), `the manual ships: ${f}`);
