@@ -63,7 +63,7 @@ export function cacheEntry(bundle: Buffer): { name: string; header: Buffer } {
   return { name: `${header.toString("hex")}-${process.version}-${process.arch}.v8`, header };
 }
 
-/** Names runBundle writes (entries and their temporary files), and removes for other bundles. */
+/** Names runBundle writes (entries and their temporary files), and removes when stale. */
 const OURS = /^[0-9a-f]{64}-v[0-9A-Za-z.+-]+-[0-9a-z]+\.v8(\.tmp-[0-9a-f]+)?$/;
 
 /** The entry's V8 data: from a regular file, never through a symbolic link, with the
@@ -87,8 +87,11 @@ function readEntry(dir: string, entry: { name: string; header: Buffer }): Buffer
   }
 }
 
+/** How long another entry is kept after it was last written. */
+const STALE_MS = 24 * 60 * 60 * 1000;
+
 /** Replaces the entry atomically (a new 0600 file renamed over it, never written
- * through a symbolic link) and removes the entries of other bundles. */
+ * through a symbolic link) and removes stale entries. */
 function writeEntry(dir: string, entry: { name: string; header: Buffer }, data: Buffer): void {
   const temp = join(dir, `${entry.name}.tmp-${randomBytes(6).toString("hex")}`);
   try {
@@ -98,14 +101,18 @@ function writeEntry(dir: string, entry: { name: string; header: Buffer }, data: 
     rmSync(temp, { force: true });
     return;
   }
-  const hash = entry.name.slice(0, 64);
+  // Entries of other bundles or Node.js versions not written for a day (and temporary
+  // files a crash left behind) go; recent ones stay, so that two installations of
+  // different versions, or two Node.js versions in turn, do not remove each other's.
+  const old = Date.now() - STALE_MS;
   for (const other of readdirSync(dir)) {
-    if (OURS.test(other) && !other.startsWith(hash)) {
-      try {
-        unlinkSync(join(dir, other));
-      } catch {
-        // Removed by a concurrent run: nothing to do.
-      }
+    if (other === entry.name || !OURS.test(other)) continue;
+    try {
+      const path = join(dir, other);
+      const st = lstatSync(path);
+      if (st.mtimeMs < old) unlinkSync(path);
+    } catch {
+      // Removed by a concurrent run: nothing to do.
     }
   }
 }
@@ -116,8 +123,8 @@ interface Cli {
 }
 
 /**
- * Compiles and runs the CommonJS bundle `filename` (an absolute path) (with the code cache where
- * it may be used) and then its main(argv); returns main's exit status.
+ * Compiles and runs the CommonJS bundle at the absolute path `filename` (with the
+ * code cache where it may be used), then its main(argv); returns main's exit status.
  */
 export async function runBundle(filename: string, argv: string[]): Promise<number> {
   const bundle = readFileSync(filename);

@@ -19,6 +19,7 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { userInfo } from "node:os";
@@ -162,23 +163,32 @@ test(
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /host\(s\) CHECKED/);
     assert.ok(readFileSync(renamed.path).subarray(0, 32).equals(renamed.header), "replaced");
-    assert.equal(existsSync(old.path), false, "the old bundle's entry is removed");
     assert.match(run(pkg, ["check", "-C", conf], env).stdout, /host\(s\) CHECKED/);
   }),
 );
 
 test(
-  "removing other bundles' entries touches only files named as entries",
+  "writing an entry removes the entries and temporary files not written for a day, and only files named as entries",
   withCacheHome((base, env) => {
     const { pkg } = installed(base);
     mkdirSync(compileDir(env), { recursive: true, mode: 0o700 });
-    const stale = join(compileDir(env), `${"0".repeat(64)}-v20.0.0-x64.v8`);
-    const other = join(compileDir(env), "notes");
-    writeFileSync(stale, "stale");
-    writeFileSync(other, "kept");
+    const file = (name: string, daysOld: number) => {
+      const path = join(compileDir(env), name);
+      writeFileSync(path, name);
+      const when = Date.now() / 1000 - daysOld * 86400;
+      utimesSync(path, when, when);
+      return path;
+    };
+    const hash = "0".repeat(64);
+    const stale = file(`${hash}-v20.0.0-x64.v8`, 2);
+    const staleTemp = file(`${hash}-v20.0.0-x64.v8.tmp-0123456789ab`, 2);
+    const recent = file(`${"1".repeat(64)}-v24.0.0-x64.v8`, 0.5);
+    const other = file("notes", 2);
     assert.equal(run(pkg, ["--version"], env).code, 0);
     assert.equal(existsSync(stale), false);
-    assert.equal(readFileSync(other, "utf8"), "kept");
+    assert.equal(existsSync(staleTemp), false);
+    assert.equal(readFileSync(recent, "utf8"), basename(recent), "another installation's, recent");
+    assert.equal(readFileSync(other, "utf8"), "notes");
     assert.ok(existsSync(entryOf(pkg, env).path));
   }),
 );
