@@ -1,17 +1,20 @@
-// The build: two bundles, made by esbuild (type checking is `npm run lint`).
+// The build: three bundles, made by esbuild (type checking is `npm run lint`).
 //
 // dist/remote.js  the helper that travels to every managed host: src/remote
 //                 and src/protocol only, node: builtins only, Node.js >= 18.
 //                 It is one function expression `(function (require) {...})`:
 //                 the bootstrap (src/transport/bootstrap.ts) evaluates it and
 //                 passes its require.
-// dist/safcm.js   the local side with its dependencies in one file, so that
-//                 starting the CLI does not resolve hundreds of modules; only
-//                 LiquidJS (one CommonJS file) is left out and loaded on first use.
-// dist/compile-cache.js  what bin/safcm runs before it loads dist/safcm.js: turns on
-//                 Node.js's compile cache in a private directory (src/runtime/compile-cache.ts).
+// dist/safcm.cjs  the local side with all its dependencies in one CommonJS file,
+//                 so that starting the CLI does not resolve hundreds of modules and
+//                 its compiled code can come from V8's code cache (vm.Script, on
+//                 every Node.js version). LiquidJS is inside too, in esbuild's lazy
+//                 wrapper: evaluated on the first template only.
+// dist/compile-cache.cjs  what bin/safcm (CommonJS too, bin/package.json) runs: compiles
+//                 and runs dist/safcm.cjs with V8's code cache from a private directory
+//                 (src/runtime/compile-cache.ts).
 import { build } from "esbuild";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 
@@ -40,28 +43,49 @@ if (outside.length > 0) {
 // test/remote/bundle.test.ts checks the same on a bundle of its own.
 writeFileSync("dist/remote.js", helper.outputFiles[0].contents);
 
+// The ES modules of earlier versions, so that a rebuilt tree does not ship them.
+rmSync("dist/safcm.js", { force: true });
+rmSync("dist/compile-cache.js", { force: true });
 await build({
   entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/safcm.js",
+  outfile: "dist/safcm.cjs",
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
   legalComments: "none",
-  // LiquidJS is loaded on first use (src/config/liquid.ts), from the package's dependencies.
-  external: ["liquidjs"],
-  // Bundled CommonJS dependencies may call require(); give the ESM bundle one.
-  banner: {
-    js: 'import { createRequire as __safcmRequire } from "node:module"; const require = __safcmRequire(import.meta.url);',
-  },
+  // src/paths.ts and src/config/liquid.ts find files relative to their module.
+  define: { "import.meta.url": "__safcmModuleUrl" },
+  banner: { js: 'var __safcmModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [
+    {
+      // src/config/liquid.ts loads LiquidJS on first use through createRequire (as the
+      // tests run it); in the bundle the same call becomes the bundle's own lazy require.
+      name: "bundled-liquidjs",
+      setup(build) {
+        build.onLoad({ filter: /[\\/]src[\\/]config[\\/]liquid\.ts$/ }, ({ path }) => {
+          const text = readFileSync(path, "utf8");
+          const call = 'createRequire(import.meta.url)("liquidjs")';
+          if (!text.includes(call)) throw new Error(`${path} no longer contains ${call}`);
+          return { contents: text.replace(call, 'require("liquidjs")'), loader: "ts" };
+        });
+      },
+    },
+  ],
 });
+// vm.Script, which runs the bundle (src/runtime/compile-cache.ts), has no import() on
+// Node.js 20: a dynamic import left in the bundle would fail only when reached.
+if (/\bimport\s*\(/.test(readFileSync("dist/safcm.cjs", "utf8"))) {
+  console.error("dist/safcm.cjs contains a dynamic import(), which vm.Script cannot run");
+  process.exit(1);
+}
 
 await build({
   entryPoints: ["src/runtime/compile-cache.ts"],
-  outfile: "dist/compile-cache.js",
+  outfile: "dist/compile-cache.cjs",
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
   legalComments: "none",
 });

@@ -1,5 +1,5 @@
 // Files of the installed package. This file sits one level below the package
-// root both as src/paths.ts (tests, tsx) and inside dist/safcm.js (the bundle),
+// root both as src/paths.ts (tests) and inside dist/safcm.cjs (the bundle),
 // so "../" is the package root in both cases.
 
 export function packageFile(relative: string): URL {

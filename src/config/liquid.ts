@@ -11,9 +11,10 @@ export type ParsedTemplate = Template[];
 let engine: Liquid | undefined;
 
 /**
- * The engine, created on first use: LiquidJS is loaded only then (not part of
- * the CLI bundle, scripts/build.js), so that a configuration without templates
- * does not pay for compiling and evaluating it at every start.
+ * The engine, created on first use: LiquidJS is loaded only then, so that a
+ * configuration without templates does not pay for evaluating it at every start.
+ * In the CLI bundle this call becomes the bundle's own lazy require of the
+ * LiquidJS inside it (scripts/build.js).
  */
 export function liquid(): Liquid {
   const load = () => createRequire(import.meta.url)("liquidjs") as typeof LiquidJs;
