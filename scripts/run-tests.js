@@ -14,7 +14,7 @@
 // paths relative to a test (fixtures, src/, the repository) mean what they say.
 // Type checking is the lint's job (tsc), as it was under tsx. Test code that starts
 // Node.js on TypeScript of its own (node --import tsx -e ...) still uses tsx.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
@@ -138,8 +138,25 @@ function testEnv() {
 }
 
 const linted = lint ? run(process.execPath, ["scripts/lint.js"], true, testEnv()) : null;
-mkdirSync("node_modules/.cache/safcm", { recursive: true });
-const outdir = mkdtempSync("node_modules/.cache/safcm/tests-");
+const CACHE = "node_modules/.cache/safcm";
+mkdirSync(CACHE, { recursive: true });
+// Compiled tests of runs that were killed (older than a day: a run at the same time keeps its own).
+for (const name of readdirSync(CACHE)) {
+  const path = join(CACHE, name);
+  if (name.startsWith("tests-") && Date.now() - statSync(path).mtimeMs > 86_400_000)
+    rmSync(path, { recursive: true, force: true });
+}
+const outdir = mkdtempSync(join(CACHE, "tests-"));
+// Ctrl-C reaches the test runner too; this process removes its compiled tests and ends.
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+]) {
+  process.on(signal, () => {
+    rmSync(outdir, { recursive: true, force: true });
+    process.exit(code);
+  });
+}
 let tests;
 try {
   const compiled = await compile(files, outdir);
