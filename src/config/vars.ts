@@ -6,6 +6,7 @@ import { isMap, isScalar, isSeq } from "yaml";
 import type { Node } from "yaml";
 import type { Position } from "../errors.ts";
 import { Secret, SECRET_TAGS } from "./secrets.ts";
+import { MAX_NESTING, TOO_DEEP } from "./yaml.ts";
 import type { YamlFile } from "./yaml.ts";
 
 /** A variable's value as templates see it. */
@@ -46,7 +47,7 @@ export { SECRET_TAGS };
 export function readVars(yf: YamlFile): Vars {
   const result: Vars = { vars: new Map(), secrets: [] };
   if (yf.isNull(yf.root)) return result;
-  const budget = { left: MAX_VAR_NODES };
+  const budget = { left: MAX_VAR_NODES, deepReported: false };
   for (const e of yf.map(yf.root, "vars.yaml") ?? []) {
     if (!VAR_NAME.test(e.key)) {
       yf.error(
@@ -56,20 +57,34 @@ export function readVars(yf: YamlFile): Vars {
       );
       continue;
     }
-    const value = readValue(yf, e.value, `variable "${e.key}"`, result.secrets, budget);
+    const value = readValue(yf, e.value, `variable "${e.key}"`, result.secrets, budget, 2);
     if (value !== undefined) result.vars.set(e.key, { value, pos: yf.pos(e.keyNode) });
   }
   return result;
 }
 
-/** Converts a node to a RawValue, recording a problem and returning undefined where it is wrong. */
+/** What reading one vars.yaml may still take: values, and whether the nesting was reported. */
+interface Budget {
+  left: number;
+  deepReported: boolean;
+}
+
+/** Converts a node (at nesting `depth`, the file's top mapping being 1) to a RawValue,
+ * recording a problem and returning undefined where it is wrong. */
 function readValue(
   yf: YamlFile,
   node: Node | null,
   what: string,
   secrets: Secret[],
-  budget: { left: number },
+  budget: Budget,
+  depth: number,
 ): RawValue | undefined {
+  if ((isSeq(node) || isMap(node)) && depth > MAX_NESTING) {
+    // Only through aliases (YamlFile refuses deeper text): once per file.
+    if (!budget.deepReported) yf.error(node, "too-large", `${TOO_DEEP} (through aliases)`);
+    budget.deepReported = true;
+    return undefined;
+  }
   if (--budget.left < 0) {
     if (budget.left === -1) {
       yf.error(
@@ -84,7 +99,7 @@ function readValue(
     const items: RawValue[] = [];
     let ok = true;
     for (const item of node.items) {
-      const v = readValue(yf, yf.resolve(item), `an item of ${what}`, secrets, budget);
+      const v = readValue(yf, yf.resolve(item), `an item of ${what}`, secrets, budget, depth + 1);
       if (v === undefined) ok = false;
       else items.push(v);
     }
@@ -94,7 +109,7 @@ function readValue(
     const entries: [string, RawValue][] = [];
     let ok = true;
     for (const e of yf.map(node, what) ?? []) {
-      const v = readValue(yf, e.value, `"${e.key}" of ${what}`, secrets, budget);
+      const v = readValue(yf, e.value, `"${e.key}" of ${what}`, secrets, budget, depth + 1);
       if (v === undefined) ok = false;
       else entries.push([e.key, v]);
     }

@@ -5,16 +5,45 @@
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
-import type { Document, Node, ScalarTag, YAMLError } from "yaml";
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from "yaml";
+import type { Alias, Document, Node, ScalarTag, YAMLError } from "yaml";
 import { ConfigError } from "../errors.ts";
 import type { Position, Problem, ProblemCode } from "../errors.ts";
+
+/**
+ * How deep lists and mappings may nest in a file (in vars.yaml also through aliases).
+ * Every reader of a document (the yaml package's own, its visit, the variables' reader)
+ * recurses once per level, and where Node.js's call stack ends depends on what ran
+ * before: somewhere between several hundred and a few thousand levels. Deeper is a
+ * problem of the file, found before anything walks it, the same on every run.
+ */
+export const MAX_NESTING = 100;
+export const TOO_DEEP = `lists and mappings nested more than ${MAX_NESTING} levels deep`;
 
 /** The codes of the yaml package's own errors that are worth a code of their own. */
 const YAML_CODES: Partial<Record<YAMLError["code"], ProblemCode>> = {
   DUPLICATE_KEY: "duplicate-key",
   TAG_RESOLVE_FAILED: "unknown-tag",
+  // The yaml package's parser ran out of call stack: nesting far beyond MAX_NESTING.
+  RESOURCE_EXHAUSTION: "too-large",
 };
+
+/** The first list or mapping nested deeper than MAX_NESTING (aliases not followed),
+ * found with a stack of its own, without recursion. */
+function tooDeep(doc: Document): Node | undefined {
+  const stack: [unknown, number][] = [[doc.contents, 1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > MAX_NESTING) return node;
+    for (const item of node.items) {
+      // A mapping's keys may be lists and mappings too.
+      if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
 
 /**
  * The keys that repeat an earlier key of the same mapping: what the yaml package's
@@ -67,6 +96,9 @@ export class YamlFile {
   /** False when the file could not be parsed (the problems are recorded). */
   readonly ok: boolean;
 
+  /** The node of each alias resolved so far. */
+  private readonly aliases = new Map<Alias, Node | null>();
+
   private constructor(
     /** Path relative to the configuration directory, for messages. */
     readonly file: string,
@@ -111,11 +143,18 @@ export class YamlFile {
       return { doc: parseDocument(text, options), lineCounter };
     };
     let { doc, lineCounter } = parse(false);
+    const deep = tooDeep(doc);
+    if (deep !== undefined) {
+      const { line, col } = lineCounter.linePos(deep.range?.[0] ?? 0);
+      problems.add({ file, line, col }, "too-large", TOO_DEEP);
+      return new YamlFile(file, null, problems, lineCounter);
+    }
     if (duplicateKeys(doc).length > 0) ({ doc, lineCounter } = parse(true));
     const issues = [...doc.errors, ...doc.warnings];
     for (const e of issues) {
       const { line, col } = lineCounter.linePos(e.pos[0]);
       let message = e.message;
+      if (e.code === "RESOURCE_EXHAUSTION") message = TOO_DEEP;
       if (e.code === "TAG_RESOLVE_FAILED") {
         message +=
           customTags.length > 0
@@ -142,8 +181,16 @@ export class YamlFile {
   /** Follows an alias to the node it names. */
   resolve(node: unknown): Node | null {
     if (isAlias(node) && this.doc !== null) {
-      const target: unknown = node.resolve(this.doc);
-      return isMap(target) || isSeq(target) || isScalar(target) ? target : null;
+      // The yaml package looks for the anchor through the whole document on every
+      // call: each alias is looked up once (a vars.yaml of 600 aliases of aliases
+      // took 40 s before).
+      let target = this.aliases.get(node);
+      if (target === undefined) {
+        const found: unknown = node.resolve(this.doc);
+        target = isMap(found) || isSeq(found) || isScalar(found) ? found : null;
+        this.aliases.set(node, target);
+      }
+      return target;
     }
     return isMap(node) || isSeq(node) || isScalar(node) ? node : null;
   }

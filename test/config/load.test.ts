@@ -312,3 +312,39 @@ test("ignore: editor backups and .gitkeep are not part of files/, an ignored dir
   const none = loadConfig(configDir({ ...under("all", files), "config.yaml": "ignore: []\n" }));
   assert.deepEqual(paths(none), ["/", "/.gitkeep", "/etc", "/etc/motd~"]);
 });
+
+test("load error: lists and mappings nested too deep, in the text or through aliases, are a problem of the file, never a crash", () => {
+  const flowMaps = (n: number) => `v: ${"{a: ".repeat(n)}x${"}".repeat(n)}\n`;
+  const flowSeqs = (n: number) => `v: ${"[".repeat(n)}x${"]".repeat(n)}\n`;
+  const blockMaps = (n: number) =>
+    Array.from({ length: n }, (_, i) => `${"  ".repeat(i)}k${i}:`).join("\n") + " x\n";
+  // Each anchor holds the one before: little nesting in the text, any depth once expanded.
+  const aliasChain = (n: number) =>
+    ["a0: &a0 [x]", ...Array.from({ length: n }, (_, i) => `a${i + 1}: &a${i + 1} [*a${i}]`)].join(
+      "\n",
+    ) + "\n";
+  // 100 levels are fine ("v:" is one more in flowMaps and flowSeqs, and the top mapping one).
+  for (const text of [flowMaps(98), flowSeqs(98), blockMaps(99), aliasChain(98)]) {
+    loadConfig(configDir({ "all/vars.yaml": text }));
+  }
+  const tooDeep = [
+    ...[101, 1_000, 1_006, 2_000, 10_000].flatMap((n) => [flowMaps(n), flowSeqs(n)]),
+    blockMaps(101),
+    blockMaps(3_000),
+    aliasChain(101),
+    aliasChain(1_000),
+  ];
+  for (const text of tooDeep) {
+    const problems = problemsOf({ "all/vars.yaml": text });
+    assert.ok(
+      problems.some(
+        (p) =>
+          p.code === "too-large" &&
+          p.pos?.file === "all/vars.yaml" &&
+          p.pos.line !== undefined &&
+          /nested more than 100 levels deep/.test(p.message),
+      ),
+      `${text.slice(0, 40)}...: ${JSON.stringify(problems).slice(0, 500)}`,
+    );
+  }
+});

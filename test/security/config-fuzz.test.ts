@@ -36,7 +36,8 @@ after(cleanup);
 const RUNS = Number(process.env.SAFCM_FUZZ_RUNS ?? 250);
 const SEED =
   process.env.SAFCM_FUZZ_SEED === undefined ? undefined : Number(process.env.SAFCM_FUZZ_SEED);
-const params = { numRuns: RUNS, seed: SEED };
+// includeErrorInReport: a failure shows the error the property threw, not only the counterexample.
+const params = { numRuns: RUNS, seed: SEED, includeErrorInReport: true };
 
 /** A valid configuration that uses every file; mutations start from it. */
 const VALID: Record<string, string> = {
