@@ -42,6 +42,10 @@ export interface FileEntry {
   mode: number;
   user: Owner;
   group: Owner;
+  /** Directories only: mode, user and group are defaults, not declared (no
+   * permissions.yaml entry, SPEC 3.5): a directory that exists keeps its own;
+   * they apply only when the sync creates it. */
+  keep?: true;
   /** Symbolic links: the target text. */
   target?: string;
   /** Regular files: size and SHA-256 (hex) of the content, to compare without sending it. */

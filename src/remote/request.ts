@@ -52,6 +52,10 @@ function fileEntry(v: unknown, where: string, attachmentLength: number): FileEnt
   };
   if (!entry.path.startsWith("/")) fail(`${where}.path`, "not absolute");
   if (type === "symlink") entry.target = string(o.target, `${where}.target`);
+  if (o.keep !== undefined) {
+    if (o.keep !== true || type !== "dir") fail(`${where}.keep`, "only true, on a directory");
+    entry.keep = true;
+  }
   if (type === "file") {
     if (o.sha256 !== undefined || o.size !== undefined) {
       entry.size = integer(o.size, `${where}.size`, 0, Number.MAX_SAFE_INTEGER);
