@@ -25,9 +25,6 @@ export const MAX_BATCH_DIRS = 64;
 /** Names one `ls` is given (keeps its argument list far below ARG_MAX). */
 const MAX_BATCH_NAMES = 2_000;
 
-/** Names that `ls --quoting-style=escape` prints as they are (anything else is asked alone). */
-const PLAIN_NAME = /^[A-Za-z0-9._+,@%=:~-]+$/;
-
 interface Item {
   fd: number;
   name: string;
@@ -39,66 +36,102 @@ function env(): NodeJS.ProcessEnv {
   return { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin" };
 }
 
-/** Which of `paths` have an extended ACL, where the child's descriptor 3+i is `fds[i]`; null
- * when this way of looking does not work on this host. */
-type Lister = (fds: number[], paths: string[]) => Set<string> | null;
+/** What a lister found: per path (same order) whether it has an extended ACL; "unusable"
+ * when this way of looking does not work on this host; "unmatched" when the answer cannot
+ * be matched to the paths by position (an entry vanished meanwhile). */
+type Listing = boolean[] | "unusable" | "unmatched";
+type Lister = (fds: number[], paths: string[]) => Listing;
 
-/** GNU ls: the mode string of an entry with an extended ACL ends with "+". */
-const lsLister: Lister = (fds, paths) => {
-  const modes = list(fds, paths);
-  if (modes === null) return null;
-  return new Set([...modes].filter(([, mode]) => mode.endsWith("+")).map(([path]) => path));
-};
+/** The child's stdio: nothing in, output captured, `fds` as descriptors 3, 4, ... */
+function run(command: string, args: string[], fds: number[]) {
+  return spawnSync(command, args, {
+    stdio: ["ignore", "pipe", "pipe", ...fds],
+    env: env(),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+const MODE_STRING = /^[-dlpscb][-rwxsStT]{9}/;
 
 /**
- * getfacl (package "acl"), where `ls` is not GNU's (busybox): `--skip-base` prints only
- * the entries with extended (or default) entries, `--physical` skips a symbolic link
- * instead of following it, `--absolute-names` keeps the path as given.
+ * GNU ls: the mode string of an entry with an extended ACL ends with "+". With -U the
+ * lines come in the order of the arguments, so they are matched to the paths by
+ * position, never by the name at the end of a line: for a symbolic link the name is
+ * followed by its target, text that a user of the host chooses (issue 18, scenario E).
+ * Escaped quoting keeps every entry on one line. `follow` (-L) reads through the
+ * magic links /proc/self/fd/<n> to the open files themselves.
  */
-const getfaclLister: Lister = (fds, paths) => {
-  const run = spawnSync("getfacl", ["-s", "-p", "-P", "--", ...paths], {
-    stdio: ["ignore", "pipe", "pipe", ...fds],
-    env: env(),
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (run.error !== undefined) return null;
-  const found = new Set<string>();
-  for (const line of run.stdout.toString("latin1").split("\n")) {
-    if (line.startsWith("# file: ")) found.add(line.slice("# file: ".length));
-  }
-  // Nothing at all and an error other than a vanished entry: getfacl does not work here.
-  const stderr = run.stderr.toString();
-  if (found.size === 0 && run.status !== 0 && stderr !== "" && !/No such file/.test(stderr)) {
-    return null;
-  }
-  return found;
-};
+function lsLister(follow: boolean): Lister {
+  return (fds, paths) => {
+    const flags = follow ? "-ldnUL" : "-ldnU";
+    const r = run("ls", [flags, "--quoting-style=escape", "--", ...paths], fds);
+    if (r.error !== undefined) return "unusable";
+    const modes = r.stdout
+      .toString("latin1")
+      .split("\n")
+      .map((line) => line.split(" ")[0] ?? "")
+      .filter((mode) => MODE_STRING.test(mode));
+    if (modes.length === paths.length) return modes.map((mode) => mode.endsWith("+"));
+    // No line at all and not because of a vanished entry: not GNU ls (busybox has no
+    // --quoting-style).
+    if (modes.length === 0 && r.status !== 0 && !/No such file/.test(r.stderr.toString())) {
+      return "unusable";
+    }
+    return "unmatched";
+  };
+}
 
-/** One `ls -ldn` of `paths`, where the child's descriptor 3+i is `fds[i]`: mode strings by path. */
-function list(fds: number[], paths: string[]): Map<string, string> | null {
-  const run = spawnSync("ls", ["-ldnU", "--quoting-style=escape", "--", ...paths], {
-    stdio: ["ignore", "pipe", "pipe", ...fds],
-    env: env(),
-    maxBuffer: 64 * 1024 * 1024,
+/**
+ * getfacl (package "acl"), where `ls` is not GNU's (busybox): one block per path, in the
+ * order given, separated by a blank line; a block with an entry other than the base
+ * user::, group:: and other:: is an extended ACL. Matched by position, as for ls.
+ * Without `follow`, --physical: a symbolic link is not followed.
+ */
+function getfaclLister(follow: boolean): Lister {
+  return (fds, paths) => {
+    const flags = follow ? ["-p", "-E"] : ["-p", "-P", "-E"];
+    const r = run("getfacl", [...flags, "--", ...paths], fds);
+    if (r.error !== undefined) return "unusable";
+    const blocks = r.stdout
+      .toString("latin1")
+      .split("\n\n")
+      .filter((block) => block.trim() !== "");
+    if (blocks.length === paths.length) {
+      return blocks.map((block) =>
+        block
+          .split("\n")
+          .some((l) => l !== "" && !l.startsWith("#") && !/^(user|group|other)::/.test(l)),
+      );
+    }
+    const stderr = r.stderr.toString();
+    if (blocks.length === 0 && r.status !== 0 && stderr !== "" && !/No such file/.test(stderr)) {
+      return "unusable";
+    }
+    return "unmatched";
+  };
+}
+
+/**
+ * Asks `listers` in turn (dropping those unusable here) about `paths`; where the answer
+ * cannot be matched by position, each path is asked about alone (a vanished entry then
+ * counts as without ACL: nothing is there to carry one). Null when no lister works.
+ */
+function listAcls(listers: Lister[], fds: number[], paths: string[], slots: number[]) {
+  let found = listers[0]?.(fds, paths) ?? "unusable";
+  while (found === "unusable") {
+    listers.shift();
+    if (listers.length === 0) return null;
+    found = listers[0](fds, paths);
+  }
+  if (found !== "unmatched") return found;
+  const lister = listers[0];
+  return paths.map((path, i) => {
+    const one = lister(
+      [fds[slots[i]]],
+      [path.replace(/^\/proc\/self\/fd\/\d+/, "/proc/self/fd/3")],
+    );
+    return Array.isArray(one) && one[0] === true;
   });
-  if (run.error !== undefined) return null;
-  const out = new Map<string, string>();
-  for (const line of run.stdout.toString("latin1").split("\n")) {
-    const fields = line.split(" ");
-    const mode = fields[0] ?? "";
-    if (!/^[-dlpscb][-rwxsStT]{9}/.test(mode)) continue;
-    out.set(fields[fields.length - 1] ?? "", mode);
-  }
-  // No line at all while some were asked: not GNU ls (busybox's has no --quoting-style).
-  if (
-    out.size === 0 &&
-    run.status !== 0 &&
-    paths.length > 0 &&
-    !/No such file/.test(run.stderr.toString())
-  ) {
-    return null;
-  }
-  return out;
 }
 
 /** Collects entries to check, runs `ls` per batch, and marks the observations that have an ACL. */
@@ -109,7 +142,7 @@ export class AclProbe {
   /** False once neither `ls` nor `getfacl` turned out to report ACLs on this host. */
   available = true;
   /** GNU ls first; getfacl where ls is not GNU's. */
-  private listers: Lister[] = [lsLister, getfaclLister];
+  private listers: Lister[] = [lsLister(false), getfaclLister(false)];
 
   add(fd: number, name: string, obs: AclMark): void {
     if (!this.available) return;
@@ -138,36 +171,24 @@ export class AclProbe {
   private check(items: Item[]): void {
     const fds: number[] = [];
     const slot = new Map<number, number>();
-    const child = (item: Item): string => {
+    const slots = items.map((item) => {
       let n = slot.get(item.fd);
       if (n === undefined) {
         n = fds.length;
         fds.push(item.fd);
         slot.set(item.fd, n);
       }
-      return `/proc/self/fd/${3 + n}/${item.name}`;
-    };
-    const plain = items.filter((i) => PLAIN_NAME.test(i.name));
-    const paths = plain.map(child);
-    let withAcl = this.listers[0](fds, paths);
-    while (withAcl === null) {
-      this.listers.shift();
-      if (this.listers.length === 0) {
-        this.available = false;
-        return;
-      }
-      withAcl = this.listers[0](fds, paths);
-    }
-    const lister = this.listers[0];
-    plain.forEach((item, i) => {
-      if (withAcl.has(paths[i])) item.obs.acl = true;
+      return n;
     });
-    for (const item of items.filter((i) => !PLAIN_NAME.test(i.name))) {
-      // An unusual name (spaces, control characters, bytes that are not
-      // UTF-8) is asked about alone, so its escaped form need not be parsed.
-      const one = lister([item.fd], [`/proc/self/fd/3/${item.name}`]);
-      if (one !== null && one.size > 0) item.obs.acl = true;
+    const paths = items.map((item, i) => `/proc/self/fd/${3 + slots[i]}/${item.name}`);
+    const found = listAcls(this.listers, fds, paths, slots);
+    if (found === null) {
+      this.available = false;
+      return;
     }
+    items.forEach((item, i) => {
+      if (found[i]) item.obs.acl = true;
+    });
   }
 
   private closeOwned(): void {
@@ -197,24 +218,54 @@ export function canRemoveAcl(): boolean {
   return false;
 }
 
+/** The base ACL entries that say exactly what `mode` says (for setfacl --set). */
+function baseAcl(mode: number): string {
+  const bits = (shift: number): string => {
+    const b = (mode >> shift) & 7;
+    return `${b & 4 ? "r" : "-"}${b & 2 ? "w" : "-"}${b & 1 ? "x" : "-"}`;
+  };
+  return `u::${bits(6)},g::${bits(3)},o::${bits(0)}`;
+}
+
 /**
- * Removes every extended ACL entry (and a directory's default ACL) from the
- * entry open as `fd`, then sets `mode` (removing the ACL reveals the owning
- * group's entry as the group bits, which may differ from what was shown).
+ * Replaces the whole ACL of the open entries `fds` (all directories or all not) by the
+ * base entries of `mode`, and removes a directory's default ACL, in one `setfacl`; then
+ * sets `mode` on each (special bits included). `--set` replaces the access ACL in one
+ * step, so nobody gains access in between: removing the entries one by one (`-b`) would
+ * first reveal the owning group's entry as the group bits.
  */
-export function removeAcl(fd: number, type: "dir" | "file", mode: number): void {
-  const args = type === "dir" ? ["-b", "-k"] : ["-b"];
-  const run = spawnSync("setfacl", [...args, "/proc/self/fd/3"], {
-    stdio: ["ignore", "pipe", "pipe", fd],
-    env: env(),
-  });
-  if (run.error !== undefined) throw new SafeFsError(`${aclRemovalFailed()}: ${run.error.message}`);
-  if (run.status !== 0) {
+export function setExactAcl(fds: number[], type: "dir" | "file", mode: number): void {
+  if (fds.length === 0) return;
+  const args = [...(type === "dir" ? ["-k"] : []), "--set", baseAcl(mode)];
+  const paths = fds.map((_, i) => `/proc/self/fd/${3 + i}`);
+  const r = run("setfacl", [...args, "--", ...paths], fds);
+  if (r.error !== undefined) throw new SafeFsError(`${aclRemovalFailed()}: ${r.error.message}`);
+  if (r.status !== 0 || r.stderr.length > 0) {
     throw new SafeFsError(
-      `${aclRemovalFailed()}: ${run.stderr.toString("utf8").trim().slice(0, 500)}`,
+      `${aclRemovalFailed()}: ${r.stderr.toString("utf8").trim().slice(0, 500)}`,
     );
   }
-  fchmodSync(fd, mode);
+  for (const fd of fds) fchmodSync(fd, mode);
+}
+
+/** Removes every extended ACL entry (and a directory's default ACL) from the entry open as `fd`, leaving `mode`. */
+export function removeAcl(fd: number, type: "dir" | "file", mode: number): void {
+  setExactAcl([fd], type, mode);
+}
+
+/**
+ * Which of the open entries `fds` (directories when `dir`, else regular files) have an
+ * extended ACL, asked through their descriptors (never a name); null when neither ls
+ * nor getfacl works on this host.
+ */
+export function aclOfOpen(fds: number[], dir: boolean): boolean[] | null {
+  const paths = fds.map((_, i) => `/proc/self/fd/${3 + i}${dir ? "/." : ""}`);
+  return listAcls(
+    [lsLister(true), getfaclLister(true)],
+    fds,
+    paths,
+    fds.map((_, i) => i),
+  );
 }
 
 /** When setfacl itself fails on an entry that has an ACL. */

@@ -3,24 +3,35 @@
 // operation goes through the descriptor-relative layer; the walk holds one
 // descriptor per level of the tree, closed when its subtree is done.
 
-import { closeSync, fstatSync, fsyncSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, type Stats } from "node:fs";
 import type { FileChange, FileEntry } from "../protocol/messages.ts";
 import { checkStop } from "./abort.ts";
-import { AclProbe, canRemoveAcl, openFileNoFollow, removeAcl } from "./acl.ts";
+import { aclOfOpen, canRemoveAcl, openFileNoFollow, removeAcl, setExactAcl } from "./acl.ts";
 import { FsyncFailed, FsyncPool } from "./fsync-pool.ts";
 import { quote, type Log } from "./log.ts";
 import { entryData } from "./observe.ts";
-import { inheritedAclNotRemovable, splitPath, type Action, type DirState } from "./plan.ts";
+import {
+  aclNotRemovable,
+  hostileDir,
+  inheritedAclNotRemovable,
+  middleState,
+  splitPath,
+  type Action,
+  type DirState,
+  type Observation,
+  type Takeover,
+} from "./plan.ts";
 import {
   DirSync,
   SafeFsError,
   changeDir,
   commitFile,
+  createTemp,
   describeError,
   discardFile,
+  fillTemp,
   mkdirPrivate,
   openDirAt,
-  prepareFile,
   rmdirAt,
   symlinkAt,
   unlinkAt,
@@ -37,6 +48,8 @@ export interface ExecuteInput {
   data: Buffer;
   apply: boolean;
   log: Log;
+  /** What the plan was made from: a directory opened by name must be the one looked at. */
+  observed: ReadonlyMap<string, Observation>;
 }
 
 export interface ExecuteResult {
@@ -51,36 +64,91 @@ function contains(dir: string, path: string): boolean {
   return dir === path || dir === "/" || path.startsWith(`${dir}/`);
 }
 
-/** The open directories from the root down to the one the last action needed. */
+function self(): { uid: number; gid: number } {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
+interface OpenDir {
+  path: string;
+  fd: number;
+  /** What is created in it must lose every inherited ACL before it gets access (SPEC 6). */
+  strip: boolean;
+}
+
+/**
+ * The open directories from the root down to the one the last action needed. A
+ * directory opened by name must be the one that was looked at (same device and
+ * inode): another user who could replace it since then does not get the plan carried
+ * out in a directory of theirs.
+ */
 class DirStack {
-  private readonly stack: { path: string; fd: number }[];
+  private readonly stack: OpenDir[];
 
   constructor(
     rootFd: number,
     readonly dirSync: DirSync,
+    private readonly observed: ReadonlyMap<string, Observation> | null,
   ) {
-    this.stack = [{ path: "/", fd: rootFd }];
+    this.stack = [{ path: "/", fd: rootFd, strip: this.mustStrip("/", fstatSync(rootFd)) }];
   }
 
-  private get top(): { path: string; fd: number } {
+  private get top(): OpenDir {
     return this.stack[this.stack.length - 1];
+  }
+
+  /**
+   * Whether entries created in this directory must lose inherited ACLs first: it had an
+   * ACL when looked at (a default ACL is inherited), or it is hostile now (another user
+   * may have added one since; SPEC 6).
+   */
+  private mustStrip(path: string, st: Stats): boolean {
+    const obs = this.observed?.get(path);
+    const acl = obs === undefined || obs.state !== "present" || obs.acl;
+    return (
+      acl || hostileDir({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: false }, self())
+    );
   }
 
   /** The descriptor of the directory `path`, opening it (one component at a time) from the deepest open one above it. */
   fd(path: string): number {
+    return this.open(path).fd;
+  }
+
+  /** Whether what is created in the directory `path` must lose inherited ACLs first. */
+  strip(path: string): boolean {
+    return this.open(path).strip;
+  }
+
+  private open(path: string): OpenDir {
     while (!contains(this.top.path, path)) this.pop();
     while (this.top.path !== path) {
       const rest = path.slice(this.top.path === "/" ? 1 : this.top.path.length + 1);
       const name = rest.split("/")[0];
       const sub = this.top.path === "/" ? `/${name}` : `${this.top.path}/${name}`;
-      this.stack.push({ path: sub, fd: openDirAt(this.top.fd, name) });
+      const fd = openDirAt(this.top.fd, name);
+      let st: Stats;
+      try {
+        st = fstatSync(fd);
+        const obs = this.observed?.get(sub);
+        if (obs?.state === "present" && obs.ino !== undefined) {
+          if (st.dev !== obs.dev || st.ino !== obs.ino) {
+            throw new SafeFsError(
+              `directory ${quote(sub)} was replaced during the sync (by another user?); sync again`,
+            );
+          }
+        }
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      this.stack.push({ path: sub, fd, strip: this.mustStrip(sub, st) });
     }
-    return this.top.fd;
+    return this.top;
   }
 
-  /** A directory just made: its descriptor becomes the deepest open one. */
+  /** A directory just made (private, inherited ACLs removed): the deepest open one. */
   push(path: string, fd: number): void {
-    this.stack.push({ path, fd });
+    this.stack.push({ path, fd, strip: false });
   }
 
   /** Closes the deepest open directory, fsyncing it first when it changed. */
@@ -107,6 +175,20 @@ class DirStack {
   }
 }
 
+/**
+ * Takes every inherited ACL away from entries the helper just created (all directories
+ * or all temporary files, private so far), before they get content or access; one
+ * `setfacl` for all of them. Without setfacl an inherited ACL cannot be removed: then
+ * it is an error when one is found (by descriptor), and nothing more can be done when
+ * neither ls nor getfacl can tell.
+ */
+function stripInherited(fds: number[], type: "dir" | "file", mode: number): void {
+  if (fds.length === 0) return;
+  if (canRemoveAcl()) return setExactAcl(fds, type, mode);
+  const found = aclOfOpen(fds, type === "dir");
+  if (found?.some((acl) => acl) === true) throw new SafeFsError(inheritedAclNotRemovable());
+}
+
 function verb(change: FileChange, apply: boolean): string {
   const what =
     change.old === null ? "created" : change.old.type !== change.new.type ? "replaced" : "updated";
@@ -124,9 +206,23 @@ function act(action: Action, dirs: DirStack): void {
   const [parent, name] = splitPath(path);
   const sync = dirs.dirSync;
   switch (action.op) {
-    case "mkdir":
-      dirs.push(path, mkdirPrivate(dirs.fd(parent), name, sync));
+    case "mkdir": {
+      const strip = dirs.strip(parent);
+      const fd = mkdirPrivate(dirs.fd(parent), name, sync);
+      try {
+        if (strip) stripInherited([fd], "dir", 0o700);
+      } catch (err) {
+        closeSync(fd);
+        try {
+          rmdirAt(dirs.fd(parent), name);
+        } catch {
+          // not ours to remove any more; the original error matters
+        }
+        throw err;
+      }
+      dirs.push(path, fd);
       return;
+    }
     case "rmdir":
       rmdirAt(dirs.fd(parent), name);
       sync.add(dirs.fd(parent));
@@ -166,18 +262,22 @@ function act(action: Action, dirs: DirStack): void {
 const MAX_BATCH = 32;
 
 /**
- * Consecutive files written into one directory: each is prepared (temporary
- * file with content, owner and mode), then all are fsynced together (in
- * parallel, see fsync-pool.ts), then each is renamed into place in order.
- * Still durable: no rename happens before the fsync of that file has
- * returned successfully, and the directory is fsynced before the helper
- * reports, as for a single file. Still ordered: the batch is renamed before
- * the next action that is not a write into the same directory, so no
- * action that grants access can come before a file below it is final.
+ * Consecutive files written into one directory: each temporary file is created
+ * (private, empty), then all lose any inherited ACL at once where the directory needs
+ * it (one setfacl), then each gets content, owner and mode, then all are fsynced
+ * together (in parallel, see fsync-pool.ts), then each is renamed into place in order.
+ * So no temporary file ever has more access than its final mode, and no ACL (issue
+ * 18, scenario C). Still durable: no rename happens before the fsync of that file has
+ * returned successfully, and the directory is fsynced before the helper reports, as
+ * for a single file. Still ordered: the batch is renamed before the next action that
+ * is not a write into the same directory, so no action that grants access can come
+ * before a file below it is final.
  */
 class Batch {
   private parent: string | null = null;
-  private files: { file: PreparedFile; action: Action }[] = [];
+  private strip = false;
+  private files: { file: PreparedFile; action: Extract<Action, { op: "write" }>; data: Buffer }[] =
+    [];
 
   constructor(
     private readonly pool: FsyncPool,
@@ -188,20 +288,33 @@ class Batch {
     const [parent, name] = splitPath(action.path);
     if (this.parent !== parent || this.files.length >= MAX_BATCH) this.commit();
     const data = entryData(input.entries.get(action.path)!, input.data);
-    const file = prepareFile(dirs.fd(parent), name, data, action.mode, action.uid, action.gid);
+    this.strip = dirs.strip(parent);
+    const file = createTemp(dirs.fd(parent), name);
     this.parent = parent;
-    this.files.push({ file, action });
+    this.files.push({ file, action, data });
   }
 
-  /** Fsyncs and renames what was prepared; on an error (or a stop) the rest is discarded. */
+  /** Fills, fsyncs and renames what was created; on an error (or a stop) the rest is discarded. */
   commit(): void {
     const files = this.files;
     this.files = [];
     this.parent = null;
     let next = 0;
     let renaming = false;
+    let filling = -1;
     try {
-      inheritedAcls(files);
+      if (this.strip) {
+        stripInherited(
+          files.map((f) => f.file.fd),
+          "file",
+          0o600,
+        );
+      }
+      for (filling = 0; filling < files.length; filling++) {
+        const { file, action, data } = files[filling];
+        fillTemp(file, data, action.mode, action.uid, action.gid);
+      }
+      filling = -1;
       this.pool.fsyncAll(files.map((f) => f.file.fd));
       for (; next < files.length; next++) {
         checkStop();
@@ -210,10 +323,13 @@ class Batch {
         renaming = false;
       }
     } catch (err) {
-      // A failed rename removed its own temporary file; the others not renamed go.
-      for (const f of files.slice(renaming ? next + 1 : next)) discardFile(f.file);
+      // A failed fill or rename removed its own temporary file; the others not renamed go.
+      const failedFill = filling >= 0 ? files[filling] : undefined;
+      const from = failedFill !== undefined ? 0 : renaming ? next + 1 : next;
+      for (const f of files.slice(from)) if (f !== failedFill) discardFile(f.file);
       const fsync = err instanceof FsyncFailed;
-      throw new ActionError(files[fsync ? err.index : next].action, fsync ? err.cause : err);
+      const at = fsync ? err.index : filling >= 0 ? filling : next;
+      throw new ActionError(files[at].action, fsync ? err.cause : err);
     }
   }
 
@@ -224,34 +340,6 @@ class Batch {
     this.files = [];
     return changes;
   }
-}
-
-/**
- * A temporary file inherits its directory's default ACL, which fchmod then
- * switches on. Managed directories lose theirs before their subtree (plan.ts),
- * but a directory that another user owns (or one the request does not
- * manage) may have got one since it was looked at: its new files are
- * checked (one `ls` per batch) and an inherited ACL is removed before the
- * rename. Directories of the helper's own user are not asked: only it (or
- * root) could have added one.
- */
-function inheritedAcls(files: { file: PreparedFile; action: Action }[]): void {
-  const first = files[0];
-  if (first === undefined) return;
-  if (fstatSync(first.file.dirFd).uid === (process.geteuid?.() ?? 0)) return;
-  const probe = new AclProbe();
-  const marks = files.map((f) => {
-    const mark = { acl: false };
-    probe.add(f.file.dirFd, f.file.tmp, mark);
-    return mark;
-  });
-  probe.flush();
-  files.forEach((f, i) => {
-    if (!marks[i].acl) return;
-    if (!canRemoveAcl())
-      throw new ActionError(f.action, new SafeFsError(inheritedAclNotRemovable()));
-    if (f.action.op === "write") removeAcl(f.file.fd, "file", f.action.mode);
-  });
 }
 
 /** An error of a batched action, naming that action's path. */
@@ -280,7 +368,7 @@ function failure(action: Action | null, err: unknown): string {
 export function execute(input: ExecuteInput): ExecuteResult {
   const begun = new Set<number>();
   const dirSync = new DirSync();
-  const dirs = new DirStack(input.rootFd, dirSync);
+  const dirs = new DirStack(input.rootFd, dirSync, input.observed);
   const pool = new FsyncPool();
   const batch = new Batch(pool, dirSync);
   let error: string | null = null;
@@ -329,4 +417,62 @@ export function execute(input: ExecuteInput): ExecuteResult {
     }
   }
   return { begun, error };
+}
+
+/** What taking over the hostile directories did. */
+export interface TakeoverResult {
+  /** Directories whose ACL was found (after the owner change) and removed. */
+  aclRemoved: Set<string>;
+  /** How many takeovers were carried out (all of them when there is no error). */
+  done: number;
+  /** `"path": reason`, or null. */
+  error: string | null;
+}
+
+/**
+ * Takes over directories that another user owns or can write, top-down, before anything
+ * below them is decided (SPEC 6, hostile ground): each is held in the state between the
+ * old and its declared one (mode bits both allow, the helper's owner where the owner
+ * changes: middleState), computed from what is there now, not from the earlier look;
+ * then, once no other user can change it any more, its ACL is looked at again (by
+ * descriptor) and removed. What is below is looked at afterwards, by the caller.
+ */
+export function takeOver(rootFd: number, takeovers: readonly Takeover[]): TakeoverResult {
+  const dirSync = new DirSync();
+  // No look to compare with: whatever directory is at the path now is the one taken over.
+  const dirs = new DirStack(rootFd, dirSync, null);
+  const aclRemoved = new Set<string>();
+  let done = 0;
+  let error: string | null = null;
+  try {
+    for (const t of takeovers) {
+      try {
+        checkStop();
+        const fd = dirs.fd(t.path);
+        const st = fstatSync(fd);
+        const now: DirState = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+        const middle = middleState(now, t.wanted, self());
+        changeDir(fd, st, middle.mode, middle.uid, middle.gid);
+        dirSync.add(fd);
+        const acl = aclOfOpen([fd], true);
+        if (acl?.[0] === true) {
+          if (!canRemoveAcl()) throw new SafeFsError(aclNotRemovable());
+          setExactAcl([fd], "dir", middle.mode);
+          aclRemoved.add(t.path);
+        }
+        done++;
+      } catch (err) {
+        error = `${quote(t.path)}: ${describeError(err)}`;
+        break;
+      }
+    }
+  } finally {
+    try {
+      dirs.close();
+      dirSync.flush();
+    } catch (err) {
+      error ??= describeError(err);
+    }
+  }
+  return { aclRemoved, done, error };
 }

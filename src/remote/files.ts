@@ -7,10 +7,18 @@
 import { closeSync } from "node:fs";
 import type { FileChange, FileEntry } from "../protocol/messages.ts";
 import { AclProbe, canRemoveAcl } from "./acl.ts";
-import { execute } from "./execute.ts";
-import { silent, type Log } from "./log.ts";
+import { execute, takeOver, type TakeoverResult } from "./execute.ts";
+import { quote, silent, type Log } from "./log.ts";
 import { observe } from "./observe.ts";
-import { buildTree, planFiles, type Plan } from "./plan.ts";
+import {
+  buildTree,
+  emptyPlan,
+  planFiles,
+  type Action,
+  type Observation,
+  type Plan,
+  type TreeNode,
+} from "./plan.ts";
 import { describeError, openRoot } from "./safe-fs.ts";
 import { loadUserDb, type UserDb } from "./users.ts";
 
@@ -41,9 +49,12 @@ export interface FilesResult {
   deferred: FileEntry[];
 }
 
-/** A plan for the host as it is now; `error` when it could not be made (nothing was changed). */
+/** A plan for the host as it is now; `error` when it could not be made (nothing was changed,
+ * but for the takeovers in `plan.applied`). */
 export interface Decision {
-  plan: Plan;
+  plan: Plan & { applied?: ReadonlySet<number> };
+  /** What the plan was made from (acting checks it found the same directories). */
+  observed: ReadonlyMap<string, Observation>;
   error: string | null;
 }
 
@@ -51,59 +62,138 @@ function self(): { uid: number; gid: number } {
   return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
 }
 
+/** Looks at everything below the open root and plans from that look. */
+function lookAndPlan(
+  input: FilesInput,
+  tree: TreeNode,
+  rootFd: number,
+  users: UserDb,
+): { plan: Plan; observed: Map<string, Observation> } {
+  const log = input.log ?? silent;
+  const acl = new AclProbe();
+  const observed = observe({ rootFd, tree, data: input.data, clean: input.apply, log, acl });
+  const anyAcl = [...observed.values()].some((o) => o.state === "present" && o.acl);
+  if (!acl.available) {
+    log("verbose", "cannot check for ACLs: neither GNU ls nor getfacl (package acl) is available");
+  }
+  const plan = planFiles({
+    root: tree,
+    observed,
+    users,
+    self: self(),
+    deferUnknownOwners: input.deferUnknownOwners ?? false,
+    canRemoveAcl: anyAcl && canRemoveAcl(),
+  });
+  return { plan, observed };
+}
+
 /**
- * Looks at the host and decides. A real run (`apply`) also removes stale
- * temporary files from the directories it reads.
+ * Looks at the host and decides. A real run (`apply`) also removes stale temporary files
+ * from the directories it reads, and takes over first the directories that another user
+ * could change under it (SPEC 6, hostile ground): those are made the helper's as planned,
+ * their ACL checked again after the owner change, and then everything is looked at and
+ * planned again, so that nothing below them is decided from a look that user could
+ * falsify. The report keeps the first look's old state of the directories taken over.
  */
 export function decideFiles(input: FilesInput): Decision {
-  const empty: Plan = { actions: [], changes: [], oldData: [], errors: [], deferred: [] };
+  const nothing: Decision = { plan: emptyPlan(), observed: new Map(), error: null };
   const { root, problems } = buildTree(input.files);
-  if (problems.length > 0) return { plan: empty, error: problems[0] };
+  if (problems.length > 0) return { ...nothing, error: problems[0] };
   let rootFd: number;
   try {
     rootFd = openRoot(input.root);
   } catch (err) {
-    return { plan: empty, error: describeError(err) };
+    return { ...nothing, error: describeError(err) };
   }
+  const log = input.log ?? silent;
   try {
     const users = input.users ?? loadUserDb();
-    const acl = new AclProbe();
-    const observed = observe({
-      rootFd,
-      tree: root,
-      data: input.data,
-      clean: input.apply,
-      log: input.log ?? silent,
-      acl,
-    });
-    const anyAcl = [...observed.values()].some((o) => o.state === "present" && o.acl);
-    if (!acl.available) {
-      (input.log ?? silent)(
-        "verbose",
-        "cannot check for ACLs: neither GNU ls nor getfacl (package acl) is available",
-      );
+    const first = lookAndPlan(input, root, rootFd, users);
+    if (first.plan.errors.length > 0 || !input.apply || first.plan.takeovers.length === 0) {
+      return decided(first.plan, first.observed, log);
     }
-    const plan = planFiles({
-      root,
-      observed,
-      users,
-      self: self(),
-      deferUnknownOwners: input.deferUnknownOwners ?? false,
-      canRemoveAcl: anyAcl && canRemoveAcl(),
-    });
-    return { plan, error: plan.errors[0] ?? null };
+    const taken = takeOver(rootFd, first.plan.takeovers);
+    const again = taken.error === null ? lookAndPlan(input, root, rootFd, users) : null;
+    const error =
+      taken.error ??
+      again?.plan.errors[0] ??
+      (again !== null && again.plan.takeovers.length > 0
+        ? `${quote(again.plan.takeovers[0].path)}: changed by another user during the sync; sync again`
+        : null);
+    const plan = withTakeovers(first.plan, again?.plan ?? null, taken, input.files, error);
+    return decided(plan, again?.observed ?? first.observed, log, error);
   } catch (err) {
-    return { plan: empty, error: describeError(err) };
+    return { ...nothing, error: describeError(err) };
   } finally {
     closeSync(rootFd);
   }
 }
 
+function decided(
+  plan: Decision["plan"],
+  observed: ReadonlyMap<string, Observation>,
+  log: Log,
+  error: string | null = plan.errors[0] ?? null,
+): Decision {
+  for (const warning of plan.warnings) log("info", `warning: ${warning}`);
+  return { plan, observed, error };
+}
+
+/**
+ * The plan made after the takeovers (`second`), with the changes of the directories taken
+ * over as the first look saw them (old state; ACL removed when either look or the
+ * takeover found one), marked as applied. Changes stay in request order. With an error,
+ * only the takeovers that were done remain.
+ */
+function withTakeovers(
+  first: Plan,
+  second: Plan | null,
+  taken: TakeoverResult,
+  files: readonly FileEntry[],
+  error: string | null,
+): Decision["plan"] {
+  const order = new Map(files.map((f, i) => [f.path, i]));
+  const done = first.takeovers.slice(0, taken.done);
+  const takenPaths = new Set(done.map((t) => t.path));
+  const base =
+    error === null && second !== null ? second : emptyPlan(error === null ? [] : [error]);
+  const merged: { change: FileChange; from: number; applied: boolean }[] = base.changes
+    .map((change, from) => ({ change, from, applied: false }))
+    .filter(({ change }) => !takenPaths.has(change.path));
+  for (const t of done) {
+    const change: FileChange = { ...first.changes[t.change] };
+    if (taken.aclRemoved.has(t.path)) change.acl_removed = true;
+    merged.push({ change, from: -1, applied: true });
+  }
+  merged.sort((a, b) => (order.get(a.change.path) ?? 0) - (order.get(b.change.path) ?? 0));
+  const position = new Map<number, number>();
+  merged.forEach((m, i) => position.set(m.from, i));
+  // A directory taken over gets its final state from the second plan's actions, whose
+  // change (old state: the helper's middle state) is replaced by the first look's.
+  const changeOf = (action: Action): number => {
+    const path = base.changes[action.change].path;
+    return takenPaths.has(path)
+      ? merged.findIndex((m) => m.change.path === path)
+      : position.get(action.change)!;
+  };
+  return {
+    ...base,
+    actions: base.actions.map((a) => ({ ...a, change: changeOf(a) })),
+    changes: merged.map((m) => m.change),
+    errors: error === null ? [] : [error],
+    takeovers: [],
+    warnings: [...first.warnings],
+    applied: new Set(merged.flatMap((m, i) => (m.applied ? [i] : []))),
+  };
+}
+
 /** Carries out a decision (or reports it, when `apply` is false); `data` holds the content to write. */
 export function applyDecision(input: FilesInput, decision: Decision): FilesResult {
   const { plan } = decision;
+  const applied = plan.applied ?? new Set<number>();
   if (decision.error !== null) {
-    return { changes: [], oldData: [], error: decision.error, deferred: [] };
+    const changes = plan.changes.filter((_, i) => applied.has(i));
+    return { changes, oldData: [], error: decision.error, deferred: [] };
   }
   const log = input.log ?? silent;
   let rootFd: number;
@@ -121,9 +211,12 @@ export function applyDecision(input: FilesInput, decision: Decision): FilesResul
       data: input.data,
       apply: input.apply,
       log,
+      observed: decision.observed,
     });
     const changes =
-      result.error === null ? plan.changes : plan.changes.filter((_, i) => result.begun.has(i));
+      result.error === null
+        ? plan.changes
+        : plan.changes.filter((_, i) => result.begun.has(i) || applied.has(i));
     return { changes, oldData: plan.oldData, error: result.error, deferred: plan.deferred };
   } finally {
     closeSync(rootFd);

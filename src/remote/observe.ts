@@ -111,9 +111,11 @@ class Observer {
           this.observed.set(node.path, present(real, { empty: isEmptyDir(fd) }));
           return this.absentBelow(node);
         }
-        const obs = present(real);
+        const obs = present(real, { dev: real.dev, ino: real.ino });
         this.observed.set(node.path, obs);
-        if (node.entry !== null) this.input.acl?.add(fd, ".", obs);
+        // Every directory on the way, managed or not: an ACL there may be inherited by
+        // what the sync creates, or let another user write (SPEC 6, hostile ground).
+        this.input.acl?.add(fd, ".", obs);
         this.children(node, fd);
       } finally {
         // Closed now, or once the ACL check of entries in it has run.
@@ -187,9 +189,10 @@ class Observer {
 /** What is on the host at every path of the tree (the root directory is open as input.rootFd). */
 export function observe(input: ObserveInput): Map<string, Observation> {
   const observer = new Observer(input);
-  const root = present(fstatSync(input.rootFd));
+  const rootStat = fstatSync(input.rootFd);
+  const root = present(rootStat, { dev: rootStat.dev, ino: rootStat.ino });
   observer.observed.set("/", root);
-  if (input.tree.entry !== null) input.acl?.add(input.rootFd, ".", root);
+  input.acl?.add(input.rootFd, ".", root);
   try {
     observer.children(input.tree, input.rootFd);
     input.acl?.flush();

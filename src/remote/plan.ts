@@ -110,6 +110,9 @@ export interface Present {
   /** Old content for the diff (regular file up to MAX_DIFF_CONTENT, or symlink target). */
   oldContent: Buffer | null;
   oldSize?: number;
+  /** Directories: device and inode, so that acting finds the directory that was looked at. */
+  dev?: number;
+  ino?: number;
 }
 
 /** Mode, owner and group of a directory, for the steps of a change in place. */
@@ -158,6 +161,35 @@ export interface Plan {
   errors: string[];
   /** Entries whose owner does not exist yet, with everything below them, in request order. */
   deferred: FileEntry[];
+  /**
+   * Directories that another user owns or can write (or whose ACL may let them) and that
+   * this plan makes trusted, top-down: a real run takes them over first, then looks again
+   * below them and plans from that look (SPEC 6, hostile ground).
+   */
+  takeovers: Takeover[];
+  /** Lines for the report: undeclared directories on the way that another user owns. */
+  warnings: string[];
+}
+
+/** A directory to take over before anything below it is decided. */
+export interface Takeover {
+  path: string;
+  /** The change (index into Plan.changes) that reports it. */
+  change: number;
+  /** Its declared final state. */
+  wanted: DirState;
+}
+
+/**
+ * Whether a directory can change under the helper, and so can its ACL: another user
+ * (neither root nor the helper's) owns it, or others may write to it: group or other
+ * write bits without the sticky bit (with it, others may add entries but not move the
+ * helper's), or an extended ACL, which may grant write to a named user.
+ */
+export function hostileDir(state: DirState & { acl: boolean }, self: { uid: number }): boolean {
+  if (state.uid !== 0 && state.uid !== self.uid) return true;
+  if ((state.mode & 0o1000) !== 0) return false;
+  return (state.mode & 0o022) !== 0 || state.acl;
 }
 
 /** Why an ACL cannot be removed; fires when an entry has one and setfacl is missing. */
@@ -227,6 +259,8 @@ class Planner {
   private oldLength = 0;
   readonly errors: string[] = [];
   readonly deferred: FileEntry[] = [];
+  readonly takeovers: Takeover[] = [];
+  readonly warnings: string[] = [];
 
   constructor(readonly input: PlanInput) {}
 
@@ -360,7 +394,16 @@ class Planner {
       return this.put(node, node.entry!, wanted, change);
     }
     const before: DirState = { mode: obs.mode, uid: obs.uid, gid: obs.gid };
+    if (node.entry?.keep === true) return this.keepDir(node, obs);
     const after: DirState = { mode: wanted.mode, uid: wanted.uid, gid: wanted.gid };
+    const { self } = this.input;
+    if (
+      hostileDir({ ...before, acl: obs.acl }, self) &&
+      !hostileDir({ ...after, acl: false }, self)
+    ) {
+      // Planned from a look that another user could falsify: a real run takes it over first.
+      this.takeovers.push({ path, change: this.changes.length, wanted: after });
+    }
     if (sameState(before, after) && !obs.acl) {
       for (const child of node.children) this.visit(child);
       return;
@@ -375,6 +418,24 @@ class Planner {
     if (obs.acl) this.actions.push({ op: "unacl", path, change, type: "dir", mode: middle.mode });
     for (const child of node.children) this.visit(child);
     if (!sameState(middle, after)) this.actions.push({ op: "grant", path, change, ...after });
+  }
+
+  /**
+   * An existing directory whose mode and owner are not declared (SPEC 3.5): it keeps
+   * them, and its ACL. One that another user owns is walked as hostile ground (what is
+   * created below it stays private until final, execute.ts), and the report says once
+   * that this user can replace what is deployed below it.
+   */
+  private keepDir(node: TreeNode, obs: Present): void {
+    const { self, users } = this.input;
+    if (obs.uid !== 0 && obs.uid !== self.uid && node.children.length > 0) {
+      const name = users.users.byId.get(obs.uid);
+      const owner = name === undefined ? `uid ${obs.uid}` : `user ${quote(name)} (uid ${obs.uid})`;
+      this.warnings.push(
+        `${quote(node.path)} belongs to ${owner}, who can replace what safcm deploys below it; if it should not, declare its owner in permissions.yaml`,
+      );
+    }
+    for (const child of node.children) this.visit(child);
   }
 
   private syncLeaf(
@@ -447,9 +508,7 @@ function ids(wanted: FileInfo): { uid: number; gid: number } {
 export function planFiles(input: PlanInput): Plan {
   const planner = new Planner(input);
   planner.visit(input.root);
-  if (planner.errors.length > 0) {
-    return { actions: [], changes: [], oldData: [], errors: planner.errors, deferred: [] };
-  }
+  if (planner.errors.length > 0) return emptyPlan(planner.errors);
   // Changes in request order (the walk is depth first; the request is sorted
   // by path, where "/a-b" comes before "/a/b"); actions refer to positions.
   const byRequest = planner.changes
@@ -463,6 +522,21 @@ export function planFiles(input: PlanInput): Plan {
     oldData: reorderOld(planner, byRequest),
     errors: [],
     deferred: planner.deferred,
+    takeovers: planner.takeovers.map((t) => ({ ...t, change: position[t.change] })),
+    warnings: planner.warnings,
+  };
+}
+
+/** A plan that changes nothing (with the errors that made it so). */
+export function emptyPlan(errors: string[] = []): Plan {
+  return {
+    actions: [],
+    changes: [],
+    oldData: [],
+    errors,
+    deferred: [],
+    takeovers: [],
+    warnings: [],
   };
 }
 

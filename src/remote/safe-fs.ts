@@ -318,8 +318,38 @@ export interface PreparedFile {
 }
 
 /**
- * The first half of writeFileAt: temporary file (O_EXCL, 0600, never a
- * symlink), content, owner, then mode (chown clears set-id bits). It stays
+ * A new, empty temporary file next to `name`: O_CREAT | O_EXCL (never a symlink or an
+ * entry someone else put there), mode 0600, so that nobody but the helper's user has
+ * access, even through an ACL inherited from the directory (its group class, which
+ * such an ACL's named entries go through, is empty). It stays open; fillTemp gives it
+ * content, owner and mode.
+ */
+export function createTemp(dirFd: number, name: string): PreparedFile {
+  const tmp = tempName(name);
+  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  return { dirFd, name, tmp, fd };
+}
+
+/** Content, owner, then mode (chown clears set-id bits) of a temporary file; removed on any error. */
+export function fillTemp(
+  file: PreparedFile,
+  data: Buffer,
+  mode: number,
+  uid: number,
+  gid: number,
+): void {
+  try {
+    writeAllSync(file.fd, data);
+    fchownSync(file.fd, uid, gid);
+    fchmodSync(file.fd, mode);
+  } catch (err) {
+    discardFile(file);
+    throw err;
+  }
+}
+
+/**
+ * The first half of writeFileAt: temporary file, content, owner, then mode. It stays
  * open for the fsync; on any error it is removed again.
  */
 export function prepareFile(
@@ -330,17 +360,9 @@ export function prepareFile(
   uid: number,
   gid: number,
 ): PreparedFile {
-  const tmp = tempName(name);
-  const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  try {
-    writeAllSync(fd, data);
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode);
-  } catch (err) {
-    discardFile({ dirFd, name, tmp, fd });
-    throw err;
-  }
-  return { dirFd, name, tmp, fd };
+  const file = createTemp(dirFd, name);
+  fillTemp(file, data, mode, uid, gid);
+  return file;
 }
 
 /** The second half, once the file was fsynced: close, rename over the target, note the directory. */
