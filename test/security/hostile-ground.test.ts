@@ -11,11 +11,19 @@
 // through the CLI, locally and over ssh.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { syncFiles } from "../../src/remote/files.ts";
+import {
+  ACL_LOOP,
+  OPEN_TEMPS,
+  SWAP,
+  attacker,
+  extendedAcl,
+  readAsNobody,
+} from "../helpers/attacker.ts";
 import { requireProgramsForFile } from "../helpers/programs.ts";
 import { removeDir, request, tempDir, type Spec } from "../remote/util.ts";
 
@@ -23,142 +31,6 @@ requireProgramsForFile({ setfacl: "acl", getfacl: "acl" });
 
 const ROUNDS = 20;
 const NOBODY = 65534;
-
-/** Extended ACL entries of `path` (named entries, mask, default ACL); [] when it has none. */
-export function extendedAcl(path: string): string[] {
-  const r = spawnSync("getfacl", ["-c", "-p", path], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split("\n").filter((l) => l !== "" && !/^(user|group|other)::/.test(l));
-}
-
-/** What uid 65534 gets when reading each file: its content, or the error code. */
-export function readAsNobody(paths: string[]): string[] {
-  const script = `
-    const fs = require("node:fs");
-    console.log(JSON.stringify(process.argv.slice(1).map((p) => {
-      try { return fs.readFileSync(p, "utf8"); } catch (e) { return e.code; }
-    })));`;
-  const r = spawnSync(process.execPath, ["-e", script, ...paths], {
-    uid: NOBODY,
-    gid: NOBODY,
-    encoding: "utf8",
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
-}
-
-/** A process of uid 65534 running `script` (node), until the test ends its stdin; started when it printed "ready". */
-export async function attacker(script: string, args: string[]): Promise<Attacker> {
-  const child = spawn(process.execPath, ["-e", script, ...args], {
-    uid: NOBODY,
-    gid: NOBODY,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  let output = "";
-  child.stdout.setEncoding("utf8");
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (chunk: string) => {
-      output += chunk;
-      if (output.includes("ready\n")) resolve();
-    });
-    child.on("exit", () => reject(new Error(`attacker ended early: ${output}`)));
-  });
-  return {
-    child,
-    async stop(): Promise<string> {
-      const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-      child.stdin.end();
-      await done;
-      return output.slice(output.indexOf("ready\n") + "ready\n".length);
-    },
-  };
-}
-
-export interface Attacker {
-  child: ChildProcess;
-  /** Ends it; returns what it printed after "ready". */
-  stop(): Promise<string>;
-}
-
-/** Preamble of every attacker script: `loop(body)` runs body until stdin ends, then exits. */
-const LOOP = `
-const fs = require("node:fs");
-const path = require("node:path");
-const { spawnSync } = require("node:child_process");
-let running = true;
-process.stdin.on("end", () => { running = false; });
-process.stdin.resume();
-function loop(body) {
-  (function next() {
-    if (!running) { if (typeof finish === "function") finish(); process.exit(0); }
-    for (let i = 0; i < 20; i++) { try { body(); } catch {} }
-    setImmediate(next);
-  })();
-  process.stdout.write("ready\\n");
-}
-`;
-
-/** Keeps giving uid 65534 a default and an access ACL on the directory argv[1] (F, B). */
-const ACL_LOOP = `${LOOP}
-const dir = process.argv[1];
-const toggle = process.argv[2] === "toggle";
-let n = 0;
-loop(() => {
-  n++;
-  if (toggle && n % 2 === 0) spawnSync("setfacl", ["-b", dir]);
-  else spawnSync("setfacl", ["-m", "u:65534:rwx,d:u:65534:rwx,d:m::rwx", dir]);
-});
-`;
-
-/** Watches argv[1] (inotify) and opens every temporary file of safcm as it appears (C). */
-const OPEN_TEMPS = `${LOOP}
-const dir = process.argv[1];
-const fds = [];
-const tryOpen = (name) => {
-  if (!name || !name.includes(".safcm-")) return;
-  try { fds.push(fs.openSync(path.join(dir, name), "r")); } catch {}
-};
-fs.watch(dir, (event, name) => tryOpen(name));
-loop(() => { for (const name of fs.readdirSync(dir)) tryOpen(name); });
-function finish() {
-  for (const fd of fds) {
-    const text = fs.readFileSync(fd, "utf8");
-    if (text !== "") process.stdout.write(JSON.stringify(text) + "\\n");
-  }
-}
-`;
-
-/**
- * Swaps each of the entries argv[3...] of the directory argv[1] in and out of place with
- * the user's own copy (argv[2] "-", B2) or with a symbolic link whose target text is
- * argv[2] (E): moves the root-owned original aside and back, so that the helper sees the
- * original at one moment and the user's entry the next, switching about every 0.5 ms.
- */
-const SWAP = `${LOOP}
-const dir = process.argv[1], target = process.argv[2], names = process.argv.slice(3);
-const at = (n) => path.join(dir, n);
-for (const name of names) {
-  if (target === "-") fs.writeFileSync(at(".own-" + name), fs.readFileSync(at(name)));
-  else fs.symlinkSync(target, at(".own-" + name));
-}
-let original = true;
-let last = process.hrtime.bigint();
-loop(() => {
-  const now = process.hrtime.bigint();
-  if (now - last < 500000n) return;
-  last = now;
-  for (const name of names) {
-    if (original) {
-      fs.renameSync(at(name), at(".orig-" + name));   // original aside
-      fs.renameSync(at(".own-" + name), at(name));    // the user's entry in place
-    } else {
-      fs.renameSync(at(name), at(".own-" + name));    // the user's entry away
-      fs.renameSync(at(".orig-" + name), at(name));   // original back
-    }
-  }
-  original = !original;
-});
-`;
 
 function sync(root: string, specs: Spec[]): ReturnType<typeof syncFiles> {
   const { files, data } = request(specs);
