@@ -142,7 +142,13 @@ export interface FileChange {
   old_size?: number;
   /** An extended ACL (named entries, mask, default ACL) was (or would be) removed (SPEC 6). */
   acl_removed?: true;
+  /** Dry-run: the entry waits for this user or group, which does not exist on the host
+   * until the packages are installed (SPEC 5 step 4); new.uid or new.gid is then UNKNOWN_ID. */
+  waits_for_owner?: string;
 }
+
+/** The id of an owner that does not exist yet ((uid_t)-1, never a real id). */
+export const UNKNOWN_ID = 2 ** 32 - 1;
 
 export interface PackageChange {
   name: string;

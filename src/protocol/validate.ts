@@ -58,7 +58,7 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     v,
     where,
     ["path", "created", "old", "new", "content_changed"],
-    ["old_data_offset", "old_data_length", "old_size", "acl_removed"],
+    ["old_data_offset", "old_data_length", "old_size", "acl_removed", "waits_for_owner"],
   );
   const change: FileChange = {
     path: string(o.path, `${where}.path`, MAX_NAME * 16),
@@ -67,6 +67,9 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     new: fileInfo(o.new, `${where}.new`),
     content_changed: boolean(o.content_changed, `${where}.content_changed`),
   };
+  if (o.waits_for_owner !== undefined) {
+    change.waits_for_owner = string(o.waits_for_owner, `${where}.waits_for_owner`, MAX_NAME);
+  }
   if (change.created !== (change.old === null)) fail(where, "created does not match old");
   if ((o.old_data_offset === undefined) !== (o.old_data_length === undefined)) {
     fail(where, "old_data_offset and old_data_length go together");

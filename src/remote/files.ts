@@ -36,6 +36,8 @@ export interface FilesInput {
   users?: UserDb;
   /** Packages will be installed: entries whose owner does not exist yet wait for them. */
   deferUnknownOwners?: boolean;
+  /** The entries that waited for the packages, now after them. */
+  afterPackages?: boolean;
 }
 
 export interface FilesResult {
@@ -47,6 +49,8 @@ export interface FilesResult {
   error: string | null;
   /** Entries left for after the packages (their owner does not exist yet). */
   deferred: FileEntry[];
+  /** How those entries would change, waiting for their owner (for a dry-run's report). */
+  waiting?: FileChange[];
 }
 
 /** A plan for the host as it is now; `error` when it could not be made (nothing was changed,
@@ -82,6 +86,7 @@ function lookAndPlan(
     users,
     self: self(),
     deferUnknownOwners: input.deferUnknownOwners ?? false,
+    afterPackages: input.afterPackages,
     canRemoveAcl: anyAcl && canRemoveAcl(),
   });
   return { plan, observed };
@@ -217,7 +222,13 @@ export function applyDecision(input: FilesInput, decision: Decision): FilesResul
       result.error === null
         ? plan.changes
         : plan.changes.filter((_, i) => result.begun.has(i) || applied.has(i));
-    return { changes, oldData: plan.oldData, error: result.error, deferred: plan.deferred };
+    return {
+      changes,
+      oldData: plan.oldData,
+      error: result.error,
+      deferred: plan.deferred,
+      waiting: plan.waiting,
+    };
   } finally {
     closeSync(rootFd);
   }

@@ -11,10 +11,12 @@
 // - a plan with an error has no action and no change at all.
 
 import {
+  UNKNOWN_ID,
   type FileChange,
   type FileEntry,
   type FileInfo,
   type OldFileType,
+  type Owner,
 } from "../protocol/messages.ts";
 import { quote } from "./log.ts";
 import { NON_EMPTY_DIR, SYMLINK_IN_PATH } from "./safe-fs.ts";
@@ -147,6 +149,8 @@ export interface PlanInput {
   self: { uid: number; gid: number };
   /** Packages will be installed: an unknown owner waits for them (SPEC 5 step 4). */
   deferUnknownOwners: boolean;
+  /** The entries that waited for the packages, after them: an unknown owner is likely a typo. */
+  afterPackages?: boolean;
   /** Whether an ACL can be removed on this host (setfacl exists). */
   canRemoveAcl: boolean;
 }
@@ -169,6 +173,8 @@ export interface Plan {
   takeovers: Takeover[];
   /** Lines for the report: undeclared directories on the way that another user owns. */
   warnings: string[];
+  /** How the deferred entries would change (their owner does not exist yet), in request order. */
+  waiting: FileChange[];
 }
 
 /** A directory to take over before anything below it is decided. */
@@ -261,6 +267,7 @@ class Planner {
   readonly deferred: FileEntry[] = [];
   readonly takeovers: Takeover[] = [];
   readonly warnings: string[] = [];
+  readonly waiting: { index: number; change: FileChange }[] = [];
 
   constructor(readonly input: PlanInput) {}
 
@@ -292,9 +299,45 @@ class Planner {
     this.oldLength += content.length;
   }
 
-  defer(node: TreeNode): void {
-    if (node.entry !== null) this.deferred.push(node.entry);
-    for (const child of node.children) this.defer(child);
+  /**
+   * Leaves `node` and everything below it for after the packages, and notes how each
+   * would change, waiting for `owner` (reported by a dry-run, SPEC 5 step 4).
+   */
+  defer(node: TreeNode, owner: string): void {
+    const entry = node.entry;
+    if (entry !== null) {
+      this.deferred.push(entry);
+      const obs = this.input.observed.get(node.path);
+      const { users } = this.input;
+      const id = (map: UserDb["users"], o: Owner): [string | null, number] =>
+        typeof o === "number" ? [map.byId.get(o) ?? null, o] : [o, map.byName.get(o) ?? UNKNOWN_ID];
+      const [user, uid] = id(users.users, entry.user);
+      const [group, gid] = id(users.groups, entry.group);
+      const wanted: FileInfo = {
+        type: entry.type,
+        mode: entry.type === "symlink" ? 0o777 : entry.mode,
+        user,
+        uid,
+        group,
+        gid,
+      };
+      const old =
+        obs?.state === "present" ? info(users, obs.type, obs.mode, obs.uid, obs.gid) : null;
+      this.waiting.push({
+        index: node.index,
+        change: {
+          path: node.path,
+          created: old === null,
+          old,
+          new: wanted,
+          content_changed:
+            entry.type !== "dir" &&
+            (obs?.state !== "present" || obs.type !== entry.type || !obs.sameContent),
+          waits_for_owner: owner,
+        },
+      });
+    }
+    for (const child of node.children) this.defer(child, owner);
   }
 
   /** The wanted info, or null when the node was deferred or failed. */
@@ -313,8 +356,13 @@ class Planner {
       };
     } catch (err) {
       if (!(err instanceof UnknownOwnerError)) throw err;
-      if (this.input.deferUnknownOwners) this.defer(node);
-      else this.fail(entry.path, err.message);
+      if (this.input.deferUnknownOwners) this.defer(node, err.owner);
+      else if (this.input.afterPackages === true) {
+        this.fail(
+          entry.path,
+          `${err.message} even after the packages were installed: no package created it (a typo?)`,
+        );
+      } else this.fail(entry.path, err.message);
       return null;
     }
   }
@@ -524,6 +572,7 @@ export function planFiles(input: PlanInput): Plan {
     deferred: planner.deferred,
     takeovers: planner.takeovers.map((t) => ({ ...t, change: position[t.change] })),
     warnings: planner.warnings,
+    waiting: planner.waiting.sort((a, b) => a.index - b.index).map((w) => w.change),
   };
 }
 
@@ -537,6 +586,7 @@ export function emptyPlan(errors: string[] = []): Plan {
     deferred: [],
     takeovers: [],
     warnings: [],
+    waiting: [],
   };
 }
 

@@ -3,7 +3,7 @@
 // in the response.
 
 import { createHash } from "node:crypto";
-import type { FileEntry, SyncRequest, SyncResponse } from "../protocol/messages.ts";
+import type { FileChange, FileEntry, SyncRequest, SyncResponse } from "../protocol/messages.ts";
 import { StopError, stopRequested } from "./abort.ts";
 import { runCommands } from "./commands.ts";
 import {
@@ -115,13 +115,11 @@ function deferredFiles(
   log: Log,
 ): FilesResult {
   if (request.dry_run) {
-    for (const entry of first.deferred) {
-      log(
-        "info",
-        `${JSON.stringify(entry.path)}: its owner or group does not exist yet; checked after the packages are installed`,
-      );
-    }
-    return first;
+    // Reported like every other change, marked as waiting for the owner (SPEC 5 step 4).
+    const order = new Map(request.files.map((f, i) => [f.path, i]));
+    const at = (c: FileChange) => order.get(c.path) ?? 0;
+    const changes = [...first.changes, ...(first.waiting ?? [])].sort((a, b) => at(a) - at(b));
+    return { ...first, changes };
   }
   const deferred = new Set(first.deferred.map((e) => e.path));
   const second = syncFiles({
@@ -131,6 +129,7 @@ function deferredFiles(
     log,
     users: loadUserDb(),
     apply: true,
+    afterPackages: true,
   });
   const base = Buffer.concat(first.oldData).length;
   const later = second.changes.map((c) =>

@@ -56,13 +56,21 @@ export function loadUserDb(passwd = "/etc/passwd", group = "/etc/group"): UserDb
 
 export class UnknownOwnerError extends Error {
   override name = "UnknownOwnerError";
+  constructor(
+    message: string,
+    /** The name that does not exist. */
+    readonly owner: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A number is an id (its name looked up), a string a name that must exist. */
 export function resolveOwner(map: IdMap, owner: Owner, kind: "user" | "group"): ResolvedOwner {
   if (typeof owner === "number") return { id: owner, name: map.byId.get(owner) ?? null };
   const id = map.byName.get(owner);
-  if (id === undefined) throw new UnknownOwnerError(`unknown ${kind} ${JSON.stringify(owner)}`);
+  if (id === undefined)
+    throw new UnknownOwnerError(`unknown ${kind} ${JSON.stringify(owner)}`, owner);
   return { id, name: owner };
 }
 

@@ -2,7 +2,7 @@
 // every line starting with the host's name. Every string from a HostResult
 // goes through escape()/quote() before colours are added.
 
-import type { FileInfo, LogLevel } from "../protocol/messages.ts";
+import { UNKNOWN_ID, type FileInfo, type LogLevel } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { paint } from "./color.ts";
 import { fileDiff } from "./diff.ts";
@@ -54,7 +54,8 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
   if (host.files.length > 0) {
     add(`changed ${host.files.length} file(s):${mark}`);
     for (const f of host.files) {
-      add(`${quote(f.path)}: ${fileChanges(f, opts.color)}`);
+      const waits = f.waitsForOwner === null ? "" : ` (waits for ${quote(f.waitsForOwner)})`;
+      add(`${quote(f.path)}: ${fileChanges(f, opts.color)}${waits}`);
       const diff = fileDiff(f);
       if (diff !== null) out.push(...diffLines(diff, opts.color));
       if (f.diffHidden !== null) out.push(INDENT + WITHHELD[f.diffHidden]);
@@ -119,6 +120,7 @@ function fileChanges(f: FileResult, color: boolean): string {
 
 /** Owner as "name(id)"; an id without a name in the user database as "id(id)", like ls. */
 function owner(name: string | null, id: number): string {
+  if (id === UNKNOWN_ID) return `${escape(name ?? "?")}(?)`;
   return `${escape(name ?? String(id))}(${id})`;
 }
 const user = (i: FileInfo): string => owner(i.user, i.uid);

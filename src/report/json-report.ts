@@ -42,6 +42,8 @@ export interface JsonFile {
   diff_hidden: "mode" | "secret" | null;
   /** An ACL that granted more than the mode was (or would be) removed (SPEC 6). */
   acl_removed: boolean;
+  /** Dry-run: the user or group the entry waits for (a package creates it), when it does. */
+  waits_for_owner?: string;
 }
 
 export interface JsonFileInfo {
@@ -49,9 +51,10 @@ export interface JsonFileInfo {
   /** 4-digit octal, special bits included. */
   mode: string;
   user: string | null;
-  uid: number;
+  /** null: the owner does not exist yet (waits_for_owner). */
+  uid: number | null;
   group: string | null;
-  gid: number;
+  gid: number | null;
 }
 
 export interface JsonCommand {

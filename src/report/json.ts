@@ -4,7 +4,7 @@
 // separators and the bidi overrides it leaves raw, so they are escaped here
 // too: the report can be read on a terminal, and parses to the same values.
 
-import type { FileInfo } from "../protocol/messages.ts";
+import { UNKNOWN_ID, type FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { fileDiff } from "./diff.ts";
 import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
@@ -48,6 +48,7 @@ function file(f: FileResult): JsonFile {
     diff: fileDiff(f),
     diff_hidden: f.diffHidden,
     acl_removed: f.aclRemoved,
+    ...(f.waitsForOwner === null ? {} : { waits_for_owner: f.waitsForOwner }),
   };
 }
 
@@ -56,8 +57,8 @@ function info(i: FileInfo): JsonFileInfo {
     type: i.type,
     mode: formatMode(i.mode),
     user: i.user,
-    uid: i.uid,
+    uid: i.uid === UNKNOWN_ID ? null : i.uid,
     group: i.group,
-    gid: i.gid,
+    gid: i.gid === UNKNOWN_ID ? null : i.gid,
   };
 }

@@ -101,6 +101,7 @@ export function applyResponse(
       new: change.new,
       contentChanged: change.content_changed,
       aclRemoved: change.acl_removed === true,
+      waitsForOwner: change.waits_for_owner ?? null,
       oldContent: old === null ? null : Buffer.from(old),
       oldSize: change.old_size ?? (change.old !== null && old !== null ? old.length : null),
       newContent: change.content_changed ? (built.content.get(change.path) ?? null) : null,

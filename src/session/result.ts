@@ -15,6 +15,8 @@ export interface FileResult extends Pick<FileChange, "path" | "created" | "old" 
   contentChanged: boolean;
   /** An ACL that granted more than the mode was (or would be) removed (SPEC 6). */
   aclRemoved: boolean;
+  /** Dry-run: the user or group it waits for (created by a package; SPEC 5 step 4), else null. */
+  waitsForOwner: string | null;
   /** Old content (from the host: untrusted) and new content, for the diff of a changed regular
    * file or symlink (symlink: its target). oldContent is null when the host did not send it
    * because it was too large; oldSize is then its size. */

@@ -239,6 +239,21 @@ describe(
         "all/permissions.yaml": `${OWNED}: 0640 ${USER_PKG} ${USER_PKG}\n`,
         "all/triggers.yaml": `${OWNED}:\n  - echo fired\n`,
       });
+      // A dry-run reports the file like every other change, marked as waiting for its owner.
+      const dry = await sync(conf, "-n");
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.ok(
+        dry.stdout.includes(
+          `"${OWNED}": created, file, ${USER_PKG}(?) ${USER_PKG}(?), 0640 (waits for "${USER_PKG}")`,
+        ),
+        dry.stdout,
+      );
+      const dryJson = (JSON.parse((await sync(conf, "-n", "--json")).stdout) as JsonReport)
+        .hosts[0];
+      assert.deepEqual(
+        dryJson.files.map((f) => [f.path, f.new.user, f.new.uid, f.waits_for_owner]),
+        [[OWNED, USER_PKG, null, USER_PKG]],
+      );
       const r = await sync(conf, "--json");
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const host = (JSON.parse(r.stdout) as JsonReport).hosts[0];
@@ -271,6 +286,25 @@ describe(
       const r = await sync(conf);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stdout, /unknown user "safcm-no-such-user"/);
+      assert.ok(!existsSync(path));
+    });
+
+    test("an owner that no package creates: the dry-run marks it waiting, the sync names it after the install", async () => {
+      const path = "/etc/safcm-test-typo-owner.conf";
+      const conf = config("typo-owner", {
+        "all/packages.yaml": `- ${USER_PKG}\n`,
+        [`all/files${path}`]: "x\n",
+        "all/permissions.yaml": `${path}: 0640 safcm-typo-user root\n`,
+      });
+      const dry = await sync(conf, "-n");
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.match(dry.stdout, /\(waits for "safcm-typo-user"\)/);
+      const r = await sync(conf);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /unknown user "safcm-typo-user" even after the packages were installed: no package created it/,
+      );
       assert.ok(!existsSync(path));
     });
 

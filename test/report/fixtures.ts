@@ -27,6 +27,7 @@ export function changed(
     newContent: typeof newContent === "string" ? Buffer.from(newContent) : newContent,
     diffHidden: null,
     aclRemoved: false,
+    waitsForOwner: null,
     ...over,
   };
 }
@@ -43,6 +44,7 @@ export function created(path: string, content = "x\n"): FileResult {
     newContent: Buffer.from(content),
     diffHidden: null,
     aclRemoved: false,
+    waitsForOwner: null,
   };
 }
 
