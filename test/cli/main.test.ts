@@ -153,6 +153,33 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(unknown.stdout, "0 host(s) checked: 0 warning(s), 1 error(s)\n");
   });
 
+  test("check -l verbose lists per host the paths whose properties came from several groups, and the kept directories", async () => {
+    const conf = join(dir, "check-origins");
+    writeTree(conf, {
+      "hosts.yaml": "- name: a\n- name: b\n",
+      "all/files/etc/repro-dir": { dir: true },
+      "all/permissions.yaml": "/etc/repro-dir: 0750 root adm\n",
+      "all/triggers.yaml": "/etc/repro-dir: [touch fired]\n",
+      "a/files/etc/repro-dir/c.conf": "c\n",
+      "a/triggers.yaml": "/etc/repro-dir/c.conf: [touch c]\n",
+    });
+    const r = await safcm(["check", "-C", conf, "-l", "verbose"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      '[a] "/etc/repro-dir": type and content from "a", mode and owner from "all", triggers from "all"\n' +
+        '[a] directories that keep their mode and owner where they exist (no permissions.yaml entry): "/", "/etc"\n' +
+        '[b] directories that keep their mode and owner where they exist (no permissions.yaml entry): "/", "/etc"\n' +
+        "2 host(s) checked: 0 warning(s), 0 error(s)\n",
+    );
+    const info = await safcm(["check", "-C", conf]);
+    assert.equal(
+      info.stdout,
+      "2 host(s) checked: 0 warning(s), 0 error(s)\n",
+      "info: no such lines",
+    );
+  });
+
   test("--no-dry-run overrides dry_run: true of config.yaml; the later of -n and --no-dry-run wins", async () => {
     const conf = join(dir, "dry");
     const root = join(dir, "dry-root");
