@@ -132,13 +132,12 @@ export function resolvePath(
         );
       }
       if (what === "mode") {
-        const shown = (c: Provided) => `${modeText(c.mode)}`;
         return conflictError(
           path,
           what,
-          { group: a.group, shown: shown(a) },
-          { group: b.group, shown: shown(b) },
-          " (the executable bit of the local files; or declare the mode in permissions.yaml)",
+          { group: a.group, shown: modeText(a.mode) },
+          { group: b.group, shown: modeText(b.mode) },
+          " through the executable bit of their local files",
         );
       }
       return conflictError(path, what, a, b);
