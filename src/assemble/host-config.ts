@@ -15,8 +15,8 @@ import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { FileEntry, InfoResponse, SyncRequest } from "../protocol/messages.ts";
 import { mergeVars, templateContext } from "./context.ts";
-import { pickWinner, prioritySort } from "./merge.ts";
-import type { Candidate, Priority } from "./merge.ts";
+import { comparePriority, prioritySort, resolvePath } from "./merge.ts";
+import type { Declared, Priority, Provided, Resolved, Triggered } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
 import type { TemplateContext } from "./templates.ts";
 
@@ -39,6 +39,8 @@ export interface BuiltHost extends Pick<
 > {
   /** Every group of the host (all, its own, groups.yaml, detected), sorted. */
   groups: string[];
+  /** The paths whose properties came from more than one group (SPEC 3.6), by path. */
+  origins: Origin[];
   /** New content per path: file bytes, or the symlink's target bytes. */
   content: Map<string, Buffer>;
   /** Secret values (vars.yaml `!env`/`!command`, SPEC 3.5) this host's build may contain: never
@@ -46,6 +48,18 @@ export interface BuiltHost extends Pick<
    * withheld, `diff_hidden: "secret"`). Every secret resolved in this run, not only the host's
    * own: old content on the host may hold the secret of another group just as well. */
   secrets: readonly string[];
+}
+
+/** Where the properties of one path came from (the groups, never values). */
+export interface Origin {
+  path: string;
+  /** The group whose copy in files/ gave type and content (the highest of identical copies). */
+  content: string;
+  /** The group whose permissions.yaml gave the mode / owner; absent: the default. */
+  mode?: string;
+  owner?: string;
+  /** The groups whose triggers.yaml has commands for the path, lowest priority first. */
+  triggers: string[];
 }
 
 /**
@@ -96,7 +110,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
 }
 
 /** The part of a build that hosts with the same group directories and owner share. */
-type Entries = Pick<BuiltHost, "files" | "content" | "triggers">;
+type Entries = Pick<BuiltHost, "files" | "content" | "triggers" | "origins">;
 
 /** How many distinct shared builds are kept (a fleet has few kinds of hosts). */
 const SHARED_BUILDS = 16;
@@ -117,48 +131,65 @@ function remember(config: Config, key: string, entries: Entries): void {
   map.set(key, entries);
 }
 
-/** The merged entries of the group directories `dirs` (in priority order). */
+/** The merged entries of the group directories `dirs` (in priority order), each
+ * property of a path resolved on its own (SPEC 3.6). */
 function buildEntries(
   dirs: readonly GroupDir[],
   priority: Priority,
   facts: HostFacts,
   render: (template: Template, group: string) => Buffer,
 ): Entries {
-  const candidates = new Map<string, Candidate[]>();
+  const provided = new Map<string, Provided[]>();
   for (const dir of dirs) {
     for (const entry of dir.files.values()) {
-      const perm = dir.permissions.get(entry.path);
       const template = dir.templates.get(entry.path);
-      const candidate: Candidate = {
+      const copy: Provided = {
         group: dir.name,
         path: entry.path,
         type: entry.type,
-        mode: perm?.mode ?? entry.mode,
-        user: perm?.user ?? facts.uid,
-        ownerGroup: perm?.group ?? facts.gid,
+        mode: entry.mode,
         content: template === undefined ? entry.content : render(template, dir.name),
         template: template !== undefined,
-        triggers: dir.triggers.get(entry.path) ?? [],
       };
-      if (entry.target !== undefined) candidate.target = entry.target;
-      const list = candidates.get(entry.path);
-      if (list === undefined) candidates.set(entry.path, [candidate]);
-      else list.push(candidate);
+      if (entry.target !== undefined) copy.target = entry.target;
+      const list = provided.get(entry.path);
+      if (list === undefined) provided.set(entry.path, [copy]);
+      else list.push(copy);
     }
   }
 
-  const winners = new Map<string, Candidate>();
-  for (const [path, list] of candidates) {
-    winners.set(path, list.length === 1 ? list[0] : pickWinner(priority, list));
+  // permissions.yaml and triggers.yaml name only paths of their own group's files/ (SPEC 3.5),
+  // so every path they name is one of `provided`.
+  const resolved = new Map<string, Resolved>();
+  for (const [path, copies] of provided) {
+    const declared: Declared[] = [];
+    const triggered: Triggered[] = [];
+    for (const dir of dirs) {
+      const permission = dir.permissions.get(path);
+      if (permission !== undefined) declared.push({ group: dir.name, permission });
+      const commands = dir.triggers.get(path);
+      if (commands !== undefined) triggered.push({ group: dir.name, commands });
+    }
+    resolved.set(path, resolvePath(priority, path, copies, declared, triggered));
   }
-  const paths = [...winners.keys()].sort(byPath);
+  const paths = [...resolved.keys()].sort(byPath);
 
-  const built: Entries = { files: [], content: new Map(), triggers: [] };
+  const built: Entries = { files: [], content: new Map(), triggers: [], origins: [] };
   for (const path of paths) {
-    const c = winners.get(path);
-    if (c === undefined) continue;
-    checkParent(winners, c);
-    const file: FileEntry = { path, type: c.type, mode: c.mode, user: c.user, group: c.ownerGroup };
+    const r = resolved.get(path);
+    if (r === undefined) continue;
+    const c = r.provided;
+    checkParent(resolved, c);
+    const file: FileEntry = {
+      path,
+      type: c.type,
+      mode: r.mode.value,
+      user: r.owner?.user ?? facts.uid,
+      group: r.owner?.group ?? facts.gid,
+    };
+    // SPEC 3.5: a directory no permissions.yaml names keeps the mode and owner it has on the
+    // host; the defaults apply only when the sync creates it.
+    if (c.type === "dir" && r.mode.group === null && r.owner === null) file.keep = true;
     if (c.type === "symlink" && c.target !== undefined) file.target = c.target;
     if (c.type === "file") {
       file.size = c.content.length;
@@ -166,9 +197,28 @@ function buildEntries(
     }
     if (c.type !== "dir") built.content.set(path, c.content);
     built.files.push(file);
-    if (c.triggers.length > 0) built.triggers.push({ path, commands: c.triggers });
+    if (r.triggers.length > 0) built.triggers.push({ path, commands: r.triggers });
+    const origin = originOf(priority, provided.get(path) ?? [], r);
+    if (origin !== undefined) built.origins.push(origin);
   }
   return built;
+}
+
+/** Where a path's properties came from, when that is more than one group. */
+function originOf(priority: Priority, copies: Provided[], r: Resolved): Origin | undefined {
+  // Identical copies all give the same content: name the highest of them.
+  let content = r.provided;
+  for (const c of copies) {
+    if (c.type !== content.type || !c.content.equals(content.content)) continue;
+    if ((comparePriority(priority, c.group, content.group) ?? 0) > 0) content = c;
+  }
+  const origin: Origin = { path: content.path, content: content.group, triggers: r.triggerGroups };
+  if (r.mode.group !== null) origin.mode = r.mode.group;
+  if (r.owner !== null) origin.owner = r.owner.from;
+  const groups = new Set([origin.content, ...origin.triggers]);
+  if (origin.mode !== undefined) groups.add(origin.mode);
+  if (origin.owner !== undefined) groups.add(origin.owner);
+  return groups.size > 1 ? origin : undefined;
 }
 
 /** Content shared by many hosts (everything but templates) is hashed once. */
@@ -191,10 +241,10 @@ export function hostGroups(config: Config, host: string, detected: readonly stri
 
 /** The entry of a path must lie in a directory: a group's file or symlink that won
  * over another group's directory cannot have that group's children below it. */
-function checkParent(winners: Map<string, Candidate>, c: Candidate): void {
+function checkParent(resolved: Map<string, Resolved>, c: Provided): void {
   if (c.path === "/") return;
   const parentPath = c.path.slice(0, c.path.lastIndexOf("/")) || "/";
-  const parent = winners.get(parentPath);
+  const parent = resolved.get(parentPath)?.provided;
   if (parent === undefined || parent.type === "dir") return;
   throw new HostError(
     `"${c.path}" of group "${c.group}" lies below "${parentPath}", which is a ${parent.type} of group "${parent.group}"` +

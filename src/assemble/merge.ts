@@ -1,21 +1,54 @@
-// Combining the group directories of one host (SPEC 3.6): when groups provide
-// the same path with different entries, the group with the higher priority
-// wins; without an order between them it is an error.
+// Combining the group directories of one host (SPEC 3.6). A path's properties
+// are resolved one by one, each from the groups that set it: type and content
+// from the groups whose files/ has the path, mode and owner from the groups
+// whose permissions.yaml names it, triggers from every group. For each
+// property the group with the higher priority wins; two unordered groups
+// that set it differently are an error.
 
 import { HostError } from "../errors.ts";
 import { ALL } from "../config/names.ts";
-import type { FileEntry, TriggerEntry } from "../protocol/messages.ts";
+import type { Permission } from "../config/permissions.ts";
+import type { FileType, Owner } from "../protocol/messages.ts";
 
-/** A group's entry for a path with everything that counts for a conflict. */
-export interface Candidate extends Pick<FileEntry, "path" | "type" | "mode" | "user" | "target"> {
+/** A group's copy of a path in its files/: what decides type and content. */
+export interface Provided {
   group: string;
-  /** The entry's owning group (FileEntry's `group`; here `group` is the group directory). */
-  ownerGroup: FileEntry["group"];
-  /** Regular file: the (rendered) content; symlink: the target's bytes. */
+  path: string;
+  type: FileType;
+  /** The default mode of the local entry (SPEC 3.5): for a regular file, its
+   * owner-executable bit; counts only where no permissions.yaml sets the mode. */
+  mode: number;
+  /** Regular file: the (rendered) content; symlink: the target's bytes; directory: empty. */
   content: Buffer;
   template: boolean;
-  /** triggers.yaml's commands for this path. */
-  triggers: TriggerEntry["commands"];
+  /** Symbolic links: the target text. */
+  target?: string;
+}
+
+/** A group's permissions.yaml entry for a path. */
+export interface Declared {
+  group: string;
+  permission: Permission;
+}
+
+/** A group's triggers.yaml commands for a path. */
+export interface Triggered {
+  group: string;
+  commands: readonly string[];
+}
+
+/** One path's properties after resolution, with the group each came from. */
+export interface Resolved {
+  /** The copy whose type and content win (its `group` is where they come from). */
+  provided: Provided;
+  /** The mode: declared (with its group) or the default of the winning copy (group null). */
+  mode: { value: number; group: string | null };
+  /** The owner: declared (with its group) or the default (null). */
+  owner: { user: Owner; group: Owner; from: string } | null;
+  /** Every group's commands, lowest priority first, each command once. */
+  triggers: string[];
+  /** The groups whose triggers.yaml has commands for the path, lowest first. */
+  triggerGroups: string[];
 }
 
 /** Decides between two groups of one host. */
@@ -52,37 +85,113 @@ export function prioritySort(p: Priority, groups: string[]): string[] {
   return [...groups].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The properties in which two candidates differ (empty: identical). */
-export function differences(a: Candidate, b: Candidate): string[] {
-  const diff: string[] = [];
-  if (a.type !== b.type) diff.push("type");
-  if (!a.content.equals(b.content)) diff.push(a.type === "symlink" ? "target" : "content");
-  if (a.mode !== b.mode) diff.push("mode");
-  if (a.user !== b.user || a.ownerGroup !== b.ownerGroup) diff.push("owner");
-  if (a.template !== b.template) diff.push("template");
-  if (a.triggers.length !== b.triggers.length || a.triggers.some((t, i) => t !== b.triggers[i])) {
-    diff.push("triggers");
+/**
+ * Resolves one path (SPEC 3.6). `provided` is not empty; `declared` and `triggered`
+ * list only the groups that set the property, in priority order, lowest first
+ * (as the group directories are walked). A group that does not set a property is
+ * in no conflict about it.
+ * @throws HostError when two unordered groups set a property differently.
+ */
+export function resolvePath(
+  p: Priority,
+  path: string,
+  provided: Provided[],
+  declared: Declared[],
+  triggered: Triggered[],
+): Resolved {
+  const modes = declared.map((d) => ({ group: d.group, value: d.permission.mode }));
+  const mode =
+    modes.length === 0
+      ? undefined
+      : winnerOf(
+          p,
+          modes,
+          (a, b) => a.value === b.value,
+          (a, b) =>
+            conflictError(
+              path,
+              "mode",
+              { group: a.group, shown: modeText(a.value) },
+              { group: b.group, shown: modeText(b.value) },
+              " in permissions.yaml",
+            ),
+        );
+  // The local executable bit is the mode only where no permissions.yaml sets one.
+  const copy = winnerOf(
+    p,
+    provided,
+    (a, b) => contentDifference(a, b, mode === undefined) === undefined,
+    (a, b) => {
+      const what = contentDifference(a, b, mode === undefined) ?? "content";
+      if (what === "type") {
+        return conflictError(
+          path,
+          what,
+          { group: a.group, shown: a.type },
+          { group: b.group, shown: b.type },
+        );
+      }
+      if (what === "mode") {
+        return conflictError(
+          path,
+          what,
+          { group: a.group, shown: modeText(a.mode) },
+          { group: b.group, shown: modeText(b.mode) },
+          " through the executable bit of their local files",
+        );
+      }
+      return conflictError(path, what, a, b);
+    },
+  );
+  const owners: { group: string; user: Owner; ownerGroup: Owner }[] = [];
+  for (const { group, permission } of declared) {
+    const { user, group: ownerGroup } = permission;
+    if (user !== null && ownerGroup !== null) owners.push({ group, user, ownerGroup });
   }
-  return diff;
+  const owner =
+    owners.length === 0
+      ? undefined
+      : winnerOf(
+          p,
+          owners,
+          (a, b) => a.user === b.user && a.ownerGroup === b.ownerGroup,
+          (a, b) =>
+            conflictError(
+              path,
+              "owner",
+              { group: a.group, shown: `${a.user} ${a.ownerGroup}` },
+              { group: b.group, shown: `${b.user} ${b.ownerGroup}` },
+              " in permissions.yaml",
+            ),
+        );
+  const triggers = new Set<string>();
+  for (const t of triggered) for (const command of t.commands) triggers.add(command);
+  return {
+    provided: copy,
+    mode: mode === undefined ? { value: copy.mode, group: null } : mode,
+    owner:
+      owner === undefined ? null : { user: owner.user, group: owner.ownerGroup, from: owner.group },
+    triggers: [...triggers],
+    triggerGroups: triggered.filter((t) => t.commands.length > 0).map((t) => t.group),
+  };
+}
+
+/** The first property in which two copies of a path differ, or undefined. */
+function contentDifference(a: Provided, b: Provided, withMode: boolean): string | undefined {
+  if (a.type !== b.type) return "type";
+  if (!a.content.equals(b.content)) return a.type === "symlink" ? "target" : "content";
+  if (a.template !== b.template) return "template";
+  if (withMode && a.mode !== b.mode) return "mode";
+  return undefined;
 }
 
 /**
- * The entry that wins among the groups providing one path: an entry is beaten
- * by a differing entry of a higher group; the unbeaten entries must all be
- * identical. So the host's own group settles a conflict of two unordered
- * groups, and two unordered groups with identical entries never conflict.
- * @throws HostError when two differing unbeaten entries have no order.
+ * The candidate that wins among the groups that set one property: a candidate
+ * is beaten by a differing candidate of a higher group; the unbeaten ones must
+ * all be the same. So the host's own group settles a conflict of two unordered
+ * groups, and two unordered groups with the same value never conflict.
+ * @throws HostError (from `conflict`) when two differing unbeaten candidates have no order.
  */
-export function pickWinner(p: Priority, candidates: Candidate[]): Candidate {
-  return winnerOf(
-    p,
-    candidates,
-    (a, b) => differences(a, b).length === 0,
-    (a, b) => conflictError(a, b, differences(a, b)),
-  );
-}
-
-/** The rule of pickWinner for anything several groups provide (files, variables). */
 export function winnerOf<T extends { group: string }>(
   p: Priority,
   candidates: T[],
@@ -98,10 +207,26 @@ export function winnerOf<T extends { group: string }>(
   return winner;
 }
 
-function conflictError(a: Candidate, b: Candidate, diff: string[]): HostError {
-  const [first, second] = a.group < b.group ? [a.group, b.group] : [b.group, a.group];
+/** Names both groups, the path and the property, and where the property is set; the
+ * values only where they are no secret (a mode, an owner, a type), never a content. */
+function conflictError(
+  path: string,
+  property: string,
+  a: { group: string; shown?: string },
+  b: { group: string; shown?: string },
+  where = "",
+): HostError {
+  const [first, second] = a.group < b.group ? [a, b] : [b, a];
+  const values =
+    first.shown !== undefined && second.shown !== undefined
+      ? ` ("${first.group}": ${first.shown}, "${second.group}": ${second.shown})`
+      : "";
   return new HostError(
-    `conflict: groups "${first}" and "${second}" both provide "${a.path}" and the entries differ (${diff.join(", ")}); ` +
+    `conflict: groups "${first.group}" and "${second.group}" set the ${property} of "${path}" differently${where}${values}; ` +
       `order the two groups with group_order in config.yaml`,
   );
+}
+
+function modeText(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
 }

@@ -48,7 +48,8 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
     out.push(prefix + line);
   };
 
-  if (opts.verbose === true) {
+  // A host that failed before its groups were known (connecting, detecting) has none to name.
+  if (opts.verbose === true && host.groups.length > 0) {
     add(`groups: ${host.groups.map(quote).join(", ")}`);
   }
   if (host.files.length > 0) {

@@ -51,6 +51,8 @@ export class Connection {
   private readyResolve: () => void = () => undefined;
   private readyReject: (err: Error) => void = () => undefined;
   private bytesUploaded = 0;
+  /** interrupt() was called (SIGINT/SIGTERM, SPEC 5.5). */
+  private interrupted = false;
   /** Which Node.js runs the helper, once the bootstrap said so. */
   runtime: RuntimeInfo | null = null;
 
@@ -156,6 +158,7 @@ export class Connection {
    * long again, for a helper (or an ssh) that does not end by itself.
    */
   interrupt(): void {
+    this.interrupted = true;
     this.child.stdin.end();
     const term = setTimeout(() => this.child.kill("SIGTERM"), INTERRUPT_GRACE_MS);
     const kill = setTimeout(() => this.child.kill("SIGKILL"), 2 * INTERRUPT_GRACE_MS);
@@ -223,6 +226,12 @@ export class Connection {
   }
 
   private onStatus(status: BootstrapStatus): void {
+    // Interrupted while the bootstrap ran (uploading the runtime, say): the helper is not sent,
+    // and the bootstrap, its standard input closed, ends by itself.
+    if (this.interrupted && (status.type !== "fail" || status.reason === "short")) {
+      this.fail(this.interruptedError());
+      return;
+    }
     if (status.type === "fail") {
       // The bootstrap exits by itself.
       this.fail(
@@ -251,6 +260,7 @@ export class Connection {
     this.runtimeSource(arch).then(
       (data) => {
         if (this.failure !== null) return;
+        if (this.interrupted) return this.fail(this.interruptedError());
         this.onLog(
           "verbose",
           `uploading the bundled runtime (${arch}, ${(data.length / 1024 / 1024).toFixed(1)} MiB)`,
@@ -323,7 +333,17 @@ export class Connection {
     if (waiter !== null) waiter(this.failure);
   }
 
+  /** The error of a connection interrupted before the helper started: without it, the
+   * bootstrap's exit for a helper source cut short (status 98) was all the report said. */
+  private interruptedError(): HostError {
+    const during = this.bytesUploaded > 0 ? " (during the upload of the bundled runtime)" : "";
+    return new HostError(
+      `interrupted while connecting${during}: the helper had not started, nothing was changed`,
+    );
+  }
+
   private exitError(code: number | null, signal: string | null): HostError {
+    if (this.interrupted && this.status !== null) return this.interruptedError();
     const explained = this.transport.explainExit(code, signal, this.stderr);
     if (explained !== null) return new HostError(explained);
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with status ${code}`;

@@ -100,19 +100,31 @@ export function parseStatus(line: string): BootstrapStatus | null {
   return null;
 }
 
+/** Where the host's Node.js is missing or too old, the bundled runtime is the easy way: the
+ * nodejs package of several current distributions is older than 18, so "apt-get install
+ * nodejs" is no advice (issue 19). */
+const USE_BUNDLED = `use "runtime: auto" or "bundled" in hosts.yaml (safcm then brings its own Node.js ${RUNTIME_VERSION})`;
+const DISTRIBUTION_NODE = `the nodejs package of Debian 11 and Ubuntu 22.04 is Node.js 12, too old`;
+
+/** The host's Node.js (version `version`, or "older than 18" when unknown) is too old. */
+export function nodeTooOld(version?: string): string {
+  const is = version === undefined ? "older than 18" : `${version}, older than 18`;
+  return `Node.js on the host is ${is}; ${USE_BUNDLED}, or install Node.js >= 18 (${DISTRIBUTION_NODE})`;
+}
+
 /** One sentence for a "fail" status of the bootstrap. */
 export function explainBootstrapFailure(
   host: TransportHost,
   reason: string,
   detail: string,
 ): string {
-  const instead = `install Node.js >= 18 on the host (e.g. apt-get install nodejs) and set "runtime: host"`;
+  const instead = `install Node.js >= 18 on the host and set "runtime: host"`;
   const bundled = `the bundled runtime (Node.js ${RUNTIME_VERSION}) needs Linux on x86_64 or aarch64 with glibc >= 2.28`;
   switch (reason) {
     case "nonode":
-      return `Node.js ("${host.node}") not found on the host; install it (e.g. apt-get install nodejs), set "node" in hosts.yaml, or use "runtime: auto" or "bundled"`;
+      return `Node.js ("${host.node}") not found on the host; ${USE_BUNDLED}, or install Node.js >= 18 and set "node" in hosts.yaml (${DISTRIBUTION_NODE})`;
     case "oldnode":
-      return `Node.js on the host is ${detail === "" ? "unusable" : detail}, older than 18; install a newer one (e.g. from nodesource), or use "runtime: auto" or "bundled"`;
+      return nodeTooOld(detail === "" ? "unusable" : detail);
     case "arch":
       return `this host's architecture is "${detail}"; ${bundled}: ${instead}`;
     case "musl":
@@ -143,16 +155,20 @@ export function explainBootstrapFailure(
 /**
  * Puts a failure of `sudo -n` into one sentence, or null when stderr does not
  * come from sudo. sudo -n exits 1 with "sudo: a password is required" where it
- * would prompt (also for a user sudo does not allow at all).
+ * would prompt (also for a user sudo does not allow at all). sudo may print
+ * warnings before its error ("sudo: unable to resolve host web1: Name or service
+ * not known" where the host's own name does not resolve): the password case is
+ * found on any line, and otherwise the last of sudo's lines, its error, is named.
  */
 export function explainSudo(host: TransportHost, stderr: string): string | null {
   if (!host.sudo) return null;
-  const line = stderr
+  const lines = stderr
     .split("\n")
     .map((l) => l.trim())
-    .find((l) => l.startsWith("sudo:"));
-  if (line === undefined) return null;
-  if (line.includes("password is required")) {
+    .filter((l) => l.startsWith("sudo:") || l.startsWith("[sudo]"));
+  const last = lines.at(-1);
+  if (last === undefined) return null;
+  if (lines.some((l) => l.includes("password is required") || /^\[sudo\] password for /.test(l))) {
     const who = host.sshUser ?? "the login user";
     return (
       `sudo on this host asks ${who} for a password, and safcm runs "sudo -n", which never prompts: ` +
@@ -160,7 +176,7 @@ export function explainSudo(host: TransportHost, stderr: string): string | null 
       `in /etc/sudoers.d/, edited with visudo) or log in as root (ssh_user: root, sudo: false)`
     );
   }
-  return `sudo failed: ${line}`;
+  return `sudo failed: ${last}`;
 }
 
 /** Quotes one word for a POSIX shell. */

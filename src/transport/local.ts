@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { EXIT_NODE_TOO_OLD, explainSudo, helperCommand } from "./bootstrap.ts";
+import { EXIT_NODE_TOO_OLD, explainSudo, helperCommand, nodeTooOld } from "./bootstrap.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
 /** `connection: local`: the helper is a child process of safcm. */
@@ -28,7 +28,7 @@ export class LocalTransport implements Transport {
     const sudo = explainSudo(this.host, stderr);
     if (sudo !== null) return sudo;
     if (code === EXIT_NODE_TOO_OLD) {
-      return `Node.js on this host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
+      return nodeTooOld();
     }
     return null;
   }

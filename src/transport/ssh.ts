@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import {
   EXIT_NODE_TOO_OLD,
+  nodeTooOld,
   EXIT_NOT_FOUND,
   explainSudo,
   helperCommand,
@@ -94,7 +95,7 @@ export class SshTransport implements Transport {
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed/i.test(stderr)) {
       return (
         `: the host key of ${this.host.name} has changed; if that is expected, remove the old key ` +
-        `(ssh-keygen -R <host>) and run "${ssh}" once to check and accept the new one`
+        `(${removeKeyCommand(stderr)}) and run "${ssh}" once to check and accept the new one`
       );
     }
     if (/Host key verification failed|host key is known/i.test(stderr)) {
@@ -111,7 +112,7 @@ export class SshTransport implements Transport {
       return `a program the connection needs (sh${this.host.sudo ? ", sudo" : ""}) was not found on the host${last === "" ? "" : `: ${last}`}`;
     }
     if (code === EXIT_NODE_TOO_OLD) {
-      return `Node.js on the host is older than 18; install a newer one (e.g. apt-get install nodejs)`;
+      return nodeTooOld();
     }
     if (code === EXIT_SSH_ERROR) {
       // ssh exits 255 for its own errors (it says which on stderr) and when the
@@ -132,4 +133,24 @@ export class SshTransport implements Transport {
     }
     return null;
   }
+}
+
+/**
+ * The command that removes the known_hosts entry ssh refused, from ssh's own message: it
+ * names the file (UserKnownHostsFile) and the name the key is kept under (HostKeyAlias, or
+ * "[host]:port"), which a plain `ssh-keygen -R <host>` would miss. Current OpenSSH says
+ * "remove with: ssh-keygen -f FILE -R NAME"; where it does not, "Offending ... key in
+ * FILE:LINE" and "Host key for NAME has changed" give the same.
+ */
+export function removeKeyCommand(stderr: string): string {
+  const told = /remove with:\s*\n\s*(ssh-keygen -f .+ -R .+?)\s*$/m.exec(
+    stderr.replaceAll("\r", ""),
+  );
+  if (told?.[1] !== undefined) return told[1];
+  const file = /^Offending \S+ key in (.+):\d+\s*$/m.exec(stderr.replaceAll("\r", ""))?.[1];
+  const name = /^Host key for (\S+) has changed/m.exec(stderr)?.[1];
+  if (file !== undefined && name !== undefined) {
+    return `ssh-keygen -f ${shellQuote(file)} -R ${shellQuote(name)}`;
+  }
+  return "ssh-keygen -R <host>";
 }

@@ -28,7 +28,7 @@ test("buildHost: entries with size and SHA-256 of the content, owners and modes"
   });
   assert.deepEqual(b.groups, ["all", "h1", "web"]);
   assert.deepEqual(b.files, [
-    { path: "/", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    { path: "/", type: "dir", mode: 0o755, user: 1000, group: 100, keep: true },
     {
       path: "/empty",
       type: "file",
@@ -38,7 +38,7 @@ test("buildHost: entries with size and SHA-256 of the content, owners and modes"
       size: 0,
       sha256: sha256(""),
     },
-    { path: "/etc", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    { path: "/etc", type: "dir", mode: 0o755, user: 1000, group: 100, keep: true },
     {
       path: "/etc/motd",
       type: "file",
@@ -56,7 +56,7 @@ test("buildHost: entries with size and SHA-256 of the content, owners and modes"
       group: 100,
       target: "motd",
     },
-    { path: "/etc/nginx", type: "dir", mode: 0o755, user: 1000, group: 100 },
+    { path: "/etc/nginx", type: "dir", mode: 0o755, user: 1000, group: 100, keep: true },
     {
       path: "/etc/nginx/nginx.conf",
       type: "file",
@@ -125,7 +125,7 @@ const priorityCases: PriorityCase[] = [
   {
     name: "unordered groups conflict",
     dirs: { all: "all", a: "a", b: "b" },
-    want: [/groups "a" and "b"/, /"\/etc\/motd"/, /group_order/, /content/],
+    want: [/groups "a" and "b" set the content of "\/etc\/motd" differently/, /group_order/],
   },
   {
     name: "only one of the two in group_order is a conflict",
@@ -139,28 +139,69 @@ const priorityCases: PriorityCase[] = [
     want: "same",
   },
   {
-    name: "identical content but another mode conflicts",
+    name: "a mode declared by one group only is no conflict (SPEC 3.6)",
     dirs: {
       a: "same",
       b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0600\n" },
     },
-    want: [/groups "a" and "b"/, /mode/],
+    want: "same",
   },
   {
-    name: "identical content but another owner conflicts",
-    dirs: {
-      a: "same",
-      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0644 0 0\n" },
-    },
-    want: [/groups "a" and "b"/, /owner/],
-  },
-  {
-    name: "identical content but triggers conflict",
+    name: "triggers of one group only are no conflict",
     dirs: {
       a: "same",
       b: { "files/etc/motd": "same", "triggers.yaml": "/etc/motd: [x]\n" },
     },
-    want: [/groups "a" and "b"/, /triggers/],
+    want: "same",
+  },
+  {
+    name: "different declared modes of unordered groups conflict",
+    dirs: {
+      a: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0640\n" },
+      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0600\n" },
+    },
+    want: [
+      /groups "a" and "b" set the mode of "\/etc\/motd" differently in permissions\.yaml/,
+      /"a": 0640, "b": 0600/,
+      /group_order/,
+    ],
+  },
+  {
+    name: "different declared owners of unordered groups conflict, even with other contents",
+    dirs: {
+      all: { "files/etc/motd": "all", "permissions.yaml": "/etc/motd: 0640 root adm\n" },
+      a: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0640 root adm\n" },
+      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0640 root 0\n" },
+    },
+    want: [
+      /groups "a" and "b" set the owner of "\/etc\/motd" differently/,
+      /"a": root adm, "b": root 0/,
+    ],
+  },
+  {
+    name: "a declared mode without owner is no owner conflict",
+    dirs: {
+      a: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0640\n" },
+      b: { "files/etc/motd": "same", "permissions.yaml": "/etc/motd: 0640 root adm\n" },
+    },
+    want: "same",
+  },
+  {
+    name: "the local executable bit conflicts where no permissions.yaml sets the mode",
+    dirs: {
+      a: { "files/etc/motd": { content: "same", mode: 0o755 } },
+      b: { "files/etc/motd": { content: "same", mode: 0o644 } },
+    },
+    want: [/groups "a" and "b" set the mode of "\/etc\/motd" differently/, /executable bit/],
+  },
+  {
+    name: "the local executable bit does not count where permissions.yaml sets the mode",
+    dirs: {
+      all: { "files/etc/motd": "all", "permissions.yaml": "/etc/motd: 0700\n" },
+      a: { "files/etc/motd": { content: "same", mode: 0o755 } },
+      b: { "files/etc/motd": { content: "same", mode: 0o644 } },
+    },
+    want: "same",
   },
   {
     name: "a template rendering to the same content is still a different entry",
@@ -227,6 +268,99 @@ for (const c of priorityCases) {
     }
   });
 }
+
+// Issue 19 item 1: all declares a directory's mode, owner and trigger; a higher group merely
+// has a file below it. Before, the higher group's copy of the directory took every property.
+test("properties resolve one by one: all's mode, owner and trigger survive a host group's file below the directory", () => {
+  const b = build({
+    "all/files/etc/repro-dir": { dir: true },
+    "all/permissions.yaml": "/etc/repro-dir: 0750 root adm\n",
+    "all/triggers.yaml": "/etc/repro-dir:\n  - touch /run/fired\n",
+    "h1/files/etc/repro-dir/c.conf": "c\n",
+  });
+  const dir = b.files.find((f) => f.path === "/etc/repro-dir");
+  assert.deepEqual(dir, {
+    path: "/etc/repro-dir",
+    type: "dir",
+    mode: 0o750,
+    user: "root",
+    group: "adm",
+  });
+  assert.deepEqual(b.triggers, [{ path: "/etc/repro-dir", commands: ["touch /run/fired"] }]);
+  assert.deepEqual(b.origins, [
+    { path: "/etc/repro-dir", content: "h1", mode: "all", owner: "all", triggers: ["all"] },
+  ]);
+});
+
+test("content from the highest group, mode and owner from the permissions.yaml that names the path", () => {
+  const b = build({
+    "config.yaml": "group_order: [a, b]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    "all/files/etc/app.conf": "all\n",
+    "all/permissions.yaml": "/etc/app.conf: 0600 app app\n",
+    "a/files/etc/app.conf": "a\n",
+    "a/permissions.yaml": "/etc/app.conf: 0640\n",
+    "b/files/etc/app.conf": "b\n",
+  });
+  const file = b.files.find((f) => f.path === "/etc/app.conf");
+  assert.equal(content(b, "/etc/app.conf"), "b\n");
+  assert.equal(file?.mode, 0o640, "a's mode beats all's; b sets none");
+  assert.equal(file?.user, "app", "only all sets the owner");
+  assert.equal(file?.group, "app");
+  assert.deepEqual(b.origins, [
+    { path: "/etc/app.conf", content: "b", mode: "a", owner: "all", triggers: [] },
+  ]);
+});
+
+test("triggers: every group's commands for a path, lowest priority first, a command listed twice run once", () => {
+  const b = build({
+    "config.yaml": "group_order: [a, b]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\nc: [h1]\n",
+    "all/files/etc/nginx": { dir: true },
+    "all/triggers.yaml": "/etc/nginx: [all-1, reload]\n",
+    "b/files/etc/nginx/nginx.conf": "b\n",
+    "b/triggers.yaml": "/etc/nginx: [reload, b-1]\n",
+    "a/files/etc/nginx/sites": { dir: true },
+    "a/triggers.yaml": "/etc/nginx: [a-1]\n",
+    "c/files/etc/nginx": { dir: true },
+    "c/triggers.yaml": "/etc/nginx: [c-1, all-1]\n",
+    "h1/files/etc/nginx": { dir: true },
+    "h1/triggers.yaml": "/etc/nginx: [h1-1]\n",
+  });
+  assert.deepEqual(b.triggers, [
+    { path: "/etc/nginx", commands: ["all-1", "reload", "c-1", "a-1", "b-1", "h1-1"] },
+  ]);
+  assert.deepEqual(b.origins, [
+    { path: "/etc/nginx", content: "h1", triggers: ["all", "c", "a", "b", "h1"] },
+  ]);
+});
+
+test("directories no permissions.yaml names keep what they have on the host, / included (SPEC 3.5)", () => {
+  const b = build({
+    "groups.yaml": "web: [h1]\n",
+    "all/files/var/tmp/x": "x\n",
+    "all/files/srv": { dir: true },
+    "all/permissions.yaml": "/srv: 0750\n",
+    "web/files/etc/app": { dir: true },
+    "web/files/opt": { dir: true },
+    "web/permissions.yaml": "/opt: 0755 root root\n",
+  });
+  const kept = b.files.filter((f) => f.keep === true).map((f) => f.path);
+  assert.deepEqual(kept, ["/", "/etc", "/etc/app", "/var", "/var/tmp"]);
+  const managed = b.files.filter((f) => f.type === "dir" && f.keep !== true).map((f) => f.path);
+  assert.deepEqual(managed, ["/opt", "/srv"]);
+  assert.equal(b.files.find((f) => f.path === "/var/tmp/x")?.keep, undefined, "only directories");
+  // A directory named by a lower group's permissions.yaml is managed even when a higher group
+  // provides it too.
+  const declaredBelow = build({
+    "all/files/var/tmp": { dir: true },
+    "all/permissions.yaml": "/var/tmp: 1777\n",
+    "h1/files/var/tmp/x": "x\n",
+  });
+  const tmp = declaredBelow.files.find((f) => f.path === "/var/tmp");
+  assert.equal(tmp?.keep, undefined);
+  assert.equal(tmp?.mode, 0o1777);
+});
 
 test("priority: a file that wins over a directory cannot have children from the other group", () => {
   const err = buildError({

@@ -1,7 +1,8 @@
 // The command line itself: help, version, usage errors, check, dry-run and fixperms.
 
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { showStack } from "../../src/cli/main.ts";
@@ -151,6 +152,52 @@ describe("the command line", { concurrency: true }, () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown host or group "nosuchhost"/);
     assert.equal(unknown.stdout, "0 host(s) checked: 0 warning(s), 1 error(s)\n");
+  });
+
+  // Issue 19 item 9: before, a fresh clone's ./bin/safcm failed with Node.js's "Cannot find
+  // module '../dist/compile-cache.cjs'" and its stack.
+  test("a checkout without the set-up (no dist/) says in one sentence to run npm ci first", () => {
+    const fresh = join(dir, "fresh-clone");
+    mkdirSync(join(fresh, "bin"), { recursive: true });
+    for (const f of ["safcm", "package.json"]) {
+      copyFileSync(join(REPO, "bin", f), join(fresh, "bin", f));
+    }
+    const r = spawnSync(process.execPath, [join(fresh, "bin", "safcm"), "version"], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr,
+      `safcm: not built yet: run "npm ci" (or ./scripts/setup.sh) in ${fresh} first\n`,
+    );
+  });
+
+  test("check -l verbose lists per host the paths whose properties came from several groups, and the kept directories", async () => {
+    const conf = join(dir, "check-origins");
+    writeTree(conf, {
+      "hosts.yaml": "- name: a\n- name: b\n",
+      "all/files/etc/repro-dir": { dir: true },
+      "all/permissions.yaml": "/etc/repro-dir: 0750 root adm\n",
+      "all/triggers.yaml": "/etc/repro-dir: [touch fired]\n",
+      "a/files/etc/repro-dir/c.conf": "c\n",
+      "a/triggers.yaml": "/etc/repro-dir/c.conf: [touch c]\n",
+    });
+    const r = await safcm(["check", "-C", conf, "-l", "verbose"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      '[a] "/etc/repro-dir": type and content from "a", mode and owner from "all", triggers from "all"\n' +
+        '[a] directories that keep their mode and owner where they exist (no permissions.yaml entry): "/", "/etc"\n' +
+        '[b] directories that keep their mode and owner where they exist (no permissions.yaml entry): "/", "/etc"\n' +
+        "2 host(s) checked: 0 warning(s), 0 error(s)\n",
+    );
+    const info = await safcm(["check", "-C", conf]);
+    assert.equal(
+      info.stdout,
+      "2 host(s) checked: 0 warning(s), 0 error(s)\n",
+      "info: no such lines",
+    );
   });
 
   test("--no-dry-run overrides dry_run: true of config.yaml; the later of -n and --no-dry-run wins", async () => {

@@ -277,7 +277,7 @@ describe("sync over the local connection", { concurrency: true }, () => {
       "two/files/etc/x": "2\n",
     });
     const error =
-      'conflict: groups "one" and "two" both provide "/etc/x" and the entries differ (content); ' +
+      'conflict: groups "one" and "two" set the content of "/etc/x" differently; ' +
       "order the two groups with group_order in config.yaml";
     const r = await f.sync("h1");
     assert.equal(r.code, 1);
@@ -378,6 +378,39 @@ describe("sync over the local connection", { concurrency: true }, () => {
     const human = await f.sync("all");
     assert.equal(human.code, 1);
     assert.match(human.stdout, /2 host\(s\): .*1 failed/);
+  });
+
+  // Issue 19 item 1 (SPEC 3.6): before, the detected group's copy of /etc/repro-dir (there
+  // only because of the file below it) took every property: 0755 root root, no trigger.
+  test("all's mode, owner and trigger of a directory hold when a detected group has a file below it", async () => {
+    const f = fixture({
+      "config.yaml": "detect_groups: ['echo debian']\n",
+      "all/files/etc/repro-dir": { dir: true },
+      "all/permissions.yaml": "/etc/repro-dir: 0750 root adm\n",
+      "all/triggers.yaml": '/etc/repro-dir:\n  - echo "fired $SAFCM_TRIGGER" >> log\n',
+      "detected_debian/files/etc/repro-dir/c.conf": "c\n",
+    });
+    // An existing directory of the wrong mode and group, as a package might have left it.
+    mkdirSync(join(f.root, "etc/repro-dir"), { recursive: true, mode: 0o755 });
+    const first = await f.json("h1");
+    assert.equal(first.hosts[0].ok, true, first.hosts[0].error ?? "");
+    assert.ok(first.hosts[0].groups.includes("detected_debian"));
+    const st = lstatSync(join(f.root, "etc/repro-dir"));
+    const adm = 4; // Debian's adm group
+    assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o750, 0, adm]);
+    assert.equal(readFileSync(join(f.root, "etc/repro-dir/c.conf"), "utf8"), "c\n");
+    assert.equal(readFileSync(join(f.root, "log"), "utf8"), "fired /etc/repro-dir\n");
+    const second = await f.json("h1");
+    assert.deepEqual(paths(second), [], "converged: nothing left to change");
+    assert.equal(readFileSync(join(f.root, "log"), "utf8"), "fired /etc/repro-dir\n");
+    // A change below the directory fires all's trigger, though only detected_debian has the file.
+    writeFileSync(join(f.root, "etc/repro-dir/c.conf"), "tampered\n");
+    const third = await f.json("h1");
+    assert.deepEqual(paths(third), ["/etc/repro-dir/c.conf"]);
+    assert.equal(
+      readFileSync(join(f.root, "log"), "utf8"),
+      "fired /etc/repro-dir\nfired /etc/repro-dir\n",
+    );
   });
 
   test("an unknown user on the host fails the host naming path and user; nothing is changed", async () => {

@@ -39,6 +39,15 @@ before(async () => {
       "  IdentitiesOnly yes",
       `  UserKnownHostsFile ${join(sshd.dir, "known_hosts_changed")}`,
       "  StrictHostKeyChecking yes",
+      "Host aliaskey",
+      "  HostName 127.0.0.1",
+      `  Port ${sshd.port}`,
+      "  User root",
+      `  IdentityFile ${join(sshd.dir, "client_ed25519")}`,
+      "  IdentitiesOnly yes",
+      "  HostKeyAlias web-alias",
+      `  UserKnownHostsFile ${join(sshd.dir, "known_hosts_alias")}`,
+      "  StrictHostKeyChecking yes",
       "Host unknownkey",
       "  HostName 127.0.0.1",
       `  Port ${sshd.port}`,
@@ -55,6 +64,10 @@ before(async () => {
   writeFileSync(
     join(sshd.dir, "known_hosts_changed"),
     `[127.0.0.1]:${sshd.port} ${readFileSync(join(sshd.dir, "other_key.pub"), "utf8")}`,
+  );
+  writeFileSync(
+    join(sshd.dir, "known_hosts_alias"),
+    `web-alias ${readFileSync(join(sshd.dir, "other_key.pub"), "utf8")}`,
   );
 });
 after(async () => {
@@ -166,11 +179,29 @@ describe("sync over ssh", { concurrency: true }, () => {
     const r = await f.run("changedkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[changedkey\] error: ssh failed: Host key verification failed/);
-    assert.match(
+    // The hint names the known_hosts file in use and the name the key is kept under (issue 19).
+    const file = join(sshd.dir, "known_hosts_changed");
+    assert.ok(
+      r.stdout.includes(
+        `the host key of changedkey has changed; if that is expected, remove the old key ` +
+          `(ssh-keygen -f "${file}" -R "[127.0.0.1]:${sshd.port}") and run "ssh -F ${sshd.config} changedkey" once`,
+      ),
       r.stdout,
-      /the host key of changedkey has changed; if that is expected, remove the old key \(ssh-keygen -R <host>\) and run "ssh -F \S+ changedkey" once/,
     );
     assert.deepEqual(readdirSync(f.roots.changedkey), []);
+  });
+
+  test("a changed host key kept under a HostKeyAlias: the hint's command removes exactly that entry", async () => {
+    const f = fixture(["aliaskey"], { "all/files/x": "x\n" });
+    const r = await f.run("aliaskey");
+    assert.equal(r.code, 1);
+    const file = join(sshd.dir, "known_hosts_alias");
+    const m = /remove the old key \(ssh-keygen -f "([^"]+)" -R "([^"]+)"\)/.exec(r.stdout);
+    assert.ok(m !== null, r.stdout);
+    assert.deepEqual([m[1], m[2]], [file, "web-alias"]);
+    assert.match(readFileSync(file, "utf8"), /^web-alias /);
+    execFileSync("ssh-keygen", ["-f", m[1], "-R", m[2]], { stdio: "ignore" });
+    assert.doesNotMatch(readFileSync(file, "utf8"), /web-alias/, "the old key is gone");
   });
 
   test("an unknown host key says to run ssh <host> once", async () => {
@@ -228,7 +259,7 @@ describe("sync over ssh", { concurrency: true }, () => {
     assert.match(r.stdout, /\[h2\] error: connection closed unexpectedly/);
   });
 
-  test("a host whose node points at a missing executable says what is missing and how to install it", async () => {
+  test("a host whose node points at a missing executable says what is missing and suggests the bundled runtime", async () => {
     const f = fixture(
       ["h3"],
       { "all/files/x": "x\n" },
@@ -236,6 +267,11 @@ describe("sync over ssh", { concurrency: true }, () => {
     );
     const r = await f.run("h3");
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /Node\.js \("\/nonexistent\/node"\) not found.*apt-get install nodejs/);
+    assert.match(
+      r.stdout,
+      /Node\.js \("\/nonexistent\/node"\) not found on the host; use "runtime: auto" or "bundled"/,
+    );
+    // The distribution's package is too old on Debian 11 and Ubuntu 22.04 (issue 19).
+    assert.doesNotMatch(r.stdout, /apt-get install nodejs/);
   });
 });

@@ -124,6 +124,13 @@ test("a host that changed nothing prints nothing, unless verbose", () => {
   );
 });
 
+test("a host that failed before its groups were known prints no empty groups line (issue 19)", () => {
+  const failed = host({ ok: false, error: "ssh failed: boom", stage: "connect", groups: [] });
+  assert.deepEqual(hostLines(failed, { ...plain, verbose: true }), [
+    "[web1] error: ssh failed: boom",
+  ]);
+});
+
 test("summary counts: failed wins over changed", () => {
   const result: SyncResult = {
     dryRun: false,

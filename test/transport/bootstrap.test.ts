@@ -2,11 +2,13 @@
 // sh script prints are accepted, anything else is not a status.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { RUNTIME_VERSION } from "../../src/runtime/pin.ts";
-import { parseStatus } from "../../src/transport/bootstrap.ts";
+import { explainSudo, parseStatus } from "../../src/transport/bootstrap.ts";
+import type { TransportHost } from "../../src/transport/transport.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
 const P = "safcm-bootstrap: ";
@@ -81,4 +83,45 @@ test("output before the status line (a chatty login shell) fails the host, escap
   } finally {
     cleanup();
   }
+});
+
+// Issue 19 item 9: where the host's own name does not resolve, sudo warns about it before
+// its error; the first sudo line was taken for the reason, so the NOPASSWD advice was lost.
+test("sudo asking for a password is recognised after its warning about an unresolvable host name", () => {
+  // Real sudo, as a user without a sudoers rule, in a UTS namespace whose host name
+  // resolves nowhere.
+  const run = spawnSync(
+    "unshare",
+    [
+      "--uts",
+      "sh",
+      "-c",
+      'hostname safcm-unresolvable.invalid && exec su -s /bin/sh nobody -c "sudo -n true"',
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /^sudo: unable to resolve host safcm-unresolvable\.invalid/);
+  const host: TransportHost = {
+    name: "web1",
+    connection: "ssh",
+    sshUser: "admin",
+    node: "node",
+    sshConfig: null,
+    sudo: true,
+    sshPersist: 0,
+    runtime: "auto",
+  };
+  assert.match(
+    explainSudo(host, run.stderr) ?? "",
+    /^sudo on this host asks admin for a password.*"admin ALL=\(root\) NOPASSWD: ALL"/,
+  );
+  // Another failure is named by sudo's last line, its error, not by the warning before it.
+  assert.equal(
+    explainSudo(
+      host,
+      "sudo: unable to resolve host web1: Name or service not known\nsudo: sorry, you must have a tty to run sudo\n",
+    ),
+    "sudo failed: sudo: sorry, you must have a tty to run sudo",
+  );
 });
