@@ -16,7 +16,7 @@ export function useColor(
   return env.TERM !== "dumb";
 }
 
-const CODES = { red: 31, green: 32, cyan: 36 } as const;
+const CODES = { red: 31, green: 32, yellow: 33, cyan: 36 } as const;
 export type Color = keyof typeof CODES;
 
 /** Wraps already escaped text in a colour when `on`. */

@@ -207,7 +207,15 @@ export function humanReport(
 /** A live log line from a host: "[web1] verbose: text"; each line of a
  * multi-line text gets the prefix. */
 export function logLine(host: string, level: LogLevel, text: string, color: boolean): string {
-  const label = level === "error" ? paint("error:", "red", color) : `${level}:`;
+  // The helper's warnings are info lines that start with "warning: " (shown as such).
+  const warning = level === "info" && text.startsWith("warning: ");
+  if (warning) text = text.slice("warning: ".length);
+  const label =
+    level === "error"
+      ? paint("error:", "red", color)
+      : warning
+        ? paint("warning:", "yellow", color)
+        : `${level}:`;
   const prefix = `${paint(`[${escape(host)}]`, "cyan", color)} ${label}`;
   return text
     .replace(/\n$/, "")

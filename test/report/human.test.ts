@@ -231,6 +231,11 @@ test("live log lines carry the host name and are escaped", () => {
   );
   assert.equal(logLine("web1", "info", "a\nb\n", false), "[web1] info: a\n[web1] info: b");
   assert.equal(
+    logLine("web1", "info", 'warning: "/home/u" belongs to uid 1000', false),
+    '[web1] warning: "/home/u" belongs to uid 1000',
+    "a helper's warning is labelled as one",
+  );
+  assert.equal(
     logLine("web1", "error", "x", true),
     "\x1b[36m[web1]\x1b[39m \x1b[31merror:\x1b[39m x",
   );
