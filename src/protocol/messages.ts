@@ -19,6 +19,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ["error", "info", "verbose", "deb
 
 export type FileType = "file" | "dir" | "symlink";
 export type OldFileType = FileType | "fifo" | "socket" | "char" | "block";
+/** What a request says of a path: that type, or "absent" (absent.yaml: must not exist). */
+export type EntryType = FileType | "absent";
 
 // ---- local -> helper -------------------------------------------------------
 
@@ -37,7 +39,9 @@ export type Owner = string | number;
 export interface FileEntry {
   /** Absolute path on the managed host ("/" for files/ itself), not prefixed with root. */
   path: string;
-  type: FileType;
+  /** "absent": a regular file, symlink or empty directory there is removed; mode, user and
+   * group are then 0 and mean nothing (SPEC 3.5 absent.yaml). */
+  type: EntryType;
   /** Permission bits including set-user-ID, set-group-ID and sticky (0 - 0o7777). */
   mode: number;
   user: Owner;
@@ -142,6 +146,8 @@ export interface FileChange {
   old_size?: number;
   /** An extended ACL (named entries, mask, default ACL) was (or would be) removed (SPEC 6). */
   acl_removed?: true;
+  /** The entry was (or would be) removed (absent.yaml); `new` then repeats `old`. */
+  removed?: true;
   /** Dry-run: the entry waits for this user or group, which does not exist on the host
    * until the packages are installed (SPEC 5 step 4); new.uid or new.gid is then UNKNOWN_ID. */
   waits_for_owner?: string;

@@ -191,7 +191,13 @@ function stripInherited(fds: number[], type: "dir" | "file", mode: number): void
 
 function verb(change: FileChange, apply: boolean): string {
   const what =
-    change.old === null ? "created" : change.old.type !== change.new.type ? "replaced" : "updated";
+    change.removed === true
+      ? "removed"
+      : change.old === null
+        ? "created"
+        : change.old.type !== change.new.type
+          ? "replaced"
+          : "updated";
   return `${apply ? "" : "would be "}${what}`;
 }
 

@@ -130,6 +130,10 @@ class Observer {
       return;
     }
     const entry = node.entry;
+    if (entry.type === "absent") {
+      this.observed.set(node.path, present(st));
+      return;
+    }
     if (st.isSymbolicLink()) {
       const target = readlinkAt(parentFd, node.name);
       const same =

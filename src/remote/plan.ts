@@ -305,7 +305,7 @@ class Planner {
    */
   defer(node: TreeNode, owner: string): void {
     const entry = node.entry;
-    if (entry !== null) {
+    if (entry !== null && entry.type !== "absent") {
       this.deferred.push(entry);
       const obs = this.input.observed.get(node.path);
       const { users } = this.input;
@@ -341,7 +341,7 @@ class Planner {
   }
 
   /** The wanted info, or null when the node was deferred or failed. */
-  wanted(node: TreeNode, entry: FileEntry): FileInfo | null {
+  wanted(node: TreeNode, entry: FileEntry & { type: FileInfo["type"] }): FileInfo | null {
     const { users } = this.input;
     try {
       const user = resolveOwner(users.users, entry.user, "user");
@@ -372,7 +372,8 @@ class Planner {
     if (obs.state === "error") return this.fail(firstEntry(node), obs.message);
     const entry = node.entry;
     if (entry === null) return this.visitUnmanaged(node, obs);
-    const wanted = this.wanted(node, entry);
+    if (entry.type === "absent") return this.remove(node, obs);
+    const wanted = this.wanted(node, { ...entry, type: entry.type });
     if (wanted === null) return;
     if (node.path === "/" && entry.type !== "dir")
       return this.fail("/", "the root must be a directory");
@@ -385,8 +386,38 @@ class Planner {
     this.syncLeaf(node, entry, obs, old, wanted);
   }
 
-  /** A directory on the way that the request does not manage: it must be there. */
+  /**
+   * A path that must not exist (absent.yaml): a regular file, symlink or other
+   * non-directory there is unlinked (never followed), an empty directory removed; a
+   * non-empty directory is an error found here, before any change (SPEC 3.5).
+   */
+  private remove(node: TreeNode, obs: Present | { state: "absent" }): void {
+    const { path } = node;
+    if (node.children.length > 0) {
+      return this.fail(node.children[0].path, `${quote(path)} is listed as absent`);
+    }
+    if (obs.state === "absent") return;
+    if (obs.type === "dir" && obs.empty !== true) {
+      return this.fail(path, "will not remove non-empty directory");
+    }
+    const old = info(this.input.users, obs.type, obs.mode, obs.uid, obs.gid);
+    const change = this.change(node, {
+      path,
+      created: false,
+      old,
+      new: old,
+      content_changed: false,
+      removed: true,
+    });
+    this.actions.push({ op: obs.type === "dir" ? "rmdir" : "unlink", path, change });
+  }
+
+  /** A directory on the way that the request does not manage: it must be there (unless
+   * only paths that must be absent lie below it: then nothing is there to remove). */
   private visitUnmanaged(node: TreeNode, obs: Observation): void {
+    if (obs.state !== "present" || obs.type !== "dir") {
+      if (onlyAbsent(node) && obs.state !== "error") return;
+    }
     // Named after the first entry below, the path the user wrote.
     const where = firstEntry(node);
     if (obs.state === "absent") {
@@ -536,6 +567,12 @@ class Planner {
     // Rename over the old entry (file, symlink, FIFO, socket, device): the path never disappears.
     this.put(node, entry, wanted, this.change(node, changeInfo));
   }
+}
+
+/** Whether every entry in the subtree of `node` is one that must be absent. */
+function onlyAbsent(node: TreeNode): boolean {
+  if (node.entry !== null && node.entry.type !== "absent") return false;
+  return node.children.every(onlyAbsent);
 }
 
 /** The path of the node's entry, or of the first entry below an unmanaged directory. */

@@ -41,8 +41,8 @@ function owner(v: unknown, where: string): string | number {
 function fileEntry(v: unknown, where: string, attachmentLength: number): FileEntry {
   const o = object<FileEntry>(v, where, []);
   const type = o.type;
-  if (type !== "file" && type !== "dir" && type !== "symlink")
-    fail(`${where}.type`, "not file, dir or symlink");
+  if (type !== "file" && type !== "dir" && type !== "symlink" && type !== "absent")
+    fail(`${where}.type`, "not file, dir, symlink or absent");
   const entry: FileEntry = {
     path: string(o.path, `${where}.path`),
     type,
