@@ -2,12 +2,12 @@
 // every line starting with the host's name. Every string from a HostResult
 // goes through escape()/quote() before colours are added.
 
-import { UNKNOWN_ID, type FileInfo, type LogLevel } from "../protocol/messages.ts";
+import type { FileInfo, LogLevel } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { paint } from "./color.ts";
 import { fileDiff } from "./diff.ts";
 import { escape, quote } from "./escape.ts";
-import { formatMode as mode } from "./util-mode.ts";
+import { UNKNOWN_ID, formatMode as mode } from "./util-mode.ts";
 
 export interface HostLinesOptions {
   dryRun: boolean;

@@ -4,11 +4,11 @@
 // separators and the bidi overrides it leaves raw, so they are escaped here
 // too: the report can be read on a terminal, and parses to the same values.
 
-import { UNKNOWN_ID, type FileInfo } from "../protocol/messages.ts";
+import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { fileDiff } from "./diff.ts";
 import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
-import { formatMode } from "./util-mode.ts";
+import { UNKNOWN_ID, formatMode } from "./util-mode.ts";
 
 /** One JSON object, pretty-printed, ending with a newline. */
 export function jsonReport(result: SyncResult): string {

@@ -150,7 +150,11 @@ interface JsonReport {
     ok: boolean;
     error: string | null;
     packages: string[];
-    files: { path: string; new: { user: string | null } }[];
+    files: {
+      path: string;
+      new: { user: string | null; uid: number | null };
+      waits_for_owner?: string;
+    }[];
     commands: { command: string; trigger: string | null; output: string | null }[];
   }[];
 }
