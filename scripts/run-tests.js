@@ -34,13 +34,17 @@ const SLOW_FIRST = [
   "test/security/load.test.ts",
   "test/security/crash.test.ts",
   "test/security/config-fuzz.test.ts",
-  "test/cli/completion.test.ts",
+  "test/e2e/completion.test.ts",
   "test/e2e/packages.test.ts",
   "test/security/hostile-helper.test.ts",
-  "test/remote/main.test.ts",
+  "test/e2e/helper-main.test.ts",
   "test/e2e/secrets.test.ts",
   "test/e2e/round-trips.test.ts",
   "test/e2e/ssh-reuse.test.ts",
+  // The longest of `npm run test:unit`.
+  "test/cli/main.test.ts",
+  "test/remote/files.test.ts",
+  "test/config/load.test.ts",
 ];
 
 function find(dir) {
