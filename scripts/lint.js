@@ -1,8 +1,7 @@
 // The lint (npm run lint): TypeScript's type check, ESLint and Prettier --check over
 // the whole tree. The type check and ESLint's type-aware rules share ONE TypeScript
-// program: run one after the other as `tsc && eslint`, each parsed, bound and
-// type-checked the same ~150 files (this machine, Node.js 20: 24 s of CPU before, 15 s
-// now from a fresh clone; 16.5 s and 15 s when tsc's incremental state was warm).
+// program: run one after the other as `tsc && eslint`, each would parse, bind and
+// type-check the same files (bench/README.md has what that cost).
 // ESLint gets the program through parserOptions.programs (eslint.config.js takes it
 // from globalThis.safcmLintProgram; without it, as in an editor, ESLint builds its own
 // from tsconfig.test.json). Prettier runs alongside in its own process.

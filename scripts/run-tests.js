@@ -8,8 +8,8 @@
 // The test files are compiled first, by esbuild, into plain JavaScript (one file per
 // test file, the code they share in chunks, source maps for the stack traces) in a
 // directory of this run below node_modules/.cache/safcm, removed at the end. Node.js
-// then runs JavaScript without a loader: starting each test file through tsx cost
-// about 0.2 s of CPU more, for some 80 files, most of it in tsx's loader thread.
+// then runs JavaScript without a loader: starting each test file through tsx costs
+// CPU in tsx's loader thread for every file (bench/README.md has what it was).
 // `import.meta.url` keeps naming the TypeScript file it was written in, so that
 // paths relative to a test (fixtures, src/, the repository) mean what they say.
 // Type checking is the lint's job (tsc), as it was under tsx. Test code that starts
@@ -21,9 +21,9 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 /**
- * The files that take longest in a full run on a 2-core machine (each about 10 s or
- * more; the runtime test is one long chain of uploads, the runtime cache test waits
- * for npm and the registry, the load test keeps both cores busy), longest first: they
+ * The files that take longest in a full run on a 2-core machine (the runtime test is
+ * one long chain of uploads, the runtime cache test waits for npm and the registry,
+ * the load test keeps both cores busy), longest first: they
  * start first, so that the short files fill the other slots around them instead of
  * the long ones starting last and running alone at the end. Every other file follows
  * in alphabetical order. A file missing here only runs later.
@@ -34,13 +34,17 @@ const SLOW_FIRST = [
   "test/security/load.test.ts",
   "test/security/crash.test.ts",
   "test/security/config-fuzz.test.ts",
-  "test/cli/completion.test.ts",
+  "test/e2e/completion.test.ts",
   "test/e2e/packages.test.ts",
   "test/security/hostile-helper.test.ts",
-  "test/remote/main.test.ts",
+  "test/e2e/helper-main.test.ts",
   "test/e2e/secrets.test.ts",
   "test/e2e/round-trips.test.ts",
   "test/e2e/ssh-reuse.test.ts",
+  // The longest of `npm run test:unit`.
+  "test/cli/main.test.ts",
+  "test/remote/files.test.ts",
+  "test/config/load.test.ts",
 ];
 
 function find(dir) {
@@ -121,12 +125,11 @@ async function compile(files, outdir) {
 
 /**
  * The tests' environment. Node.js 20 reads and parses the file NODE_EXTRA_CA_CERTS names
- * at every start, TLS or not (Node.js 24 waits for the first TLS connection): 37 ms of
- * CPU per process where the environment sets it, as on this project's machines (the
- * system's bundle of 144 certificates). The tests start some 1,300 Node.js processes
- * (the CLI, helpers, stand-ins) and only npm, fetching from the registry, uses TLS: it
- * is moved aside to SAFCM_TEST_NODE_EXTRA_CA_CERTS, and the tests that run npm give it
- * back to npm (test/helpers/runtime.ts registryEnv).
+ * at every start, TLS or not (Node.js 24 waits for the first TLS connection), as on this
+ * project's machines (docs/performance.md). The tests start over a thousand Node.js
+ * processes (the CLI, helpers, stand-ins) and only npm, fetching from the registry, uses
+ * TLS: it is moved aside to SAFCM_TEST_NODE_EXTRA_CA_CERTS, and the tests that run npm
+ * give it back to npm (test/helpers/runtime.ts registryEnv).
  */
 function testEnv() {
   const env = { ...process.env };

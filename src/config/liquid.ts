@@ -13,8 +13,7 @@ let engine: Liquid | undefined;
 /**
  * The engine, created on first use: LiquidJS is loaded only then, so that a
  * configuration without templates does not pay for evaluating it at every start.
- * In the CLI bundle this call becomes the bundle's own lazy require of the
- * LiquidJS inside it (scripts/build.js).
+ * The CLI bundle loads it from the package's node_modules too.
  */
 export function liquid(): Liquid {
   const load = () => createRequire(import.meta.url)("liquidjs") as typeof LiquidJs;

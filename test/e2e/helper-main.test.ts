@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { FrameDecoder, MAX_FRAME_FROM_HELPER, encodeFrame } from "../../src/protocol/frame.ts";
 import { KEEPALIVE_INTERVAL, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { alive } from "../helpers/proc.ts";
-import { request, removeDir, startHelper, talkToHelper, tempDir } from "./util.ts";
+import { request, removeDir, startHelper, talkToHelper, tempDir } from "../remote/util.ts";
 
 interface Exchange {
   messages: Array<Record<string, unknown>>;

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { syncFiles } from "../../src/remote/files.ts";
-import { removeDir, request, tempDir } from "./util.ts";
+import { removeDir, request, tempDir } from "../remote/util.ts";
 
 const ROUNDS = 40;
 

@@ -13,7 +13,7 @@ import { test } from "node:test";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import type { FileEntry, LogLevel, SyncRequest } from "../../src/protocol/messages.ts";
 import { MAX_LOG_LINES } from "../../src/session/connection.ts";
-import { removeDir, talkToHelper, tempDir } from "./util.ts";
+import { removeDir, talkToHelper, tempDir } from "../remote/util.ts";
 
 interface Reply {
   messages: Array<Record<string, unknown>>;
