@@ -200,7 +200,7 @@ async function build(s: Session): Promise<"done" | void> {
   if (s.options.isTarget !== undefined && !s.options.isTarget(s.result.groups)) {
     // Named through a group whose members depend on detected groups, and not a member.
     s.log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
-    s.result.skipped = true;
+    s.result.notTarget = true;
     await connection.close();
     s.connection = null;
     return "done";

@@ -136,6 +136,18 @@ test("the real --json report matches report.schema.json", async () => {
     );
     assert.ok(report.hosts[0]?.files.some((f) => f.path === "/etc/motd"));
   }
+  // A rollout in batches: "bad" (first in sorted order) fails, h1 is never started.
+  const r = await safcm(["sync", "-C", join(dir, "conf"), "--json", "--batch", "1", "all"]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as JsonReport;
+  assert.ok(check(report), JSON.stringify(check.errors));
+  assert.deepEqual(
+    report.hosts.map((h) => [h.name, h.ok, h.skipped]),
+    [
+      ["bad", false, false],
+      ["h1", false, true],
+    ],
+  );
 });
 
 test("the schemas use the loader's own grammars and defaults", () => {
