@@ -15,7 +15,13 @@ export interface TemplateContext {
   vars: Record<string, VarValue>;
   /** `all` and the groups of groups.yaml -> sorted names of their member hosts. */
   members: Record<string, string[]>;
+  /** The host's facts (SPEC 3.4): built-in ones and those of detect_vars. */
+  facts: FactValues;
 }
+
+/** A fact: a string (detect_vars and most built-in ones), a list of addresses, or a count. */
+export type FactValue = string | number | string[];
+export type FactValues = Record<string, FactValue>;
 
 /**
  * Renders `template` of group `group`; an error names the group, the file and
