@@ -98,7 +98,7 @@ for (const connection of ["ssh", "local"] as const) {
       );
       const json = await f.sync("--json");
       const host = (JSON.parse(json.stdout) as JsonReport).hosts[0];
-      assert.match(host.error ?? "", /: "bad\x1b\[2J line"$/, "JSON keeps the raw text");
+      assert.ok(host.error?.endsWith(': "bad\x1b[2J line"'), "JSON keeps the raw text");
     });
 
     test("a name twice, a built-in name and an unknown fact fail the host", async () => {

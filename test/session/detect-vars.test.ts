@@ -52,7 +52,7 @@ test("a malformed line is an error showing the line", () => {
   // Only the start of a long line is shown.
   assert.match(error(ok("cmd", "x".repeat(5000))), /: "x{200}\.\.\."$/);
   // The line keeps its control characters here: the human report escapes the whole error.
-  assert.match(error(ok("cmd", "bad\x1b[31m\n")), /"bad\x1b\[31m"$/);
+  assert.ok(error(ok("cmd", "bad\x1b[31m\n")).endsWith('"bad\x1b[31m"'));
 });
 
 test("a name given twice, by one command or by two, is an error", () => {
