@@ -38,7 +38,7 @@ export function renderTemplate(
     if (typeof text !== "string") throw new Error("the template did not render to text");
     return Buffer.from(text, "utf8");
   } catch (err) {
-    const { line, message } = liquidError(err);
+    const { line, message } = liquidError(err, context);
     const where = line === null ? template.source : `${template.source}:${line}`;
     // No cause: it would carry LiquidJS's own message, which may quote a secret value.
     throw new HostError(`template error in group "${group}" at ${where}: ${redact(message)}`);
