@@ -48,7 +48,7 @@ export const OPTIONS = {
   },
   "max-fail": {
     value: "N|P%",
-    help: "with --batch: start no further batch once more hosts failed (default 0)",
+    help: "with --batch: start no further batch once more than N (P%) hosts failed (default 0)",
   },
   json: { help: "write one JSON report to standard output instead of the human report" },
   color: {
