@@ -187,16 +187,9 @@ async function info(s: Session): Promise<void> {
   if (info.version !== PROTOCOL_VERSION) {
     throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`);
   }
-  const facts = factValues(
-    info.facts,
-    detectedVars(varCommands, info.detect_vars, BUILT_IN_FACTS),
-  );
-  s.facts = {
-    detected: detectedGroups(commands, info.detect_groups),
-    uid: info.uid,
-    gid: info.gid,
-    facts,
-  };
+  const detected = detectedGroups(commands, info.detect_groups);
+  const facts = factValues(info.facts, detectedVars(varCommands, info.detect_vars, BUILT_IN_FACTS));
+  s.facts = { detected, uid: info.uid, gid: info.gid, facts };
   s.result.runtime = connection.runtime;
   s.log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
   s.log("debug", `facts: ${JSON.stringify(facts)}`);
