@@ -1,4 +1,4 @@
-// What a host's templates see (SPEC 3.5): host, groups, vars and members.
+// What a host's templates see (SPEC 3.5): host, groups, vars, members and facts (SPEC 3.4).
 // Variables are merged by the priority rules of SPEC 3.6, like files.
 
 import { isDeepStrictEqual } from "node:util";
@@ -9,11 +9,12 @@ import type { GroupDir } from "../config/group-dir.ts";
 import { memberGroups } from "../config/groups.ts";
 import { ALL, isDetectedGroup } from "../config/names.ts";
 import { dependsOnDetection } from "../config/targets.ts";
-import { resolvedValue } from "../config/vars.ts";
+import { VAR_NAME, resolvedValue } from "../config/vars.ts";
 import type { VarValue } from "../config/vars.ts";
+import type { Facts } from "../protocol/messages.ts";
 import { winnerOf } from "./merge.ts";
 import type { Priority } from "./merge.ts";
-import type { TemplateContext } from "./templates.ts";
+import type { FactValues, TemplateContext } from "./templates.ts";
 
 interface VarCandidate {
   group: string;
@@ -104,16 +105,86 @@ export function groupsObject(known: Record<string, boolean>): Record<string, boo
   });
 }
 
-/** The whole context of one host's templates. */
+/** The names of the built-in facts (SPEC 3.4); detect_vars cannot set them. */
+export const BUILT_IN_FACTS: readonly (keyof Facts)[] = [
+  "hostname",
+  "os",
+  "arch",
+  "kernel",
+  "os_id",
+  "os_version_id",
+  "os_codename",
+  "os_like",
+  "ipv4",
+  "ipv6",
+  "cpus",
+  "memory_mib",
+];
+
+/** `facts` of the template context: the built-in facts and those of detect_vars (already
+ * checked: no built-in name, none twice). An own property per fact, so that any other name is
+ * unknown in LiquidJS's strict mode, as an unknown variable is. */
+export function factValues(builtIn: Facts, detected: ReadonlyMap<string, string>): FactValues {
+  // fromEntries: a fact named __proto__ stays an own property.
+  return Object.fromEntries([...Object.entries(builtIn), ...detected]);
+}
+
+/**
+ * The facts `safcm check` renders with, having no host to ask (SPEC 4): `hostname` is the
+ * host's name, every other string is "", the address lists are empty, `cpus` is 1 and
+ * `memory_mib` 0. With detect_vars in config.yaml, any other name of a variable's form is ""
+ * (which names those commands print is known only on the host); without, an unknown fact is an
+ * error, as in a sync.
+ */
+export function placeholderFacts(host: string, detectVars: boolean): FactValues {
+  const facts: FactValues = factValues(
+    {
+      hostname: host,
+      os: "",
+      arch: "",
+      kernel: "",
+      os_id: "",
+      os_version_id: "",
+      os_codename: "",
+      os_like: "",
+      ipv4: [],
+      ipv6: [],
+      cpus: 1,
+      memory_mib: 0,
+    },
+    new Map(),
+  );
+  if (!detectVars) return facts;
+  const isExtra = (key: string | symbol): key is string =>
+    typeof key === "string" && !Object.hasOwn(facts, key) && VAR_NAME.test(key);
+  return new Proxy(facts, {
+    get: (target, key, receiver): unknown =>
+      isExtra(key) ? "" : (Reflect.get(target, key, receiver) as unknown),
+    has: (target, key) => isExtra(key) || Reflect.has(target, key),
+    getOwnPropertyDescriptor: (target, key) =>
+      isExtra(key)
+        ? { value: "", writable: false, enumerable: false, configurable: true }
+        : Reflect.getOwnPropertyDescriptor(target, key),
+  });
+}
+
+/** The whole context of one host's templates; `facts` null: placeholders (safcm check). */
 export function templateContext(
   config: Config,
   host: string,
   hostGroups: readonly string[],
   detected: readonly string[],
   vars: Record<string, VarValue>,
+  facts: FactValues | null = null,
 ): TemplateContext {
   const groups: Record<string, boolean> = {};
   const member = new Set(hostGroups);
   for (const g of [...config.knownGroups, ...detected]) groups[g] = member.has(g);
-  return { host, groups: groupsObject(groups), vars, members: members(config) };
+  return {
+    host,
+    groups: groupsObject(groups),
+    vars,
+    members: members(config),
+    facts: facts ?? placeholderFacts(host, config.global.detect_vars.length > 0),
+  };
 }

@@ -18,13 +18,15 @@ import { mergeVars, templateContext } from "./context.ts";
 import { comparePriority, prioritySort, resolvePath } from "./merge.ts";
 import type { Declared, Priority, Provided, Resolved, Triggered } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
-import type { TemplateContext } from "./templates.ts";
+import type { FactValues, TemplateContext } from "./templates.ts";
 
 /** What the host told about itself: the user and primary group the helper runs as (the
  * default owner), and its detected groups. */
 export interface HostFacts extends Pick<InfoResponse, "uid" | "gid"> {
   /** Detected groups, already prefixed ("detected_debian") and validated. */
   detected: string[];
+  /** What templates see as `facts` (SPEC 3.4); absent in `safcm check`: placeholders. */
+  facts?: FactValues;
 }
 
 /**
@@ -79,7 +81,7 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
   const redact = redactor(secrets);
   let context: TemplateContext | undefined;
   const render = (template: Template, group: string): Buffer => {
-    context ??= templateContext(config, host.name, groups, facts.detected, vars);
+    context ??= templateContext(config, host.name, groups, facts.detected, vars, facts.facts);
     return renderTemplate(template, group, context, redact);
   };
 

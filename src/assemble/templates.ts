@@ -15,7 +15,13 @@ export interface TemplateContext {
   vars: Record<string, VarValue>;
   /** `all` and the groups of groups.yaml -> sorted names of their member hosts. */
   members: Record<string, string[]>;
+  /** The host's facts (SPEC 3.4): built-in ones and those of detect_vars. */
+  facts: FactValues;
 }
+
+/** A fact: a string (detect_vars and most built-in ones), a list of addresses, or a count. */
+export type FactValue = string | number | string[];
+export type FactValues = Record<string, FactValue>;
 
 /**
  * Renders `template` of group `group`; an error names the group, the file and
@@ -32,7 +38,7 @@ export function renderTemplate(
     if (typeof text !== "string") throw new Error("the template did not render to text");
     return Buffer.from(text, "utf8");
   } catch (err) {
-    const { line, message } = liquidError(err);
+    const { line, message } = liquidError(err, context);
     const where = line === null ? template.source : `${template.source}:${line}`;
     // No cause: it would carry LiquidJS's own message, which may quote a secret value.
     throw new HostError(`template error in group "${group}" at ${where}: ${redact(message)}`);

@@ -11,8 +11,8 @@ export const USAGE = `usage:
 
 Run "safcm help <command>" for a command's options; the manual is in docs/.`;
 
-const EXIT_STATUS = `exit status: 0 every host synced, 1 a host failed, 2 usage or configuration
-error (nothing contacted), 130/143 interrupted`;
+const EXIT_STATUS = `exit status: 0 every host synced, 1 a host failed (or with --batch was skipped),
+2 usage or configuration error (nothing contacted), 130/143 interrupted`;
 
 /** The option lines of a command's help, from the one table of options. */
 function optionLines(command: OptionCommand): string {

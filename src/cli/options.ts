@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
+import type { Amount } from "../session/batches.ts";
 
 export interface Options {
   /** --dry-run (true), --no-dry-run (false), or neither (null: config.yaml decides). */
@@ -8,6 +9,10 @@ export interface Options {
   dir: string;
   logLevel: LogLevel | null;
   jobs: number;
+  /** --batch: roll out this many hosts (or this percentage of them) at a time; null: all at once. */
+  batch: Amount | null;
+  /** --max-fail (only with --batch): failed hosts tolerated before no further batch starts. */
+  maxFail: Amount | null;
   json: boolean;
   color: "auto" | "always" | "never";
   targets: string[];
@@ -37,6 +42,14 @@ export const OPTIONS = {
     help: `${LOG_LEVELS.join(", ")} (overrides config.yaml)`,
   },
   jobs: { short: "j", value: "N", help: "at most N hosts at once (default 32)" },
+  batch: {
+    value: "N|P%",
+    help: "roll out N hosts (or P percent) at a time, a batch after the whole previous one",
+  },
+  "max-fail": {
+    value: "N|P%",
+    help: "with --batch: start no further batch once more than N (P%) hosts failed (default 0)",
+  },
   json: { help: "write one JSON report to standard output instead of the human report" },
   color: {
     value: "WHEN",
@@ -49,7 +62,7 @@ export type OptionName = keyof typeof OPTIONS;
 
 /** The options each command takes. */
 export const COMMAND_OPTIONS = {
-  sync: ["dry-run", "no-dry-run", "dir", "log-level", "jobs", "json", "color"],
+  sync: ["dry-run", "no-dry-run", "dir", "log-level", "jobs", "batch", "max-fail", "json", "color"],
   check: ["dir", "log-level"],
   fixperms: ["dir"],
 } as const satisfies Record<string, readonly OptionName[]>;
@@ -133,6 +146,23 @@ export function parseOptions(args: string[], command: OptionCommand): Options {
   if (!Number.isInteger(jobs) || jobs < 1) {
     usage(`invalid --jobs "${jobsText}", expected a positive integer`);
   }
+  const batchText = text("batch");
+  const batch = batchText === undefined ? null : amount(batchText, 1);
+  if (batchText !== undefined && batch === null) {
+    usage(
+      `invalid --batch "${batchText}", expected a number of hosts (at least 1) or a percentage (1% to 100%)`,
+    );
+  }
+  const maxFailText = text("max-fail");
+  const maxFail = maxFailText === undefined ? null : amount(maxFailText, 0);
+  if (maxFailText !== undefined && maxFail === null) {
+    usage(
+      `invalid --max-fail "${maxFailText}", expected a number of hosts or a percentage (0% to 100%)`,
+    );
+  }
+  if (maxFail !== null && batch === null) {
+    usage("--max-fail applies only to a rollout in batches: give --batch too");
+  }
   const color = text("color") ?? "auto";
   if (color !== "auto" && color !== "always" && color !== "never") {
     usage(`invalid --color "${color}", expected auto, always or never`);
@@ -142,10 +172,25 @@ export function parseOptions(args: string[], command: OptionCommand): Options {
     dir: text("dir") ?? ".",
     logLevel: (logLevel as LogLevel | undefined) ?? null,
     jobs,
+    batch,
+    maxFail,
     json: values.has("json"),
     color: color as Options["color"],
     targets,
   };
+}
+
+/**
+ * "N" (an integer, at least `min`) or "P%" (an integer percentage, `min` to 100); null when
+ * the text is neither. Plain decimal digits only: "1e3", "0x10" and " 5" are mistakes.
+ */
+function amount(text: string, min: number): Amount | null {
+  const match = /^(\d{1,9})(%?)$/.exec(text);
+  if (match === null) return null;
+  const n = Number(match[1]);
+  if (n < min) return null;
+  if (match[2] === "%") return n <= 100 ? { percent: n } : null;
+  return { count: n };
 }
 
 export function isLogLevel(value: string): value is LogLevel {

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveSecrets } from "../config/secrets.ts";
-import { isTarget, resolveTargets } from "../config/targets.ts";
+import { isTarget, resolveTargets, rolloutOrder } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";
 import { useColor } from "../report/color.ts";
@@ -11,8 +11,9 @@ import { hostText, logLine, summaryText } from "../report/human.ts";
 import { jsonReport } from "../report/json.ts";
 import { Progress } from "../report/progress.ts";
 import { syncHost } from "../session/host.ts";
+import { batchPlan, runBatches, type BatchPlan } from "../session/batches.ts";
 import { runPool } from "../session/pool.ts";
-import type { SyncResult } from "../session/result.ts";
+import type { HostResult, SyncResult } from "../session/result.ts";
 import { printWarnings } from "./check.ts";
 import { parseOptions } from "./options.ts";
 
@@ -47,7 +48,10 @@ export async function sync(args: string[]): Promise<number> {
   }
   const started = Math.round(process.uptime() * 1000);
   const config = loadConfig(resolve(opts.dir));
-  const hosts = resolveTargets(config, opts.targets);
+  // SPEC 4: a rollout in batches takes the hosts in command-line, then sorted order.
+  const hosts =
+    opts.batch === null ? resolveTargets(config, opts.targets) : rolloutOrder(config, opts.targets);
+  const plan = opts.batch === null ? null : batchPlan(hosts.length, opts.batch, opts.maxFail);
   await resolveSecrets(config, hosts); // before any host is contacted
   printWarnings(localWarnings(config.groupDirs.values()));
   const loaded = Math.round(process.uptime() * 1000);
@@ -59,6 +63,7 @@ export async function sync(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr);
   let done = 0;
   let failed = 0;
+  let batch: { index: number; count: number } | null = null;
 
   const onLog = (host: string, msgLevel: LogLevel, text: string) => {
     if (LOG_LEVELS.indexOf(msgLevel) > level) return;
@@ -83,7 +88,7 @@ export async function sync(args: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const hostsResults = await runPool(hosts, opts.jobs, async (host) => {
+  const syncOne = async (host: (typeof hosts)[number]): Promise<HostResult> => {
     const result = await syncHost(config, host, {
       dryRun,
       timeoutMs,
@@ -101,12 +106,40 @@ export async function sync(args: string[]): Promise<number> {
         process.stdout.write(text);
       }
     }
-    progress.update(done, hosts.length, failed);
+    progress.update(done, hosts.length, failed, batch);
     return result;
-  });
+  };
+  const hostsResults =
+    plan === null
+      ? await runPool(hosts, opts.jobs, syncOne)
+      : await runBatches(hosts, plan, opts.jobs, syncOne, {
+          failed: (r) => !r.ok,
+          interrupted: () => controller.signal.aborted,
+          skip: (host) => skippedHost(host.name, stopReason(failed, plan)),
+          onBatch: (index, items) => {
+            batch = { index: index + 1, count: plan.count };
+            onLog(
+              "(local)",
+              "verbose",
+              `batch ${index + 1}/${plan.count}: ${items.map((h) => h.name).join(", ")}`,
+            );
+            progress.update(done, hosts.length, failed, batch);
+          },
+          onStop: (_failed, left) => {
+            progress.line(
+              `safcm: ${stopReason(failed, plan)}: ${left} host(s) in ${plan.count - (batch?.index ?? 0)} batch(es) not started`,
+            );
+          },
+        });
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   progress.clear();
+  if (!opts.json) {
+    // Hosts never started have no moment of their own: their lines come after the others.
+    for (const h of hostsResults) {
+      if (h.skipped) process.stdout.write(hostText(h, { dryRun, color, verbose }));
+    }
+  }
 
   // The workstation's own CPU (this process only: ssh children excluded), for bench/fleet.ts.
   const cpu = process.resourceUsage();
@@ -115,9 +148,30 @@ export async function sync(args: string[]): Promise<number> {
     "debug",
     `local CPU ${Math.round((cpu.userCPUTime + cpu.systemCPUTime) / 1000)} ms (user ${Math.round(cpu.userCPUTime / 1000)} ms, system ${Math.round(cpu.systemCPUTime / 1000)} ms), ${Math.round(process.uptime() * 1000)} ms after start`,
   );
-  const result: SyncResult = { dryRun, hosts: hostsResults.filter((h) => !h.skipped) };
+  const result: SyncResult = { dryRun, hosts: hostsResults.filter((h) => h.notTarget !== true) };
   if (opts.json) process.stdout.write(jsonReport(result) + "\n");
   else if (level >= LOG_LEVELS.indexOf("info")) process.stdout.write(summaryText(result));
   if (interruptedBy !== null) return EXIT_INTERRUPTED[interruptedBy] ?? 130;
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || hostsResults.some((h) => h.skipped) ? 1 : 0;
+}
+
+/** Why a rollout in batches stopped, one sentence without a full stop. */
+function stopReason(failed: number, plan: BatchPlan): string {
+  return `${failed} host(s) failed and --max-fail allows ${plan.maxFail}`;
+}
+
+/** The result of a host that a rollout in batches never started (SPEC 4 --max-fail). */
+function skippedHost(name: string, reason: string): HostResult {
+  return {
+    name,
+    ok: false,
+    error: `not started: ${reason}`,
+    stage: null,
+    groups: [],
+    files: [],
+    packages: [],
+    services: [],
+    commands: [],
+    skipped: true,
+  };
 }

@@ -16,6 +16,7 @@ const KEYS = [
   "dry_run",
   "log_level",
   "detect_groups",
+  "detect_vars",
   "group_order",
   "ssh_config",
   "ssh_user",
@@ -36,6 +37,7 @@ export function defaultGlobal(): GlobalConfig {
     dry_run: false,
     log_level: "info",
     detect_groups: [],
+    detect_vars: [],
     group_order: [],
     ssh_config: null,
     ssh_user: null,
@@ -79,6 +81,9 @@ export function loadGlobal(yf: YamlFile, dir: string): LoadedGlobal {
       }
       case "detect_groups":
         global.detect_groups = (yf.stringList(e.value, "detect_groups") ?? []).map((c) => c.value);
+        break;
+      case "detect_vars":
+        global.detect_vars = (yf.stringList(e.value, "detect_vars") ?? []).map((c) => c.value);
         break;
       case "group_order":
         result.groupOrder = yf.stringList(e.value, "group_order") ?? [];

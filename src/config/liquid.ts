@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import type * as LiquidJs from "liquidjs";
 import type { Liquid, Template } from "liquidjs";
+import { jinjaHint, type HintNames } from "./liquid-hints.ts";
 
 export type ParsedTemplate = Template[];
 
@@ -34,8 +35,15 @@ export function liquid(): Liquid {
   return engine;
 }
 
-/** The template's line and the message without LiquidJS's ", file:..., line:.., col:.." suffix. */
-export function liquidError(err: unknown): { line: number | null; message: string } {
+/**
+ * The template's line and the message without LiquidJS's ", file:..., line:.., col:.." suffix,
+ * with a hint in parentheses where the mistake is a Jinja habit (liquid-hints.ts); `names` are
+ * the template's vars and facts where known (when rendering).
+ */
+export function liquidError(
+  err: unknown,
+  names?: HintNames,
+): { line: number | null; message: string } {
   if (!(err instanceof Error)) return { line: null, message: String(err) };
   let line: number | null = null;
   const token: unknown = "token" in err ? err.token : undefined;
@@ -47,5 +55,6 @@ export function liquidError(err: unknown): { line: number | null; message: strin
     }
   }
   const message = err.message.replace(/(, file:.*?)?, line:\d+, col:\d+$/s, "");
-  return { line, message };
+  const hint = jinjaHint(err, message, names);
+  return { line, message: hint === null ? message : `${message} (${hint})` };
 }

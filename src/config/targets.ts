@@ -15,24 +15,40 @@ import type { HostConfig } from "./types.ts";
  * @throws ConfigError naming every unknown name.
  */
 export function resolveTargets(config: Config, names: string[]): HostConfig[] {
+  const wanted = new Set(rolloutOrder(config, names));
+  return config.hosts.filter((h) => wanted.has(h));
+}
+
+/**
+ * The same hosts as resolveTargets, in the order of a rollout in batches (SPEC 4 --batch):
+ * those of the first name on the command line, sorted by name, then those of the second
+ * that are not already there, and so on. So `safcm sync --batch 1 canary webservers` starts
+ * with the canary.
+ * @throws ConfigError naming every unknown name.
+ */
+export function rolloutOrder(config: Config, names: string[]): HostConfig[] {
   const problems: Problem[] = [];
-  const wanted = new Set<string>();
+  const sorted = [...config.hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const order = new Set<HostConfig>();
   for (const name of names) {
-    if (name === ALL) config.hosts.forEach((h) => wanted.add(h.name));
-    else if (config.hosts.some((h) => h.name === name)) wanted.add(name);
+    let named: HostConfig[];
+    if (name === ALL) named = sorted;
+    else if (config.hosts.some((h) => h.name === name))
+      named = sorted.filter((h) => h.name === name);
     else if (config.groups.members.has(name)) {
-      const candidates = dependsOnDetection(config, name)
-        ? config.hosts
-        : config.hosts.filter((h) => memberGroups(config.groups, h.name, []).includes(name));
-      candidates.forEach((h) => wanted.add(h.name));
+      named = dependsOnDetection(config, name)
+        ? sorted
+        : sorted.filter((h) => memberGroups(config.groups, h.name, []).includes(name));
     } else if (isDetectedGroup(name)) {
-      config.hosts.forEach((h) => wanted.add(h.name));
+      named = sorted;
     } else {
       problems.push({ code: "unknown-name", message: `unknown host or group "${name}"` });
+      continue;
     }
+    named.forEach((h) => order.add(h));
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return config.hosts.filter((h) => wanted.has(h.name));
+  return [...order];
 }
 
 /** Whether a host with these groups (detected ones included) is one of the targets `names`. */

@@ -4,6 +4,8 @@ export interface GlobalConfig {
   dry_run: boolean;
   log_level: LogLevel;
   detect_groups: string[];
+  /** Shell commands whose `name=value` output lines add facts.<name> (SPEC 3.4). */
+  detect_vars: string[];
   group_order: string[];
   /** Absolute path, resolved against the configuration directory. */
   ssh_config: string | null;

@@ -29,6 +29,8 @@ export interface InfoRequest {
   version: number;
   /** Shell commands run with /bin/sh -c; see SPEC 3.4. */
   detect_groups: string[];
+  /** Shell commands run like detect_groups, whose `name=value` lines add facts (SPEC 3.4). */
+  detect_vars: string[];
   /** The chosen log level: the helper sends only log lines at or above it (SPEC 8). */
   log_level: LogLevel;
 }
@@ -118,6 +120,31 @@ export interface InfoResponse {
   user: string | null;
   group: string | null;
   detect_groups: DetectResult[];
+  /** One result per detect_vars command, in order. */
+  detect_vars: DetectResult[];
+  facts: Facts;
+}
+
+/** The built-in facts of a host (SPEC 3.4), read by the helper in the info round trip. */
+export interface Facts {
+  hostname: string;
+  /** process.platform and process.arch ("linux", "x64"). */
+  os: string;
+  arch: string;
+  /** The kernel release (uname -r). */
+  kernel: string;
+  /** ID, VERSION_ID, VERSION_CODENAME and ID_LIKE of /etc/os-release; "" where it lacks them. */
+  os_id: string;
+  os_version_id: string;
+  os_codename: string;
+  os_like: string;
+  /** The host's addresses other than loopback, in the order of its interfaces, each once. */
+  ipv4: string[];
+  ipv6: string[];
+  /** CPUs the helper may run on (as `nproc` counts them). */
+  cpus: number;
+  /** Total memory in MiB, rounded down. */
+  memory_mib: number;
 }
 
 export interface FileInfo {

@@ -12,6 +12,7 @@ import {
   type ContentRequest,
   type DetectResult,
   type ErrorMessage,
+  type Facts,
   type FileChange,
   type FileInfo,
   type InfoResponse,
@@ -23,6 +24,7 @@ import {
   type SyncResponse,
   type ServiceChange,
 } from "./messages.ts";
+import { isIPv4, isIPv6 } from "node:net";
 import { checks } from "./check.ts";
 
 export class ValidationError extends Error {
@@ -101,6 +103,59 @@ function detectResult(v: unknown, where: string): DetectResult {
   };
 }
 
+/** Longest fact string (a host name is at most 64, an os-release value a word or two). */
+const MAX_FACT = 1024;
+/** Most addresses of one family: far more than any real host has. */
+const MAX_ADDRESSES = 4096;
+/** Control characters (C0, DEL, C1): no honest fact has one. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function factString(v: unknown, where: string): string {
+  const s = string(v, where, MAX_FACT);
+  if (CONTROL.test(s)) fail(where, "contains a control character");
+  return s;
+}
+
+function address(v: unknown, where: string, family: 4 | 6): string {
+  const s = string(v, where, 64);
+  if (!(family === 4 ? isIPv4(s) : isIPv6(s))) fail(where, `not an IPv${family} address`);
+  return s;
+}
+
+/** The built-in facts (SPEC 3.4): exact keys, bounded strings without control characters,
+ * addresses that parse as such, counts in range. They end up in templates: nothing else. */
+function facts(v: unknown, where: string): Facts {
+  const o = object<Facts>(v, where, [
+    "hostname",
+    "os",
+    "arch",
+    "kernel",
+    "os_id",
+    "os_version_id",
+    "os_codename",
+    "os_like",
+    "ipv4",
+    "ipv6",
+    "cpus",
+    "memory_mib",
+  ]);
+  return {
+    hostname: factString(o.hostname, `${where}.hostname`),
+    os: factString(o.os, `${where}.os`),
+    arch: factString(o.arch, `${where}.arch`),
+    kernel: factString(o.kernel, `${where}.kernel`),
+    os_id: factString(o.os_id, `${where}.os_id`),
+    os_version_id: factString(o.os_version_id, `${where}.os_version_id`),
+    os_codename: factString(o.os_codename, `${where}.os_codename`),
+    os_like: factString(o.os_like, `${where}.os_like`),
+    ipv4: array(o.ipv4, `${where}.ipv4`, MAX_ADDRESSES, (x, w) => address(x, w, 4)),
+    ipv6: array(o.ipv6, `${where}.ipv6`, MAX_ADDRESSES, (x, w) => address(x, w, 6)),
+    cpus: integer(o.cpus, `${where}.cpus`, 1, 1 << 20),
+    memory_mib: integer(o.memory_mib, `${where}.memory_mib`, 0, 2 ** 40),
+  };
+}
+
 function serviceChange(v: unknown, where: string): ServiceChange {
   const o = object<ServiceChange>(v, where, ["name", "started", "enabled"]);
   return {
@@ -167,6 +222,8 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
         "user",
         "group",
         "detect_groups",
+        "detect_vars",
+        "facts",
       ]);
       return {
         type,
@@ -179,6 +236,8 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
         user: nullableString(o.user, "info_response.user", MAX_NAME),
         group: nullableString(o.group, "info_response.group", MAX_NAME),
         detect_groups: array(o.detect_groups, "info_response.detect_groups", 1000, detectResult),
+        detect_vars: array(o.detect_vars, "info_response.detect_vars", 1000, detectResult),
+        facts: facts(o.facts, "info_response.facts"),
       };
     }
     case "sync_response": {

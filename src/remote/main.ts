@@ -19,6 +19,7 @@ import {
 import { checkStop, requestStop } from "./abort.ts";
 import { TRUNCATED_NOTE, runShell } from "./commands.ts";
 import { clip, type Log } from "./log.ts";
+import { readFacts } from "./facts.ts";
 import { osName } from "./os.ts";
 import { parseRequest } from "./request.ts";
 import { handleSync, type FetchContent } from "./sync.ts";
@@ -61,10 +62,11 @@ const log: Log = (level: LogLevel, text: string) => {
   if (LOG_LEVELS.indexOf(level) <= maxLevel) send({ type: "log", level, text: clip(text) });
 };
 
-async function info(request: InfoRequest): Promise<InfoResponse> {
-  const detect: DetectResult[] = [];
-  for (const command of request.detect_groups) {
-    log("verbose", `detecting groups: running ${JSON.stringify(command)}`);
+/** Runs detect_groups or detect_vars commands (SPEC 3.4), one after another. */
+async function detect(commands: string[], what: string): Promise<DetectResult[]> {
+  const results: DetectResult[] = [];
+  for (const command of commands) {
+    log("verbose", `detecting ${what}: running ${JSON.stringify(command)}`);
     checkStop();
     const run = await runShell(command, {
       combined: false,
@@ -72,8 +74,14 @@ async function info(request: InfoRequest): Promise<InfoResponse> {
       stoppable: true,
     });
     checkStop();
-    detect.push({ command, exit_code: run.exitCode, output: run.stdout, stderr: run.stderr });
+    results.push({ command, exit_code: run.exitCode, output: run.stdout, stderr: run.stderr });
   }
+  return results;
+}
+
+async function info(request: InfoRequest): Promise<InfoResponse> {
+  const groups = await detect(request.detect_groups, "groups");
+  const vars = await detect(request.detect_vars, "facts");
   const owner = processOwner(loadUserDb());
   return {
     type: "info_response",
@@ -82,7 +90,9 @@ async function info(request: InfoRequest): Promise<InfoResponse> {
     arch: process.arch,
     node_version: process.versions.node,
     ...owner,
-    detect_groups: detect,
+    detect_groups: groups,
+    detect_vars: vars,
+    facts: readFacts(),
   };
 }
 

@@ -103,6 +103,8 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         type: "info_request",
         version: integer(o.version, "info_request.version", 0, 2 ** 32 - 1),
         detect_groups: strings(o.detect_groups, "info_request.detect_groups"),
+        detect_vars:
+          o.detect_vars === undefined ? [] : strings(o.detect_vars, "info_request.detect_vars"),
         log_level: logLevel(o.log_level, "info_request.log_level"),
       };
       return request;

@@ -48,6 +48,11 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
     out.push(prefix + line);
   };
 
+  if (host.skipped) {
+    // Never started (SPEC 4 --max-fail): nothing else to say about it.
+    add(`skipped, ${escape(host.error ?? "not started")}`);
+    return out;
+  }
   // A host that failed before its groups were known (connecting, detecting) has none to name.
   if (opts.verbose === true && host.groups.length > 0) {
     add(`groups: ${host.groups.map(quote).join(", ")}`);
@@ -167,24 +172,28 @@ function outputLines(output: string): string[] {
   return out;
 }
 
-/** "3 host(s): 1 changed, 1 unchanged, 1 failed"; a failed host counts only as failed. */
+/** "3 host(s): 1 changed, 1 unchanged, 1 failed"; a failed host counts only as failed; hosts
+ * that a rollout in batches never started are added as ", 2 skipped". */
 export function summaryLine(result: SyncResult): string {
   let changed = 0;
   let unchanged = 0;
   let failed = 0;
+  let skipped = 0;
   for (const h of result.hosts) {
-    if (!h.ok) failed++;
+    if (h.skipped) skipped++;
+    else if (!h.ok) failed++;
     else if (hostChanged(h)) changed++;
     else unchanged++;
   }
   const mark = result.dryRun ? " (dry-run)" : "";
-  return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${mark}`;
+  const notStarted = skipped > 0 ? `, ${skipped} skipped` : "";
+  return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${notStarted}${mark}`;
 }
 
 /** One host's part of the human report, each line ending with a newline: what `safcm sync`
  * writes when that host has finished; "" for a host with nothing to show (or skipped). */
 export function hostText(host: HostResult, opts: HostLinesOptions): string {
-  if (host.skipped) return "";
+  if (host.notTarget === true) return "";
   const lines = hostLines(host, opts);
   return lines.length === 0 ? "" : lines.join("\n") + "\n";
 }

@@ -10,8 +10,11 @@ export interface JsonReport {
 export interface JsonHost {
   name: string;
   ok: boolean;
-  /** One sentence when the host failed. */
+  /** One sentence when the host failed (or, when skipped, why it never started). */
   error: string | null;
+  /** Never started: a rollout in batches (--batch) stopped before its batch because more
+   * hosts had failed than --max-fail allows; `ok` is then false. */
+  skipped: boolean;
   /** All groups of the host, sorted; detected ones start with "detected_". */
   groups: string[];
   /** Only what changed (or would change). */

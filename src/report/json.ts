@@ -25,6 +25,7 @@ function host(h: HostResult): JsonHost {
     name: h.name,
     ok: h.ok,
     error: h.error,
+    skipped: h.skipped,
     groups: h.groups,
     runtime: h.runtime ?? null,
     files: h.files.map(file),

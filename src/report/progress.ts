@@ -1,5 +1,5 @@
 // The progress of a long sync on a terminal: one line "[3/10 hosts, 1 failed]"
-// rewritten in place. This is the only part of report/ that writes, and only
+// ("[batch 2/4: 3/10 hosts, 1 failed]" in a rollout in batches) rewritten in place. This is the only part of report/ that writes, and only
 // to the stream it is given.
 
 const CLEAR_LINE = "\r\x1b[2K";
@@ -15,9 +15,16 @@ export class Progress {
     this.tty = stream.isTTY === true;
   }
 
-  update(done: number, total: number, failed: number): void {
+  /** `batch`: the running batch (from 1) and how many there are, in a rollout in batches. */
+  update(
+    done: number,
+    total: number,
+    failed: number,
+    batch: { index: number; count: number } | null = null,
+  ): void {
     if (!this.tty) return;
-    this.last = `[${done}/${total} hosts${failed > 0 ? `, ${failed} failed` : ""}]`;
+    const where = batch === null ? "" : `batch ${batch.index}/${batch.count}: `;
+    this.last = `[${where}${done}/${total} hosts${failed > 0 ? `, ${failed} failed` : ""}]`;
     this.draw();
   }
 

@@ -6,6 +6,7 @@ import type { Config } from "../config/load.ts";
 import { redactor, secretValues } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../assemble/host-config.ts";
+import { BUILT_IN_FACTS, factValues } from "../assemble/context.ts";
 import { HostError, type Stage } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";
@@ -16,7 +17,7 @@ import type { RuntimeInfo, Transport } from "../transport/transport.ts";
 import { runtimePackageOnce } from "../runtime/cache.ts";
 import { Connection, type RuntimeSource } from "./connection.ts";
 import { redactResult } from "./redact.ts";
-import { applyResponse, contentFor, detectedGroups, expect } from "./replies.ts";
+import { applyResponse, contentFor, detectedGroups, detectedVars, expect } from "./replies.ts";
 import type { HostResult } from "./result.ts";
 
 export interface SyncOptions {
@@ -168,15 +169,17 @@ async function connect(s: Session): Promise<void> {
   if (reuse !== null) s.log("verbose", reuse);
 }
 
-/** Asks for the host's facts and runs the detect_groups commands (SPEC 3.4). */
+/** Asks for the host's facts and runs the detect_groups and detect_vars commands (SPEC 3.4). */
 async function info(s: Session): Promise<void> {
   const connection = open(s);
   const commands = s.config.global.detect_groups;
+  const varCommands = s.config.global.detect_vars;
   const info = expect(
     await connection.request({
       type: "info_request",
       version: PROTOCOL_VERSION,
       detect_groups: commands,
+      detect_vars: varCommands,
       log_level: s.options.logLevel ?? "info",
     }),
     "info_response",
@@ -184,13 +187,12 @@ async function info(s: Session): Promise<void> {
   if (info.version !== PROTOCOL_VERSION) {
     throw new HostError(`helper speaks protocol ${info.version}, expected ${PROTOCOL_VERSION}`);
   }
-  s.facts = {
-    detected: detectedGroups(commands, info.detect_groups),
-    uid: info.uid,
-    gid: info.gid,
-  };
+  const detected = detectedGroups(commands, info.detect_groups);
+  const facts = factValues(info.facts, detectedVars(varCommands, info.detect_vars, BUILT_IN_FACTS));
+  s.facts = { detected, uid: info.uid, gid: info.gid, facts };
   s.result.runtime = connection.runtime;
   s.log("verbose", `host runs ${info.os}/${info.arch}; ${describeRuntime(connection.runtime)}`);
+  s.log("debug", `facts: ${JSON.stringify(facts)}`);
 }
 
 /** The host's groups (detected ones included) and its configuration to send. */
@@ -200,7 +202,7 @@ async function build(s: Session): Promise<"done" | void> {
   if (s.options.isTarget !== undefined && !s.options.isTarget(s.result.groups)) {
     // Named through a group whose members depend on detected groups, and not a member.
     s.log("verbose", "not one of the named hosts or groups after detecting its groups: skipped");
-    s.result.skipped = true;
+    s.result.notTarget = true;
     await connection.close();
     s.connection = null;
     return "done";

@@ -3,6 +3,7 @@
 
 import type { BuiltHost } from "../assemble/host-config.ts";
 import { DETECTED_PREFIX, isDetectedGroup } from "../config/names.ts";
+import { VAR_NAME } from "../config/vars.ts";
 import { HostError } from "../errors.ts";
 import type { ContentMessage, DetectResult, SyncResponse } from "../protocol/messages.ts";
 import type { Reply } from "./connection.ts";
@@ -18,19 +19,27 @@ export function expect<T extends Reply["type"]>(
   return reply as Extract<Reply, { type: T }>;
 }
 
-/** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
-export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
+/** The results of detect_groups or detect_vars commands (`key`), checked against the commands
+ * sent; a failed command is the host's error, with its output. */
+function detectResults(key: string, commands: string[], results: DetectResult[]): DetectResult[] {
   if (results.length !== commands.length || results.some((r, i) => r.command !== commands[i])) {
-    throw new HostError("protocol error: detect_groups results do not match the commands sent");
+    throw new HostError(`protocol error: ${key} results do not match the commands sent`);
   }
-  const groups = new Set<string>();
   for (const r of results) {
     if (r.exit_code !== 0) {
       const output = (r.output + r.stderr).trim();
       throw new HostError(
-        `detect_groups command "${r.command}" failed with exit status ${r.exit_code}${output === "" ? "" : `: ${output}`}`,
+        `${key} command "${r.command}" failed with exit status ${r.exit_code}${output === "" ? "" : `: ${output}`}`,
       );
     }
+  }
+  return results;
+}
+
+/** SPEC 3.4: every non-empty line, trimmed and lower-cased, is a group detected_<line>. */
+export function detectedGroups(commands: string[], results: DetectResult[]): string[] {
+  const groups = new Set<string>();
+  for (const r of detectResults("detect_groups", commands, results)) {
     for (const raw of r.output.split("\n")) {
       const line = raw.trim().toLowerCase();
       if (line === "") continue;
@@ -43,6 +52,41 @@ export function detectedGroups(commands: string[], results: DetectResult[]): str
     }
   }
   return [...groups].sort();
+}
+
+/** How much of a bad detect_vars line an error shows. */
+const SHOWN_LINE = 200;
+
+/**
+ * SPEC 3.4: every non-empty line of a detect_vars command, without surrounding white space, is
+ * `name=value` (name as a vars.yaml name; the value is the rest of the line, possibly empty),
+ * and adds facts.<name>. A malformed line, a name given twice (by one command or two) and a
+ * built-in fact's name (`builtIn`) are errors that show the line (escaped by the report).
+ */
+export function detectedVars(
+  commands: string[],
+  results: DetectResult[],
+  builtIn: readonly string[],
+): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const r of detectResults("detect_vars", commands, results)) {
+    for (const raw of r.output.split("\n")) {
+      const line = raw.trim();
+      if (line === "") continue;
+      const shown = line.length > SHOWN_LINE ? `${line.slice(0, SHOWN_LINE)}...` : line;
+      const eq = line.indexOf("=");
+      const name = eq < 0 ? "" : line.slice(0, eq);
+      const bad = (why: string) =>
+        new HostError(`detect_vars command "${r.command}" printed ${why}: "${shown}"`);
+      if (!VAR_NAME.test(name)) {
+        throw bad("a line that is not name=value (a name of a-z, 0-9 and _, not starting with a digit)");
+      }
+      if (builtIn.includes(name)) throw bad(`the built-in fact "${name}"`);
+      if (vars.has(name)) throw bad(`the fact "${name}" a second time`);
+      vars.set(name, line.slice(eq + 1));
+    }
+  }
+  return vars;
 }
 
 /** The Content message for a ContentRequest: only regular files that were sent, each once. */

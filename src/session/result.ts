@@ -42,7 +42,10 @@ export interface HostResult {
   commands: CommandResult[];
   /** Which Node.js ran the helper (null or absent: the helper never started). */
   runtime?: RuntimeInfo | null;
-  /** Not one of the targets after all (known only after detecting its groups): nothing was synced. */
+  /** Not one of the targets after all (known only after detecting its groups): nothing was
+   * synced, and the host is left out of the reports. */
+  notTarget?: boolean;
+  /** Never started: a rollout in batches stopped before its batch (SPEC 4 --max-fail). */
   skipped: boolean;
 }
 

@@ -61,6 +61,14 @@ export const cases: Case[] = [
     phrase: "must be a list",
   },
   {
+    name: "config.yaml: detect_vars not a list",
+    tree: { "config.yaml": "detect_vars:\n  php: php -v\n" },
+    file: "config.yaml",
+    line: 2,
+    code: "wrong-type",
+    phrase: "must be a list",
+  },
+  {
     name: "config.yaml: group_order names an unknown group",
     notShape: "a reference to groups.yaml",
     tree: { "config.yaml": "group_order:\n  - detected_x\n  - webservers\n" },

@@ -92,7 +92,7 @@ test("load collects several problems from several files", () => {
 test("load reads a valid configuration", () => {
   const dir = configDir({
     "config.yaml":
-      "dry_run: true\nlog_level: debug\ndetect_groups: [uname -s]\ngroup_order: [detected_linux, web]\nssh_config: ssh_config\nssh_user: ops\nsudo: true\nruntime: host\nssh_persist: 0\nignore: ['*.bak']\n",
+      "dry_run: true\nlog_level: debug\ndetect_groups: [uname -s]\ndetect_vars: [echo a=1]\ngroup_order: [detected_linux, web]\nssh_config: ssh_config\nssh_user: ops\nsudo: true\nruntime: host\nssh_persist: 0\nignore: ['*.bak']\n",
     "hosts.yaml":
       "- name: web1.example.org\n  ssh_user: admin\n- name: image\n  connection: local\n  root: images/x\n  node: /usr/bin/nodejs\n  sudo: false\n  runtime: bundled\n",
     "groups.yaml": "web:\n  - web1.example.org\n",
@@ -115,6 +115,7 @@ test("load reads a valid configuration", () => {
     dry_run: true,
     log_level: "debug",
     detect_groups: ["uname -s"],
+    detect_vars: ["echo a=1"],
     group_order: ["detected_linux", "web"],
     ssh_config: path.join(dir, "ssh_config"),
     ssh_user: "ops",

@@ -33,6 +33,17 @@ const ALL_NAMES = [
 ];
 const LEVELS = ["error", "info", "verbose", "debug", "debug2"];
 const COMMANDS = ["sync", "check", "fixperms", "version", "help", "completion", "runtime"];
+const SYNC_OPTIONS = [
+  "--dry-run",
+  "--no-dry-run",
+  "--dir",
+  "--log-level",
+  "--jobs",
+  "--batch",
+  "--max-fail",
+  "--json",
+  "--color",
+];
 
 /** PATH with this clone's bin/ first, so the scripts call this safcm. */
 const env = { ...process.env, PATH: `${join(REPO, "bin")}:${process.env.PATH}` };
@@ -96,6 +107,16 @@ describe("completion in a real bash, without the bash-completion package", () =>
     ["help topics", ["safcm", "help", "s"], ["sync"]],
     ["runtime architectures", ["safcm", "runtime", "fetch", ""], ["x64", "arm64"]],
     ["nothing after -j", ["safcm", "sync", "-j", ""], []],
+    ["rollout options", ["safcm", "sync", "--"], SYNC_OPTIONS],
+    ["--batch by prefix", ["safcm", "sync", "--b"], ["--batch"]],
+    ["--max-fail by prefix", ["safcm", "sync", "--batch", "2", "--m"], ["--max-fail"]],
+    ["nothing after --batch", ["safcm", "sync", "--batch", ""], []],
+    ["nothing after --max-fail", ["safcm", "sync", "--batch", "2", "--max-fail", ""], []],
+    [
+      "hosts after --batch N",
+      ["safcm", "sync", "-C", conf, "--batch", "2", "web"],
+      ["web1", "web2", "webservers"],
+    ],
   ];
   for (const [name, words, expected] of cases) {
     test(name, async () => {
@@ -146,6 +167,8 @@ describe("completion in real fish and zsh", () => {
       "--log-level=debug2",
     ]);
     assert.deepEqual(complete("safcm com"), ["completion"]);
+    assert.deepEqual(complete("safcm sync --ba"), ["--batch"]);
+    assert.deepEqual(complete("safcm sync --batch 2 --max"), ["--max-fail"]);
     assert.deepEqual(complete(`safcm check -C ${join(dir, "confs")}`), [
       `${join(dir, "confs-a")}/`,
       `${join(dir, "confs-b")}/`,
@@ -196,6 +219,12 @@ describe("completion in real fish and zsh", () => {
       assert.equal(complete(`safcm sync -C ${conf} webs`), `safcm sync -C ${conf} webservers`, how);
       assert.equal(complete("safcm sync --log-level=ve"), "safcm sync --log-level=verbose", how);
       assert.equal(complete("safcm chec"), "safcm check", how);
+      assert.equal(complete("safcm sync --bat"), "safcm sync --batch", how);
+      assert.equal(
+        complete("safcm sync --batch 2 --max-f"),
+        "safcm sync --batch 2 --max-fail",
+        how,
+      );
     }
   });
 });

@@ -90,3 +90,74 @@ for (const [name, message, expected] of bad) {
     );
   });
 }
+
+// SPEC 3.4: the facts come from an untrusted host and end up in its templates; only the exact
+// shape passes.
+const facts = {
+  hostname: "web1",
+  os: "linux",
+  arch: "x64",
+  kernel: "6.1.0-18-amd64",
+  os_id: "debian",
+  os_version_id: "12",
+  os_codename: "bookworm",
+  os_like: "",
+  ipv4: ["192.0.2.10"],
+  ipv6: ["2001:db8::10", "fe80::1"],
+  cpus: 4,
+  memory_mib: 7961,
+};
+const infoResponse = {
+  type: "info_response",
+  version: 1,
+  os: "debian",
+  arch: "x64",
+  node_version: "20.0.0",
+  uid: 0,
+  gid: 0,
+  user: "root",
+  group: "root",
+  detect_groups: [],
+  detect_vars: [{ command: "echo a=1", exit_code: 0, output: "a=1\n", stderr: "" }],
+  facts,
+};
+
+test("an info response with facts and detect_vars results passes unchanged", () => {
+  assert.deepEqual(validateResponse(infoResponse, 0), infoResponse);
+});
+
+const badFacts: [string, Record<string, unknown>, RegExp][] = [
+  ["an extra fact", { ...facts, secret: "x" }, /facts: unexpected field "secret"/],
+  ["a missing fact", { ...facts, cpus: undefined }, /facts: missing field "cpus"|facts\.cpus/],
+  ["a control character", { ...facts, os_id: "debian\x1b[2J" }, /facts\.os_id: .*control/],
+  ["a C1 control character", { ...facts, hostname: "web\x9b1" }, /facts\.hostname: .*control/],
+  ["a huge string", { ...facts, kernel: "x".repeat(5000) }, /facts\.kernel: string longer/],
+  ["a number as a string", { ...facts, os_version_id: 12 }, /facts\.os_version_id: not a string/],
+  ["an address that is none", { ...facts, ipv4: ["192.0.2.300"] }, /facts\.ipv4\[0\]: not an IPv4/],
+  [
+    "an IPv4 address among IPv6",
+    { ...facts, ipv6: ["192.0.2.1"] },
+    /facts\.ipv6\[0\]: not an IPv6/,
+  ],
+  ["a list of too many", { ...facts, ipv4: Array(5000).fill("192.0.2.1") }, /more than 4096/],
+  ["no CPU", { ...facts, cpus: 0 }, /facts\.cpus: not an integer/],
+  ["a fractional memory size", { ...facts, memory_mib: 1.5 }, /facts\.memory_mib/],
+  ["facts not an object", { ...facts, ipv4: "192.0.2.1" }, /facts\.ipv4: not an array/],
+];
+for (const [name, bad, expected] of badFacts) {
+  test(`rejects facts with ${name}`, () => {
+    const message = { ...infoResponse, facts: JSON.parse(JSON.stringify(bad)) as unknown };
+    assert.throws(
+      () => validateResponse(message, 0),
+      (err: unknown) => err instanceof ValidationError && expected.test(err.message),
+    );
+  });
+}
+
+test("rejects an info response without facts or detect_vars results", () => {
+  for (const key of ["facts", "detect_vars"]) {
+    const message: Record<string, unknown> = { ...infoResponse };
+    delete message[key];
+    assert.throws(() => validateResponse(message, 0), new RegExp(`missing field "${key}"`));
+  }
+});

@@ -152,6 +152,25 @@ test("summary counts: failed wins over changed", () => {
   );
 });
 
+test("a host never started by a rollout in batches: one line with the reason, counted as skipped", () => {
+  const skipped = host({
+    name: "web3",
+    ok: false,
+    error: "not started: 1 host(s) failed and --max-fail allows 0",
+    skipped: true,
+  });
+  for (const verbose of [false, true]) {
+    assert.deepEqual(hostLines(skipped, { dryRun: false, color: false, verbose }), [
+      "[web3] skipped, not started: 1 host(s) failed and --max-fail allows 0",
+    ]);
+  }
+  const failed = host({ name: "web2", ok: false, error: "boom" });
+  assert.equal(
+    summaryLine({ dryRun: false, hosts: [host(), failed, skipped] }),
+    "3 host(s): 0 changed, 1 unchanged, 1 failed, 1 skipped",
+  );
+});
+
 test("the whole report: hosts in order, then the summary", () => {
   const result: SyncResult = {
     dryRun: true,
@@ -163,14 +182,14 @@ test("the whole report: hosts in order, then the summary", () => {
   );
 });
 
-test("a host's part as the CLI streams it: its lines with newlines; nothing when skipped", () => {
+test("a host's part as the CLI streams it: its lines with newlines; nothing when not a target after all", () => {
   const opts = { dryRun: false, color: false, verbose: true };
   const h = host({ name: "a", packages: ["htop"] });
   assert.equal(
     hostText(h, opts),
     '[a] groups: "all", "web1"\n[a] installed 1 package(s):\n[a] "htop"\n',
   );
-  assert.equal(hostText({ ...h, skipped: true }, opts), "");
+  assert.equal(hostText({ ...h, notTarget: true }, opts), "");
   assert.equal(hostText(host(), { ...opts, verbose: false }), "");
 });
 

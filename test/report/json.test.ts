@@ -24,6 +24,7 @@ test("the shape of SPEC 7.2", () => {
       host({ name: "db1", ok: false, error: "connection refused", stage: "connect", groups: [] }),
     ],
   };
+  // (a host never started by a rollout in batches: see the next test)
   const root = { type: "file", mode: "0644", user: "root", uid: 0, group: "root", gid: 0 };
   assert.deepEqual(JSON.parse(jsonReport(result)), {
     dry_run: false,
@@ -32,6 +33,7 @@ test("the shape of SPEC 7.2", () => {
         name: "web1",
         ok: true,
         error: null,
+        skipped: false,
         groups: ["all", "detected_linux", "web1", "webservers"],
         runtime: { kind: "bundled", version: "24.22.3", uploaded: true },
         files: [
@@ -64,6 +66,7 @@ test("the shape of SPEC 7.2", () => {
         name: "db1",
         ok: false,
         error: "connection refused",
+        skipped: false,
         groups: [],
         runtime: null,
         files: [],
@@ -73,6 +76,20 @@ test("the shape of SPEC 7.2", () => {
       },
     ],
   });
+});
+
+test("a host that a rollout in batches never started is skipped, not ok, with the reason", () => {
+  const result: SyncResult = {
+    dryRun: false,
+    hosts: [
+      host({ name: "web3", ok: false, error: "not started: 1 host(s) failed", skipped: true }),
+    ],
+  };
+  const parsed = JSON.parse(jsonReport(result)) as { hosts: Record<string, unknown>[] };
+  assert.deepEqual(
+    [parsed.hosts[0].ok, parsed.hosts[0].skipped, parsed.hosts[0].error],
+    [false, true, "not started: 1 host(s) failed"],
+  );
 });
 
 test("dry-run commands have null exit_code and output", () => {

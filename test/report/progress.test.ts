@@ -35,6 +35,17 @@ test("progress on a terminal: one line rewritten in place", () => {
   ]);
 });
 
+test("a rollout in batches shows the running batch", () => {
+  const { stream, written } = fakeStream(true);
+  const p = new Progress(stream);
+  p.update(0, 10, 0, { index: 1, count: 4 });
+  p.update(3, 10, 1, { index: 2, count: 4 });
+  assert.deepEqual(written, [
+    "\r\x1b[2K[batch 1/4: 0/10 hosts]",
+    "\r\x1b[2K[batch 2/4: 3/10 hosts, 1 failed]",
+  ]);
+});
+
 test("no progress output without a terminal; lines still go out", () => {
   const { stream, written } = fakeStream(false);
   const p = new Progress(stream);

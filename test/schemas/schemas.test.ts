@@ -56,6 +56,7 @@ const everything: Tree = {
     "dry_run: false",
     "log_level: verbose",
     "detect_groups: ['. /etc/os-release && echo $ID']",
+    "detect_vars: ['echo php_version=8.2']",
     "group_order: [web, detected_debian]",
     "ssh_config: ssh_config",
     "ssh_user: admin",
@@ -136,6 +137,18 @@ test("the real --json report matches report.schema.json", async () => {
     );
     assert.ok(report.hosts[0]?.files.some((f) => f.path === "/etc/motd"));
   }
+  // A rollout in batches: "bad" (first in sorted order) fails, h1 is never started.
+  const r = await safcm(["sync", "-C", join(dir, "conf"), "--json", "--batch", "1", "all"]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as JsonReport;
+  assert.ok(check(report), JSON.stringify(check.errors));
+  assert.deepEqual(
+    report.hosts.map((h) => [h.name, h.ok, h.skipped]),
+    [
+      ["bad", false, false],
+      ["h1", false, true],
+    ],
+  );
 });
 
 test("the schemas use the loader's own grammars and defaults", () => {
@@ -154,6 +167,7 @@ test("the schemas use the loader's own grammars and defaults", () => {
     "dry_run",
     "log_level",
     "detect_groups",
+    "detect_vars",
     "group_order",
     "ssh_persist",
     "ignore",

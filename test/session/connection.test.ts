@@ -59,7 +59,10 @@ const hang = () => new Promise(() => setInterval(() => {}, 1 << 30));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const info = (user) => ({
   type: "info_response", version: 1, os: "debian", arch: "x64", node_version: "20.0.0",
-  uid: 0, gid: 0, user, group: "root", detect_groups: [],
+  uid: 0, gid: 0, user, group: "root", detect_groups: [], detect_vars: [],
+  facts: { hostname: "h", os: "linux", arch: "x64", kernel: "6.1.0", os_id: "debian",
+    os_version_id: "12", os_codename: "bookworm", os_like: "", ipv4: [], ipv6: [], cpus: 1,
+    memory_mib: 512 },
 });
 const log = (text) => frame({ type: "log", level: "info", text });
 
@@ -168,6 +171,7 @@ const INFO: InfoRequest = {
   type: "info_request",
   version: 1,
   detect_groups: [],
+  detect_vars: [],
   log_level: "info",
 };
 
