@@ -166,6 +166,33 @@ describe("secrets through the real CLI", { concurrency: true }, () => {
     });
   });
 
+  test("the local helper, its commands, triggers and detect_groups never see the workstation's environment", async () => {
+    // SPEC 3.5: with connection: local they start with a clean environment, as over ssh.
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const out = (what: string) => join(dir, `env-${what}`);
+    const f = fixture({
+      "config.yaml": `detect_groups:\n  - ${yq(`env > ${out("detect")}`)}\n`,
+      "web/triggers.yaml": `/etc/app.conf:\n  - ${yq(`env > ${out("trigger")}`)}\n`,
+      "web/commands.yaml": `- ${yq(`env > ${out("command")}`)}\n`,
+    });
+    const r = await safcm(["sync", "-C", f.conf, "h1"], {
+      env: { ...env, LC_TIME: "C.UTF-8", WORKSTATION_ONLY: "workstation-value-J4r6" },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const what of ["detect", "trigger", "command"]) {
+      const text = readFileSync(out(what), "utf8");
+      for (const hidden of [ENV_SECRET, "SAFCM_TEST_TOKEN", "workstation-value-J4r6"]) {
+        assert.ok(!text.includes(hidden), `${what} sees ${hidden}:\n${text}`);
+      }
+      const names = text.split("\n").map((line) => line.split("=")[0]);
+      // What a login would set is there; the locale passes as ssh's SendEnv passes it.
+      for (const name of ["PATH", "HOME", "USER", "LOGNAME", "LC_TIME"]) {
+        assert.ok(names.includes(name), `${what} lacks ${name}:\n${text}`);
+      }
+    }
+  });
+
   test("a failing command whose output holds a secret fails the host without showing it", async () => {
     const f = fixture({
       "web/commands.yaml": `- ${yq('cat "$SAFCM_ROOT/etc/app.conf"; exit 7')}\n`,
