@@ -10,35 +10,43 @@ import { memberGroups } from "../config/groups.ts";
 import { ALL, isDetectedGroup } from "../config/names.ts";
 import { dependsOnDetection } from "../config/targets.ts";
 import { resolvedValue } from "../config/vars.ts";
-import type { VarValue } from "../config/vars.ts";
+import type { RawValue, VarValue } from "../config/vars.ts";
 import { winnerOf } from "./merge.ts";
 import type { Priority } from "./merge.ts";
-import type { TemplateContext } from "./templates.ts";
+import { watchedVars } from "./secret-reads.ts";
+import { SECRET_READS, type TemplateContext } from "./templates.ts";
 
 interface VarCandidate {
   group: string;
+  /** As written: a secret stays a reference, so that templates' reads of it can be seen. */
+  raw: RawValue;
   value: VarValue;
   pos: Position;
 }
 
 /**
  * The host's variables: for each name the value of the group with the highest
- * priority; the same value from several groups is no conflict. `dirs` are the
+ * priority, secrets unresolved; the same value from several groups is no conflict. `dirs` are the
  * host's group directories. A conflict is an error even where no template
  * uses the variable.
  * @throws HostError for a conflict.
  */
-export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record<string, VarValue> {
+export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record<string, RawValue> {
   const candidates = new Map<string, VarCandidate[]>();
   for (const dir of dirs) {
     for (const [name, v] of dir.vars) {
-      const c: VarCandidate = { group: dir.name, value: resolvedValue(v.value), pos: v.pos };
+      const c: VarCandidate = {
+        group: dir.name,
+        raw: v.value,
+        value: resolvedValue(v.value),
+        pos: v.pos,
+      };
       const list = candidates.get(name);
       if (list === undefined) candidates.set(name, [c]);
       else list.push(c);
     }
   }
-  const entries: [string, VarValue][] = [];
+  const entries: [string, RawValue][] = [];
   for (const [name, list] of candidates) {
     const winner = winnerOf(
       priority,
@@ -46,7 +54,7 @@ export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record
       (a, b) => isDeepStrictEqual(a.value, b.value),
       (a, b) => varConflict(name, a, b),
     );
-    entries.push([name, winner.value]);
+    entries.push([name, winner.raw]);
   }
   // fromEntries: a variable named __proto__ stays an own property.
   return Object.fromEntries(entries);
@@ -104,16 +112,23 @@ export function groupsObject(known: Record<string, boolean>): Record<string, boo
   });
 }
 
-/** The whole context of one host's templates. */
+/** The whole context of one host's templates; its variables note reads of a secret (SPEC 5.1). */
 export function templateContext(
   config: Config,
   host: string,
   hostGroups: readonly string[],
   detected: readonly string[],
-  vars: Record<string, VarValue>,
+  vars: Record<string, RawValue>,
 ): TemplateContext {
   const groups: Record<string, boolean> = {};
   const member = new Set(hostGroups);
   for (const g of [...config.knownGroups, ...detected]) groups[g] = member.has(g);
-  return { host, groups: groupsObject(groups), vars, members: members(config) };
+  const reads = { read: false };
+  return {
+    host,
+    groups: groupsObject(groups),
+    vars: watchedVars(vars, reads),
+    members: members(config),
+    [SECRET_READS]: reads,
+  };
 }
