@@ -27,13 +27,13 @@ export function watchedVars(
 ): Record<string, VarValue> {
   const views = new WeakMap<object, object>();
 
-  /** The value of `raw` as a template reads it from its parent. */
-  const read = (raw: RawValue): VarValue => {
+  /** The value a template reads: `resolved` (from the view's target), noted or wrapped. */
+  const read = (raw: RawValue, resolved: unknown): unknown => {
     if (raw instanceof Secret) {
       reads.read = true;
-      return raw.resolved();
+      return resolved;
     }
-    return typeof raw === "object" && holdsSecret(raw) ? view(raw) : resolvedValue(raw);
+    return typeof raw === "object" && holdsSecret(raw) ? view(raw) : resolved;
   };
 
   const view = (raw: RawValue[] | { [key: string]: RawValue }): VarValue => {
@@ -46,12 +46,16 @@ export function watchedVars(
       typeof key === "string" && Object.hasOwn(raw, key);
     const child = (key: string): RawValue => (raw as Record<string, RawValue>)[key];
     const proxy = new Proxy(target, {
-      get: (t, key, receiver): unknown =>
-        own(key) ? read(child(key)) : Reflect.get(t, key, receiver),
+      get: (t, key, receiver): unknown => {
+        const value: unknown = Reflect.get(t, key, receiver);
+        return own(key) ? read(child(key), value) : value;
+      },
       getOwnPropertyDescriptor: (t, key) => {
         const desc = Reflect.getOwnPropertyDescriptor(t, key);
         // Object.entries, JSON.stringify and LiquidJS's own-property check come here.
-        if (desc !== undefined && "value" in desc && own(key)) desc.value = read(child(key));
+        if (desc !== undefined && "value" in desc && own(key)) {
+          desc.value = read(child(key), desc.value);
+        }
         return desc;
       },
     });
