@@ -170,10 +170,12 @@ export const SOCKET_NAME_LENGTH = 40;
  * changed User, Port or HostName (ssh_config or hosts.yaml) never finds the
  * old master. A host reached through ProxyJump or ProxyCommand has the route
  * hashed in too (OpenSSH 9.2's %C leaves it out, later ones add only the
- * ProxyJump host): the same address behind two bastions is two hosts. Null
- * where ssh's answer lacks a part.
+ * ProxyJump host): the same address behind two bastions is two hosts. So is
+ * `alias`, the name as given (ssh -G prints a ProxyCommand's %n unexpanded,
+ * and such a command may pick the machine by it). Null where ssh's answer
+ * lacks a part.
  */
-export function socketName(settings: SshSettings): string | null {
+export function socketName(settings: SshSettings, alias: string): string | null {
   const user = settings.get("user");
   const target = settings.get("hostname");
   const port = settings.get("port");
@@ -183,7 +185,7 @@ export function socketName(settings: SshSettings): string | null {
   const jump = settings.get("proxyjump") ?? "none";
   const command = settings.get("proxycommand") ?? "none";
   if (jump === "none" && command === "none") return c;
-  return createHash("sha1").update(`${c}\0${jump}\0${command}`).digest("hex");
+  return createHash("sha1").update(`${c}\0${jump}\0${command}\0${alias}`).digest("hex");
 }
 
 /** Whether a master's socket exists (its master then serves the next connection). */

@@ -99,7 +99,7 @@ export class SshTransport implements Transport {
     }
     // ssh expands %, ~ and ${...} in a ControlPath; the directory's own characters stay.
     if (dir.includes("$")) return `connection reuse off: ${dir} contains "$"`;
-    const name = this.settings === null ? null : socketName(this.settings);
+    const name = this.settings === null ? null : socketName(this.settings, this.host.name);
     const scan = scanConfig(this.host.sshConfig);
     if (scan.proxy && name === null) {
       return "connection reuse off: ssh -G did not say how ssh reaches this host";

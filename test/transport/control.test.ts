@@ -65,7 +65,7 @@ test("without a proxy the name is OpenSSH's own %C: user, host name, port", asyn
   ]) {
     const settings = await resolveHost(h);
     assert.ok(settings);
-    const name = socketName(settings);
+    const name = socketName(settings, h.name);
     assert.equal(name, opensshC(h), `${h.name} ${h.sshUser ?? ""}`);
     names.add(name ?? "");
   }
@@ -76,12 +76,20 @@ test("a proxy is part of the name: the same address behind a bastion is another 
   const config = join(tmp.dir, "config-proxy");
   writeFileSync(config, CONFIG);
   const name = async (n: string) =>
-    socketName((await resolveHost(host(n, config))) ?? new Map<string, string>());
+    socketName((await resolveHost(host(n, config))) ?? new Map<string, string>(), n);
   const plain = await name("plain");
   const jumped = await name("jumped");
   const commanded = await name("commanded");
   assert.equal(new Set([plain, jumped, commanded]).size, 3);
   assert.match(jumped ?? "", /^[0-9a-f]{40}$/);
+  // A ProxyCommand may pick the machine by the name as given (%n, which ssh -G leaves as
+  // it is): two names with the same command are two masters.
+  const settings = await resolveHost(host("commanded", config));
+  assert.ok(settings);
+  assert.notEqual(socketName(settings, "commanded"), socketName(settings, "other"));
+  const direct = await resolveHost(host("plain", config));
+  assert.ok(direct);
+  assert.equal(socketName(direct, "plain"), socketName(direct, "alias-of-plain"));
 });
 
 test("the configuration scan sees Control* and proxies, in included files, not in comments", () => {
