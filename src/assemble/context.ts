@@ -10,36 +10,44 @@ import { memberGroups } from "../config/groups.ts";
 import { ALL, isDetectedGroup } from "../config/names.ts";
 import { dependsOnDetection } from "../config/targets.ts";
 import { VAR_NAME, resolvedValue } from "../config/vars.ts";
-import type { VarValue } from "../config/vars.ts";
+import type { RawValue, VarValue } from "../config/vars.ts";
 import type { Facts } from "../protocol/messages.ts";
 import { winnerOf } from "./merge.ts";
 import type { Priority } from "./merge.ts";
-import type { FactValues, TemplateContext } from "./templates.ts";
+import { watchedVars } from "./secret-reads.ts";
+import { SECRET_READS, type FactValues, type TemplateContext } from "./templates.ts";
 
 interface VarCandidate {
   group: string;
+  /** As written: a secret stays a reference, so that templates' reads of it can be seen. */
+  raw: RawValue;
   value: VarValue;
   pos: Position;
 }
 
 /**
  * The host's variables: for each name the value of the group with the highest
- * priority; the same value from several groups is no conflict. `dirs` are the
+ * priority, secrets unresolved; the same value from several groups is no conflict. `dirs` are the
  * host's group directories. A conflict is an error even where no template
  * uses the variable.
  * @throws HostError for a conflict.
  */
-export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record<string, VarValue> {
+export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record<string, RawValue> {
   const candidates = new Map<string, VarCandidate[]>();
   for (const dir of dirs) {
     for (const [name, v] of dir.vars) {
-      const c: VarCandidate = { group: dir.name, value: resolvedValue(v.value), pos: v.pos };
+      const c: VarCandidate = {
+        group: dir.name,
+        raw: v.value,
+        value: resolvedValue(v.value),
+        pos: v.pos,
+      };
       const list = candidates.get(name);
       if (list === undefined) candidates.set(name, [c]);
       else list.push(c);
     }
   }
-  const entries: [string, VarValue][] = [];
+  const entries: [string, RawValue][] = [];
   for (const [name, list] of candidates) {
     const winner = winnerOf(
       priority,
@@ -47,7 +55,7 @@ export function mergeVars(priority: Priority, dirs: readonly GroupDir[]): Record
       (a, b) => isDeepStrictEqual(a.value, b.value),
       (a, b) => varConflict(name, a, b),
     );
-    entries.push([name, winner.value]);
+    entries.push([name, winner.raw]);
   }
   // fromEntries: a variable named __proto__ stays an own property.
   return Object.fromEntries(entries);
@@ -168,23 +176,26 @@ export function placeholderFacts(host: string, detectVars: boolean): FactValues 
   });
 }
 
-/** The whole context of one host's templates; `facts` null: placeholders (safcm check). */
+/** The whole context of one host's templates; `facts` null: placeholders (safcm check). Its
+ * variables note reads of a secret (SPEC 5.1). */
 export function templateContext(
   config: Config,
   host: string,
   hostGroups: readonly string[],
   detected: readonly string[],
-  vars: Record<string, VarValue>,
+  vars: Record<string, RawValue>,
   facts: FactValues | null = null,
 ): TemplateContext {
   const groups: Record<string, boolean> = {};
   const member = new Set(hostGroups);
   for (const g of [...config.knownGroups, ...detected]) groups[g] = member.has(g);
+  const reads = { read: false };
   return {
     host,
     groups: groupsObject(groups),
-    vars,
+    vars: watchedVars(vars, reads),
     members: members(config),
     facts: facts ?? placeholderFacts(host, config.global.detect_vars.length > 0),
+    [SECRET_READS]: reads,
   };
 }

@@ -45,6 +45,9 @@ export interface BuiltHost extends Pick<
   origins: Origin[];
   /** New content per path: file bytes, or the symlink's target bytes. */
   content: Map<string, Buffer>;
+  /** Paths whose template read a secret variable, by any path (SPEC 5.1: the diff is withheld,
+   * whatever the content looks like: a filter can hide a secret from a substring search). */
+  secretTemplates: ReadonlySet<string>;
   /** Secret values (vars.yaml `!env`/`!command`, SPEC 3.5) this host's build may contain: never
    * reported, logged or shown in a diff (a file whose old or new content holds one has its diff
    * withheld, `diff_hidden: "secret"`). Every secret resolved in this run, not only the host's
@@ -80,9 +83,13 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
   const secrets = secretValues(config);
   const redact = redactor(secrets);
   let context: TemplateContext | undefined;
+  /** Rendered content of templates that read a secret. */
+  const readSecret = new WeakSet<Buffer>();
   const render = (template: Template, group: string): Buffer => {
     context ??= templateContext(config, host.name, groups, facts.detected, vars, facts.facts);
-    return renderTemplate(template, group, context, redact);
+    const rendered = renderTemplate(template, group, context, redact);
+    if (rendered.readSecret) readSecret.add(rendered.content);
+    return rendered.content;
   };
 
   const packages = unique(dirs.flatMap((d) => d.packages));
@@ -107,8 +114,19 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     packages,
     services,
     commands: dirs.flatMap((d) => d.commands),
+    // Only a build that rendered a template can hold one (a shared build renders none).
+    secretTemplates: context === undefined ? NONE : secretTemplates(entries.content, readSecret),
     secrets,
   };
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The paths whose winning content a template rendered while reading a secret. */
+function secretTemplates(content: Map<string, Buffer>, readSecret: WeakSet<Buffer>): Set<string> {
+  const paths = new Set<string>();
+  for (const [path, c] of content) if (readSecret.has(c)) paths.add(path);
+  return paths;
 }
 
 /** The part of a build that hosts with the same group directories and owner share. */

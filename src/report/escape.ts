@@ -6,17 +6,18 @@
 
 import { isUtf8 } from "node:buffer";
 
-// Without the `u` flag the pattern works on UTF-16 code units, so a lone
-// surrogate (possible in JSON from the host) can be matched like any other
-// character. Each alternative looks at most one unit around it: linear time.
-const UNSAFE =
-  // eslint-disable-next-line no-control-regex
-  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// Every control character (Cc) but `\n` and `\t`, every format character
+// (Cf: bidi overrides and isolates, zero-width spaces and joiners, the soft
+// hyphen, U+FEFF, the astral tag characters ...), the line and paragraph
+// separators U+2028/U+2029 (Zl, Zp) and every lone surrogate (Cs: possible in
+// JSON from the host). Property escapes follow the Unicode version of the
+// running Node.js, so a new format character is covered without a change here.
+// With the `u` flag a surrogate pair is one code point and never matches; each
+// match is one code point: linear time.
+const UNSAFE = /(?![\t\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 // quote() also escapes line breaks, tabs, `"` and `\`, so a quoted name is one
 // unambiguous token on one line.
-const UNSAFE_QUOTED =
-  // eslint-disable-next-line no-control-regex
-  /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"\\]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE_QUOTED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}"\\]/gu;
 
 /** `\x00` ... `\xff`, for C0/C1 controls and invalid bytes. */
 const HEX = Array.from({ length: 256 }, (_, b) => `\\x${b.toString(16).padStart(2, "0")}`);
@@ -32,14 +33,17 @@ const NAMED: Record<string, string> = {
 function visible(c: string): string {
   const named = NAMED[c];
   if (named !== undefined) return named;
-  const code = c.charCodeAt(0);
-  return code <= 0xff ? HEX[code] : `\\u${code.toString(16).padStart(4, "0")}`;
+  const code = c.codePointAt(0) ?? 0;
+  if (code < 0xa0) return HEX[code]; // C0, DEL, C1
+  if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, "0")}`;
+  return `\\u{${code.toString(16)}}`;
 }
 
 /**
- * Makes text from a managed host safe to print: C0 controls (but `\n` and
- * `\t`), `\r`, DEL, C1 controls, bidi overrides/isolates and lone surrogates
- * are shown as escapes, e.g. `\x1b`, `\r`, `\x9b`, `\u202e`, `\ud800`.
+ * Makes text from a managed host safe to print (SPEC 7.1): C0 controls (but
+ * `\n` and `\t`), `\r`, DEL, C1 controls, every format character, U+2028,
+ * U+2029 and lone surrogates are shown as escapes, e.g. `\x1b`, `\r`, `\x9b`,
+ * `\u202e`, `\u200b`, `\u2028`, `\u{e0001}`, `\ud800`.
  * Backslashes stay as they are.
  */
 export function escape(text: string): string {

@@ -1,8 +1,9 @@
 // The JSON report (SPEC 7.2). Strings from the host keep their value: JSON
 // escaping makes them safe. JSON.stringify escapes C0 controls and lone
 // surrogates itself; DEL, the C1 controls (U+009B is an 8-bit CSI), the line
-// separators and the bidi overrides it leaves raw, so they are escaped here
-// too: the report can be read on a terminal, and parses to the same values.
+// separators and the format characters (bidi overrides, zero-width ones, tags)
+// it leaves raw, so they are escaped here too: the report can be read on a
+// terminal, and parses to the same values.
 
 import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
@@ -15,10 +16,18 @@ export function jsonReport(result: SyncResult): string {
   const report: JsonReport = { dry_run: result.dryRun, hosts: result.hosts.map(host) };
   const text = JSON.stringify(report, null, 2);
   // Only inside strings can these characters occur, and \uXXXX means the same there.
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
+  return text.replace(UNSAFE, unicodeEscape) + "\n";
 }
 
-const UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0 controls never stand raw in JSON.stringify output but its own newlines.
+const UNSAFE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** `\uXXXX`, one per UTF-16 unit (an astral tag character becomes a pair). */
+function unicodeEscape(c: string): string {
+  let out = "";
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return out;
+}
 
 function host(h: HostResult): JsonHost {
   return {

@@ -8,7 +8,7 @@ import type { HostConfig } from "../config/types.ts";
 import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../assemble/host-config.ts";
 import { BUILT_IN_FACTS, factValues } from "../assemble/context.ts";
 import { HostError, type Stage } from "../errors.ts";
-import { PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { LOG_LEVELS, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import type { LogLevel } from "../protocol/messages.ts";
 import { helperBundle } from "../transport/bootstrap.ts";
 import { LocalTransport } from "../transport/local.ts";
@@ -157,7 +157,8 @@ async function connect(s: Session): Promise<void> {
   if (s.aborted()) throw interrupted("connect");
   s.log("verbose", `connecting (${s.host.connection})`);
   const transport = transportFor(s.config, s.host);
-  await transport.prepare();
+  const verbose = LOG_LEVELS.indexOf(s.options.logLevel ?? "info") >= LOG_LEVELS.indexOf("verbose");
+  await transport.prepare(verbose);
   s.connection = new Connection(
     transport,
     helperBundle(),

@@ -153,8 +153,10 @@ export function applyResponse(
     };
     // The one place that decides whether a diff is withheld (SPEC 5.1): a withheld diff's
     // contents are dropped here, so no report path can print them.
+    // From what this side declared, not from the host's new.mode (SPEC 5.1).
     file.diffHidden = diffHidden(
       { ...file, newContent: built.content.get(change.path) ?? null },
+      { mode: entry.mode, readSecret: built.secretTemplates.has(change.path) },
       built.secrets,
     );
     if (file.diffHidden !== null) {

@@ -3,7 +3,8 @@ import type { RuntimeInfo } from "../transport/transport.ts";
 import type { CommandResult, FileChange, ServiceChange } from "../protocol/messages.ts";
 
 /** Why a changed file's diff is not shown (SPEC 5.1): its old or new mode withholds read
- * permission from others, or its old or new content contains a secret value; null: shown. */
+ * permission from others, or its old or new content contains a secret value or its template
+ * read one; null: shown. */
 export type DiffHidden = "mode" | "secret" | null;
 
 // Internal types are camelCase; the wire (src/protocol/messages.ts) and the JSON report
@@ -61,13 +62,27 @@ export type DiffSides = Pick<
   "created" | "contentChanged" | "old" | "new" | "oldContent" | "newContent"
 >;
 
+/** What the workstation declared for a changed file: the host's report cannot change it. */
+export interface Declared {
+  /** The mode the configuration gives the entry (permissions.yaml or the default). */
+  mode: number;
+  /** Its template read a secret variable, by any path (assemble/secret-reads.ts). */
+  readSecret: boolean;
+}
+
 /**
  * SPEC 5.1: whether the diff of a changed file is withheld, and why: "mode" when its old or
  * new mode withholds read permission from others (/etc/shadow, keys), "secret" when its old
- * or new content contains a secret value, "mode" when both apply; null when nothing is
- * withheld (no diff at all, e.g. a new file, also means null).
+ * or new content contains a secret value or its template read a secret variable, "mode" when
+ * both apply; null when nothing is withheld (no diff at all, e.g. a new file, also means
+ * null). The new mode is the declared one: a host that reports a readable mode for a file
+ * declared private does not get its diff shown (the host's word can only withhold more).
  */
-export function diffHidden(f: DiffSides, secrets: readonly string[]): DiffHidden {
+export function diffHidden(
+  f: DiffSides,
+  declared: Declared,
+  secrets: readonly string[],
+): DiffHidden {
   const hasDiff =
     !f.created &&
     f.contentChanged &&
@@ -75,7 +90,11 @@ export function diffHidden(f: DiffSides, secrets: readonly string[]): DiffHidden
     hasContent(f.old.type) &&
     hasContent(f.new.type);
   if (!hasDiff || f.old === null) return null;
-  if ((f.old.mode & 0o004) === 0 || (f.new.mode & 0o004) === 0) return "mode";
+  const unreadable = (mode: number) => (mode & 0o004) === 0;
+  if (unreadable(f.old.mode) || unreadable(declared.mode) || unreadable(f.new.mode)) {
+    return "mode";
+  }
+  if (declared.readSecret) return "secret";
   for (const secret of secrets) {
     if (secret === "") continue; // would match everything, and shows nothing
     if (f.oldContent?.includes(secret) === true || f.newContent?.includes(secret) === true) {

@@ -6,12 +6,16 @@
 // directory owned by the user with no group or other permission, or reuse is
 // off for the run (whoever can reach a control socket can run commands on the
 // host as the login user). A user's own ControlMaster/ControlPath settings
-// always win: then safcm adds nothing.
+// always win: then safcm adds nothing. A master serves only the effective
+// destination it was opened for (socketName): ssh computes that itself from
+// the ControlPath `<dir>/%C`, without a process of ours; `ssh -G` is asked
+// only where the configuration mentions Control* or a proxy, or -l verbose
+// wants to say which master serves the host.
 
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { TransportHost } from "./transport.ts";
 
@@ -40,27 +44,43 @@ export function privateControlDir(dir: string): string | null {
   return null;
 }
 
-const CONTROL = /^\s*control(master|path|persist)\b/im;
+// A keyword at the start of a line (comments start with #), as ssh_config(5) writes it.
+const KEYWORD = /^\s*(control(?:master|path|persist)|proxy(?:jump|command))\b/gim;
 const INCLUDE = /^\s*include\s+(.+)$/gim;
 
-/** Whether an OpenSSH configuration file, or one it includes, mentions Control* at all. */
-function mentionsControl(file: string, base: string, depth = 0): boolean {
+/** What the ssh configuration files mention, for any host. */
+interface ConfigScan {
+  /** ControlMaster, ControlPath or ControlPersist: the user may manage masters. */
+  control: boolean;
+  /** ProxyJump or ProxyCommand: a route that OpenSSH's %C does not (fully) include. */
+  proxy: boolean;
+}
+
+/** Adds what `file`, and every file it includes, mentions to `scan`. */
+function scanFile(file: string, base: string, scan: ConfigScan, depth = 0): void {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    return false;
+    return;
   }
-  if (CONTROL.test(text)) return true;
-  if (depth > 8) return true; // an include loop: let ssh -G decide
+  for (const m of text.matchAll(KEYWORD)) {
+    if (m[1].toLowerCase().startsWith("control")) scan.control = true;
+    else scan.proxy = true;
+  }
+  if (depth > 8) {
+    // an include loop: let ssh -G decide
+    scan.control = true;
+    scan.proxy = true;
+    return;
+  }
   for (const m of text.matchAll(INCLUDE)) {
     for (const pattern of m[1].trim().split(/\s+/)) {
       const path = pattern.replace(/^~(?=\/)/, homedir());
       const full = path.startsWith("/") ? path : join(base, path);
-      if (expand(full).some((f) => mentionsControl(f, base, depth + 1))) return true;
+      for (const f of expand(full)) scanFile(f, base, scan, depth + 1);
     }
   }
-  return false;
 }
 
 /** A glob in the last component only (what Include lines use in practice); others as they are. */
@@ -86,31 +106,33 @@ function expand(pattern: string): string[] {
   }
 }
 
-const scanned = new Map<string, boolean>();
+const scanned = new Map<string, ConfigScan>();
 
-/** Whether the user's ssh configuration (or the -F file) may set Control* for some host; once per run. */
-function configMayControl(sshConfig: string | null): boolean {
+/** What the user's ssh configuration (or the -F file) may set for some host; read once per run. */
+export function scanConfig(sshConfig: string | null): ConfigScan {
   const key = sshConfig ?? "";
-  let result = scanned.get(key);
-  if (result === undefined) {
-    result =
-      sshConfig !== null
-        ? mentionsControl(sshConfig, join(homedir(), ".ssh"))
-        : mentionsControl(join(homedir(), ".ssh/config"), join(homedir(), ".ssh")) ||
-          mentionsControl("/etc/ssh/ssh_config", "/etc/ssh");
-    scanned.set(key, result);
+  let scan = scanned.get(key);
+  if (scan === undefined) {
+    scan = { control: false, proxy: false };
+    if (sshConfig !== null) scanFile(sshConfig, join(homedir(), ".ssh"), scan);
+    else {
+      scanFile(join(homedir(), ".ssh/config"), join(homedir(), ".ssh"), scan);
+      scanFile("/etc/ssh/ssh_config", "/etc/ssh", scan);
+    }
+    scanned.set(key, scan);
   }
-  return result;
+  return scan;
 }
 
+/** The effective settings of a host as `ssh -G` prints them (keys lower-case, first value). */
+export type SshSettings = Map<string, string>;
+
 /**
- * Whether ssh's effective configuration for this host has its own
- * ControlMaster or ControlPath. Reading the configuration files is enough when
- * none of them mentions Control* (the usual case: no extra process); else
- * `ssh -G` says, one small process per host, run in parallel with the others.
+ * Asks `ssh -G` how ssh resolves the host (one small process: only where the
+ * configuration mentions Control* or a proxy, or where -l verbose asks which
+ * master serves the host); null when ssh cannot tell.
  */
-export async function userControlsHost(host: TransportHost): Promise<boolean> {
-  if (!configMayControl(host.sshConfig)) return false;
+export async function resolveHost(host: TransportHost): Promise<SshSettings | null> {
   const args = ["-G"];
   if (host.sshConfig !== null) args.push("-F", host.sshConfig);
   if (host.sshUser !== null) args.push("-l", host.sshUser);
@@ -118,27 +140,52 @@ export async function userControlsHost(host: TransportHost): Promise<boolean> {
   const out = await new Promise<string | null>((resolve) => {
     execFile("ssh", args, { encoding: "utf8" }, (err, stdout) => resolve(err ? null : stdout));
   });
-  if (out === null) return true; // cannot tell: add nothing
-  const value = (key: string) =>
-    new RegExp(`^${key} (.*)$`, "m").exec(out)?.[1].trim().toLowerCase() ?? null;
-  const master = value("controlmaster");
-  const path = value("controlpath");
+  if (out === null) return null;
+  const settings: SshSettings = new Map();
+  for (const line of out.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space <= 0) continue;
+    const key = line.slice(0, space).toLowerCase();
+    if (!settings.has(key)) settings.set(key, line.slice(space + 1).trim());
+  }
+  return settings;
+}
+
+/** Whether the user's effective configuration for the host has its own ControlMaster or ControlPath. */
+export function userControls(settings: SshSettings): boolean {
+  const master = settings.get("controlmaster")?.toLowerCase() ?? null;
+  const path = settings.get("controlpath")?.toLowerCase() ?? null;
   return (
     (master !== null && master !== "false" && master !== "no") || (path !== null && path !== "none")
   );
 }
 
+/** Length of a control socket's name: OpenSSH's %C, a SHA-1 in hex. */
+export const SOCKET_NAME_LENGTH = 40;
+
 /**
- * The control socket of a host: a name derived from everything that selects
- * the connection (configuration file, login user, host), short enough for the
- * 108-byte limit of a unix socket path.
+ * The name of a host's control socket, keyed by the effective destination as
+ * ssh resolves it (SPEC 3.1): OpenSSH's %C, the SHA-1 of the local host name,
+ * the host name after HostName, the port and the remote user, so that a
+ * changed User, Port or HostName (ssh_config or hosts.yaml) never finds the
+ * old master. A host reached through ProxyJump or ProxyCommand has the route
+ * hashed in too (OpenSSH 9.2's %C leaves it out, later ones add only the
+ * ProxyJump host): the same address behind two bastions is two hosts. So is
+ * `alias`, the name as given (ssh -G prints a ProxyCommand's %n unexpanded,
+ * and such a command may pick the machine by it). Null where ssh's answer
+ * lacks a part.
  */
-export function controlSocket(dir: string, host: TransportHost): string {
-  const id = createHash("sha256")
-    .update(`${host.sshConfig ?? ""}\0${host.sshUser ?? ""}\0${host.name}`)
-    .digest("hex")
-    .slice(0, 32);
-  return join(dir, id);
+export function socketName(settings: SshSettings, alias: string): string | null {
+  const user = settings.get("user");
+  const target = settings.get("hostname");
+  const port = settings.get("port");
+  if (user === undefined || target === undefined || port === undefined) return null;
+  // %C: SHA-1 of %l%h%p%r, %l being gethostname() (os.hostname()).
+  const c = createHash("sha1").update(`${hostname()}${target}${port}${user}`).digest("hex");
+  const jump = settings.get("proxyjump") ?? "none";
+  const command = settings.get("proxycommand") ?? "none";
+  if (jump === "none" && command === "none") return c;
+  return createHash("sha1").update(`${c}\0${jump}\0${command}\0${alias}`).digest("hex");
 }
 
 /** Whether a master's socket exists (its master then serves the next connection). */

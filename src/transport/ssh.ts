@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { join } from "node:path";
 import {
   EXIT_NODE_TOO_OLD,
   nodeTooOld,
@@ -9,10 +10,14 @@ import {
 } from "./bootstrap.ts";
 import {
   controlDir,
-  controlSocket,
   masterRunning,
   privateControlDir,
-  userControlsHost,
+  resolveHost,
+  scanConfig,
+  socketName,
+  SOCKET_NAME_LENGTH,
+  userControls,
+  type SshSettings,
 } from "./control.ts";
 import type { HelperProcess, Transport, TransportHost } from "./transport.ts";
 
@@ -32,8 +37,10 @@ function checkedDir(dir: string): string | null {
 /** `connection: ssh`: the system's ssh, so the user's configuration, agent and known_hosts apply. */
 export class SshTransport implements Transport {
   private reuseNote: string | null = null;
-  /** The user's ssh configuration sets ControlMaster/ControlPath for this host (see prepare). */
-  private userControls = false;
+  /** How ssh resolves this host (`ssh -G`), where prepare asked (else null). */
+  private settings: SshSettings | null = null;
+  /** ssh could not tell how it resolves the host: add nothing to what it does. */
+  private unresolved = false;
 
   constructor(readonly host: TransportHost) {}
 
@@ -52,8 +59,22 @@ export class SshTransport implements Transport {
     });
   }
 
-  async prepare(): Promise<void> {
-    this.userControls = await userControlsHost(this.host);
+  /**
+   * Asks `ssh -G` about the host only where its answer is needed: the
+   * configuration mentions Control* (the user's own masters win) or a proxy
+   * (which the control socket's name must include), or `describeReuse` (-l
+   * verbose) wants to say whether an earlier master serves this sync. Else no
+   * process: ssh itself expands the ControlPath's %C (SPEC 3.1).
+   */
+  async prepare(describeReuse = false): Promise<void> {
+    const scan = scanConfig(this.host.sshConfig);
+    const persist = this.host.sshPersist > 0;
+    if (scan.control || (persist && (scan.proxy || describeReuse))) {
+      this.settings = await resolveHost(this.host);
+      // Unknown with Control* in the configuration: add nothing. Unknown with a proxy: a
+      // name without the route could reach the wrong host, so no reuse either.
+      this.unresolved = this.settings === null && (scan.control || scan.proxy);
+    }
   }
 
   reuse(): string | null {
@@ -63,28 +84,41 @@ export class SshTransport implements Transport {
   /** Adds the options of connection reuse (control.ts) to args; says what it did. */
   private controlOptions(args: string[]): string {
     const persist = this.host.sshPersist;
-    if (this.userControls) {
+    if (this.settings !== null && userControls(this.settings)) {
       return "connection reuse as your ssh configuration says (it sets ControlMaster or ControlPath)";
     }
     if (persist === 0) return "connection reuse off (ssh_persist: 0)";
+    if (this.unresolved) {
+      return "connection reuse off: ssh -G could not tell how ssh reaches this host";
+    }
     const dir = controlDir();
     const problem = checkedDir(dir);
     if (problem !== null) return `connection reuse off: ${problem}`;
-    const socket = controlSocket(dir, this.host);
     // ssh adds a temporary suffix of 17 characters; a unix socket path has at most 107.
-    if (socket.length > MAX_SOCKET_PATH) {
-      return `connection reuse off: the control socket path ${socket} is too long for a unix socket`;
+    if (dir.length + 1 + SOCKET_NAME_LENGTH > MAX_SOCKET_PATH) {
+      return `connection reuse off: the control socket directory ${dir} is too long for a unix socket`;
     }
-    const reused = masterRunning(socket);
+    // ssh expands %, ~ and ${...} in a ControlPath; the directory's own characters stay.
+    if (dir.includes("$")) return `connection reuse off: ${dir} contains "$"`;
+    const name = this.settings === null ? null : socketName(this.settings, this.host.name);
+    const scan = scanConfig(this.host.sshConfig);
+    if (scan.proxy && name === null) {
+      return "connection reuse off: ssh -G did not say how ssh reaches this host";
+    }
+    // Keyed by the effective destination (SPEC 3.1): where the configuration names no
+    // proxy, %C, which ssh computes itself; else the name socketName computed from ssh -G.
+    const controlPath = `${dir.replaceAll("%", "%%")}/${scan.proxy ? name : "%C"}`;
     args.push(
       "-o",
       "ControlMaster=auto",
       "-o",
-      `ControlPath=${socket.replaceAll("%", "%%")}`,
+      `ControlPath=${controlPath}`,
       "-o",
       `ControlPersist=${persist}s`,
     );
-    return reused
+    if (name === null) return `connection reuse on (${dir}/%C)`;
+    const socket = join(dir, name);
+    return masterRunning(socket)
       ? `reusing the ssh connection an earlier sync left open (${socket})`
       : `new ssh connection; it stays open ${persist} s after this sync for the next one (${socket})`;
   }

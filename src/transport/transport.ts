@@ -34,8 +34,9 @@ export type HelperProcess = ChildProcessByStdio<Writable, Readable, Readable>;
  */
 export interface Transport {
   readonly host: TransportHost;
-  /** Work before start() that may wait (e.g. asking ssh about the configuration). */
-  prepare(): Promise<void>;
+  /** Work before start() that may wait (e.g. asking ssh about the configuration);
+   * `describeReuse`: reuse() will be shown (-l verbose), so it should say exactly. */
+  prepare(describeReuse?: boolean): Promise<void>;
   start(helperLength: number): HelperProcess;
   /** What start() did about connection reuse, for -l verbose (null: nothing to say). */
   reuse(): string | null;

@@ -3,8 +3,9 @@
 // files/, so nothing of this machine is touched but the test package).
 //
 // The package, safcm-test-pkg, is built here with dpkg-deb and served from a
-// flat file repository. apt finds it through APT_CONFIG, set for the safcm
-// process only (the helper inherits the environment): a configuration file
+// flat file repository. apt finds it through APT_CONFIG, set by an `apt-get`
+// wrapper first in the PATH of the safcm process (the local helper keeps PATH
+// but no other variable of the workstation, SPEC 3.5): a configuration file
 // that points the source list, the lists and the cache to temporary
 // directories, so the system's apt configuration is neither read for sources
 // nor changed. The helper runs `apt-get update` itself before installing.
@@ -16,7 +17,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { requireProgramsForFile } from "../helpers/programs.ts";
+import { requireProgram, requireProgramsForFile } from "../helpers/programs.ts";
 import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 const PKG = "safcm-test-pkg";
@@ -190,7 +191,15 @@ describe(
       const repo = join(dir, "repo");
       mkdirSync(repo);
       buildRepository(dir, repo);
-      env = { APT_CONFIG: aptConfig(join(dir, "apt"), repo) };
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      const aptGet = requireProgram("apt-get", "apt");
+      writeFileSync(
+        join(bin, "apt-get"),
+        `#!/bin/sh\nAPT_CONFIG='${aptConfig(join(dir, "apt"), repo)}' exec '${aptGet}' "$@"\n`,
+        { mode: 0o755 },
+      );
+      env = { PATH: `${bin}:${process.env.PATH ?? ""}` };
     });
     after(() => {
       cleanUp();

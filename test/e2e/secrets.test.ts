@@ -166,6 +166,84 @@ describe("secrets through the real CLI", { concurrency: true }, () => {
     });
   });
 
+  test("a file whose template read a secret through a filter is reported without its diff", async () => {
+    // SPEC 5.1: base64_encode, json (a quote in the value) and url_encode turn the secret
+    // into text that no substring search finds; the template's read of it decides.
+    const f = fixture({
+      "web/files/etc/b64": "{{ vars.token | base64_encode }}\n",
+      "web/files/etc/json": '{"token": {{ vars.token | json }}}\n',
+      "web/files/etc/url":
+        "{% assign t = vars.token %}{% for i in (1..2) %}{{ t | url_encode }}{% endfor %}\n",
+      "web/files/etc/port": "{{ vars.port }} {{ vars.token | size }}\n",
+      "web/templates.yaml": "- /etc/app.conf\n- /etc/b64\n- /etc/json\n- /etc/url\n- /etc/port\n",
+    });
+    const before = 'old"secret/ä+1';
+    const after = 'new"secret/ü+22';
+    const first = await safcm(["sync", "-C", f.conf, "h1"], { env: { SAFCM_TEST_TOKEN: before } });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const encodings = (s: string) => [
+      Buffer.from(s).toString("base64"),
+      JSON.stringify(s),
+      encodeURIComponent(s),
+      encodeURIComponent(s).replaceAll("%20", "+"),
+    ];
+    const newEnv = { SAFCM_TEST_TOKEN: after };
+    const human = await safcm(["sync", "-C", f.conf, "-n", "-l", "debug2", "h1"], { env: newEnv });
+    assert.equal(human.code, 0, human.stderr);
+    for (const shown of [...encodings(before), ...encodings(after)]) {
+      assert.ok(!(human.stdout + human.stderr).includes(shown), `${shown}:\n${human.stdout}`);
+    }
+    for (const path of ["b64", "json", "url", "port"]) {
+      assert.match(
+        human.stdout,
+        new RegExp(`"/etc/${path}": content\n {3}\\(diff withheld: contains a secret\\)`),
+      );
+    }
+    const json = await safcm(["sync", "-C", f.conf, "--json", "h1"], { env: newEnv });
+    assert.equal(json.code, 0, json.stderr);
+    for (const shown of [...encodings(before), ...encodings(after)]) {
+      assert.ok(!(json.stdout + json.stderr).includes(shown), `${shown}:\n${json.stdout}`);
+    }
+    const report = JSON.parse(json.stdout) as {
+      hosts: { files: { path: string; diff: string | null; diff_hidden: string | null }[] }[];
+    };
+    assert.deepEqual(
+      report.hosts[0]?.files.map((x) => [x.path, x.diff, x.diff_hidden]),
+      ["/etc/app.conf", "/etc/b64", "/etc/json", "/etc/port", "/etc/url"].map((p) => [
+        p,
+        null,
+        "secret",
+      ]),
+    );
+  });
+
+  test("the local helper, its commands, triggers and detect_groups never see the workstation's environment", async () => {
+    // SPEC 3.5: with connection: local they start with a clean environment, as over ssh.
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const out = (what: string) => join(dir, `env-${what}`);
+    const f = fixture({
+      "config.yaml": `detect_groups:\n  - ${yq(`env > ${out("detect")}`)}\n`,
+      "web/triggers.yaml": `/etc/app.conf:\n  - ${yq(`env > ${out("trigger")}`)}\n`,
+      "web/commands.yaml": `- ${yq(`env > ${out("command")}`)}\n`,
+    });
+    const r = await safcm(["sync", "-C", f.conf, "h1"], {
+      env: { ...env, LC_TIME: "C.UTF-8", WORKSTATION_ONLY: "workstation-value-J4r6" },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const what of ["detect", "trigger", "command"]) {
+      const text = readFileSync(out(what), "utf8");
+      for (const hidden of [ENV_SECRET, "SAFCM_TEST_TOKEN", "workstation-value-J4r6"]) {
+        assert.ok(!text.includes(hidden), `${what} sees ${hidden}:\n${text}`);
+      }
+      const names = text.split("\n").map((line) => line.split("=")[0]);
+      // What a login would set is there; the locale passes as ssh's SendEnv passes it.
+      for (const name of ["PATH", "HOME", "USER", "LOGNAME", "LC_TIME"]) {
+        assert.ok(names.includes(name), `${what} lacks ${name}:\n${text}`);
+      }
+    }
+  });
+
   test("a failing command whose output holds a secret fails the host without showing it", async () => {
     const f = fixture({
       "web/commands.yaml": `- ${yq('cat "$SAFCM_ROOT/etc/app.conf"; exit 7')}\n`,

@@ -1,5 +1,6 @@
 // Connection reuse (SPEC 3.1 ssh_persist) against the test sshd: an OpenSSH
-// master left open after a sync serves the next one; ssh_persist: 0 leaves
+// master left open after a sync serves the next one, and only for the same
+// effective destination (user, host name, port, route); ssh_persist: 0 leaves
 // none; a user's own ControlPath wins; a control directory others could use
 // turns reuse off.
 
@@ -14,20 +15,47 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { loginUser, loginUsersConfig, startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
 let sshd: Sshd;
 const tmp = tempDir();
 /** Directories that may hold control sockets of masters this file started. */
 const socketDirs: string[] = [];
+/** An unprivileged user who can log in to the test sshd with the same key. */
+const USER = `safcm-cp${process.pid % 10000}`;
+let removeUser = (): void => undefined;
+/** A second port of the same sshd. */
+let port2 = 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+    server.on("error", reject);
+  });
+}
 
 before(async () => {
-  sshd = await startSshd(["c1", "c2", "c3", "c4", "c5"]);
+  port2 = await freePort();
+  sshd = await startSshd(
+    ["c1", "c2", "c3", "c4", "c5", "c6", "c7"],
+    `Port ${port2}\n${loginUsersConfig([USER])}`,
+  );
+  removeUser = loginUser(sshd, USER);
+  // The second port is the same server: its host key is known there too.
+  const known = join(sshd.dir, "known_hosts");
+  const key = readFileSync(join(sshd.dir, "host_ed25519.pub"), "utf8");
+  appendFileSync(known, `[127.0.0.1]:${port2} ${key}`);
 });
 
 after(async () => {
@@ -38,6 +66,7 @@ after(async () => {
     }
   }
   await sshd.stop();
+  removeUser();
   tmp.cleanup();
 });
 
@@ -150,5 +179,78 @@ describe("connection reuse", () => {
       assert.deepEqual(sockets(f.controlDir), [], "no socket where others can reach it");
       assert.equal(readFileSync(join(f.root, "etc/motd"), "utf8"), "one\n");
     }
+  });
+
+  test("a changed User or Port in ssh_config, or ssh_user in hosts.yaml, never reuses the old master", async () => {
+    // The helper says who it runs as and which server port it reached.
+    const config = join(tmp.dir, "ssh_config-destination");
+    const base = readFileSync(sshd.config, "utf8");
+    writeFileSync(config, base);
+    // Masters outlive a slow run of this test (the after hook closes them).
+    const f = fixture("c6", "ssh_persist: 600\n", config);
+    rmSync(join(f.conf, "all/files"), { recursive: true }); // USER may not write below root
+    writeFileSync(
+      join(f.conf, "all/commands.yaml"),
+      `- ${JSON.stringify('echo "who=$(id -un) port=${SSH_CONNECTION##* }"')}\n`,
+    );
+    const who = (r: { stdout: string }) => /> who=(\S+) port=(\d+)/.exec(r.stdout)?.slice(1);
+    const first = await f.run();
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.deepEqual(who(first), ["root", String(sshd.port)]);
+    assert.match(first.stderr, /\[c6\] verbose: new ssh connection/);
+
+    // User root -> USER in the file named by ssh_config: (only for c6).
+    const c6 = (text: string) =>
+      text.replace(/(Host c6\n(?: {2}.*\n)*?) {2}User root\n/, `$1  User ${USER}\n`);
+    writeFileSync(config, c6(base));
+    const asUser = await f.run();
+    assert.equal(asUser.code, 0, asUser.stdout + asUser.stderr);
+    assert.doesNotMatch(asUser.stderr, /reusing/);
+    assert.deepEqual(who(asUser), [USER, String(sshd.port)], "the helper runs as the new user");
+    const again = await f.run();
+    assert.match(again.stderr, /\[c6\] verbose: reusing the ssh connection/);
+    assert.deepEqual(who(again), [USER, String(sshd.port)]);
+
+    // The Port: the same server, another port.
+    writeFileSync(
+      config,
+      c6(base).replace(`Port ${sshd.port}\n  User ${USER}`, `Port ${port2}\n  User ${USER}`),
+    );
+    const otherPort = await f.run();
+    assert.equal(otherPort.code, 0, otherPort.stdout + otherPort.stderr);
+    assert.doesNotMatch(otherPort.stderr, /reusing/);
+    assert.deepEqual(who(otherPort), [USER, String(port2)]);
+
+    // ssh_user in hosts.yaml wins over the file's User: back to root.
+    writeFileSync(join(f.conf, "hosts.yaml"), `- name: c6\n  root: ${f.root}\n  ssh_user: root\n`);
+    const hostsUser = await f.run();
+    assert.equal(hostsUser.code, 0, hostsUser.stdout + hostsUser.stderr);
+    assert.doesNotMatch(hostsUser.stderr, /reusing/);
+    assert.deepEqual(who(hostsUser), ["root", String(port2)]);
+  });
+
+  test("the same address behind another route (ProxyJump) is another master", async () => {
+    const config = join(tmp.dir, "ssh_config-jump");
+    // c7 and its twin reach the same user, address and port; the twin through c1.
+    const base = readFileSync(sshd.config, "utf8");
+    const c7 = /Host c7\n(?: {2}.*\n)*/.exec(base)?.[0] ?? "";
+    assert.notEqual(c7, "");
+    writeFileSync(config, base + c7.replace("Host c7", "Host c7jump") + "  ProxyJump c1\n");
+    const direct = fixture("c7", "ssh_persist: 600\n", config);
+    const first = await direct.run();
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stderr, /\[c7\] verbose: new ssh connection/);
+    const jumped = fixture("c7jump", "ssh_persist: 600\n", config);
+    // Both fixtures share one control directory here, as one user's syncs do.
+    const run = () =>
+      safcm(["sync", "-C", jumped.conf, "-l", "verbose", "c7jump"], {
+        env: { XDG_RUNTIME_DIR: direct.runtimeDir },
+      });
+    const viaJump = await run();
+    assert.equal(viaJump.code, 0, viaJump.stdout + viaJump.stderr);
+    assert.match(viaJump.stderr, /\[c7jump\] verbose: new ssh connection/);
+    assert.equal(sockets(direct.controlDir).length, 2);
+    const again = await run();
+    assert.match(again.stderr, /\[c7jump\] verbose: reusing the ssh connection/);
   });
 });

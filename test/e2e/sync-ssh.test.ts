@@ -106,6 +106,13 @@ function fixture(
   return { conf, roots, run: (...args) => safcm(["sync", "-C", conf, ...args]) };
 }
 
+/**
+ * A connection of its own: these aliases reach the same user, address and port as h1, so a
+ * master another test left open would serve them (ssh_persist keys masters by the
+ * destination, SPEC 3.1) and they would never authenticate or check the host key.
+ */
+const FRESH = { "config.yaml": "ssh_persist: 0\n" };
+
 describe("sync over ssh", { concurrency: true }, () => {
   test("first sync, no-op sync and dry-run", async () => {
     const f = fixture(["h1"], {
@@ -168,14 +175,14 @@ describe("sync over ssh", { concurrency: true }, () => {
   });
 
   test("refused authentication is a clear error for that host", async () => {
-    const f = fixture(["wrongkey"], { "all/files/x": "x\n" });
+    const f = fixture(["wrongkey"], { "all/files/x": "x\n", ...FRESH });
     const r = await f.run("wrongkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[wrongkey\] error: ssh failed: .*Permission denied/);
   });
 
   test("a changed host key is refused with ssh's own words", async () => {
-    const f = fixture(["changedkey"], { "all/files/x": "x\n" });
+    const f = fixture(["changedkey"], { "all/files/x": "x\n", ...FRESH });
     const r = await f.run("changedkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[changedkey\] error: ssh failed: Host key verification failed/);
@@ -205,7 +212,7 @@ describe("sync over ssh", { concurrency: true }, () => {
   });
 
   test("an unknown host key says to run ssh <host> once", async () => {
-    const f = fixture(["unknownkey"], { "all/files/x": "x\n" });
+    const f = fixture(["unknownkey"], { "all/files/x": "x\n", ...FRESH });
     const r = await f.run("unknownkey");
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\[unknownkey\] error: ssh failed: Host key verification failed/);

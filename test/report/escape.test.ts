@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { escape, escapeBytes, quote } from "../../src/report/escape.ts";
 
-// Control characters, DEL, C1 controls; \t (0x09) and \n (0x0a) are allowed.
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+// Control characters, DEL, C1 controls, format characters (Cf), line and
+// paragraph separators; \t (0x09) and \n (0x0a) are allowed.
+const FORBIDDEN = /(?![\t\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 test("ESC and CSI sequences become visible", () => {
@@ -37,6 +37,34 @@ test("newline and tab stay, other text is unchanged", () => {
 test("bidi overrides and isolates become visible", () => {
   assert.equal(escape("a\u202eb\u202ac"), "a\\u202eb\\u202ac");
   assert.equal(escape("\u2066\u2067\u2068\u2069"), "\\u2066\\u2067\\u2068\\u2069");
+});
+
+test("zero-width, line-separator and other format characters become visible", () => {
+  // U+2028/U+2029 end a line in some terminals and editors; U+200B hides in a
+  // name; U+200E/U+200F and U+061C reorder text like the bidi overrides.
+  assert.equal(escape("a\u2028b\u2029c"), "a\\u2028b\\u2029c");
+  assert.equal(escape("ad\u200bmin"), "ad\\u200bmin");
+  assert.equal(
+    escape("\u200c\u200d\u200e\u200f\u061c\u2060\ufeff"),
+    "\\u200c\\u200d\\u200e\\u200f\\u061c\\u2060\\ufeff",
+  );
+  assert.equal(escape("soft\u00adhyphen"), "soft\\u00adhyphen");
+  // Astral format characters (tags, musical formatting) keep their code point.
+  assert.equal(escape("x\u{e0001}\u{e0041}y\u{1d173}"), "x\\u{e0001}\\u{e0041}y\\u{1d173}");
+  assert.equal(quote("/etc/\u2028motd\u200b"), '"/etc/\\u2028motd\\u200b"');
+  assert.equal(escapeBytes(Buffer.from("a\u2029b\u{e007f}")), "a\\u2029b\\u{e007f}");
+});
+
+test("every Cc, Cf, Zl and Zp code point is escaped, nothing else outside them", () => {
+  const category = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue; // lone surrogates: below
+    const c = String.fromCodePoint(cp);
+    const dangerous = category.test(c) && c !== "\n" && c !== "\t";
+    const out = escape(c);
+    if (dangerous) assert.ok(out !== c && !category.test(out), `U+${cp.toString(16)}`);
+    else assert.equal(out, c, `U+${cp.toString(16)}`);
+  }
 });
 
 test("lone surrogates become visible, pairs stay", () => {
@@ -105,6 +133,8 @@ test("property: escape never lets a control character or lone surrogate through"
     [0xd800, 0xe000],
     [0x202a, 0x202f],
     [0x2066, 0x206a],
+    [0x2000, 0x2070],
+    [0xfe00, 0xff00],
     [0x20, 0x7f],
     [0x00, 0x10000],
   ];

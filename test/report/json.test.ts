@@ -124,8 +124,8 @@ test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON
   assert.equal(parsed.hosts[0].commands[0].output, output); // everything kept, not shortened
 });
 
-test("jsonReport escapes DEL, C1 controls, line separators and bidi overrides, and parses to the same strings", () => {
-  const nasty = "a\x7fb\x9b31mc\u2028d\u202ee\u2066f";
+test("jsonReport escapes DEL, C1 controls, line separators and format characters, and parses to the same strings", () => {
+  const nasty = "a\x7fb\x9b31mc\u2028d\u202ee\u2066f\u200bg\u{e0001}h";
   const text = jsonReport({
     dryRun: false,
     hosts: [
@@ -144,7 +144,7 @@ test("jsonReport escapes DEL, C1 controls, line separators and bidi overrides, a
     ],
   });
 
-  assert.doesNotMatch(text, /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
-  assert.match(text, /a\\u007fb\\u009b31mc\\u2028d\\u202ee\\u2066f/);
+  assert.doesNotMatch(text, /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/u);
+  assert.match(text, /a\\u007fb\\u009b31mc\\u2028d\\u202ee\\u2066f\\u200bg\\udb40\\udc01h/);
   assert.equal((JSON.parse(text) as { hosts: { error: string }[] }).hosts[0].error, nasty);
 });

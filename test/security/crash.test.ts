@@ -320,6 +320,7 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
   const conf = join(base, "conf");
   const wrapper = join(base, "node-killer.sh");
   const hook = join(base, "kill-at-write.cjs");
+  const settings = join(base, "kill-settings.sh");
   writeFileSync(
     hook,
     [
@@ -350,6 +351,9 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
     [
       "#!/bin/sh",
       "# The real node, SIGKILLed after $SAFCM_TEST_KILL_AFTER seconds (when set).",
+      "# The settings come from a file: the local helper gets a clean environment (SPEC 3.5).",
+      `. '${settings}'`,
+      "export SAFCM_TEST_KILL_AT_WRITE SAFCM_TEST_WRITES_FILE",
       'date +%s%N > "$SAFCM_TEST_STAMP"',
       'if [ -n "$SAFCM_TEST_KILL_AFTER" ]; then',
       '  (sleep "$SAFCM_TEST_KILL_AFTER"; kill -9 $$) </dev/null >/dev/null 2>&1 &',
@@ -368,14 +372,19 @@ test("SIGKILL of the helper at random points never leaves a half-written file, a
    * `seconds`: how long the helper lived (until the CLI exited).
    */
   const sync = async (kill: number | { write: number } | null, ...args: string[]) => {
-    const r = await safcm(["sync", "-C", conf, ...args, "h1"], {
-      env: {
-        SAFCM_TEST_KILL_AFTER: typeof kill === "number" ? kill.toFixed(3) : "",
-        SAFCM_TEST_KILL_AT_WRITE: typeof kill === "object" && kill ? String(kill.write) : "",
-        SAFCM_TEST_WRITES_FILE: writes,
-        SAFCM_TEST_STAMP: stamp,
-      },
-    });
+    const values = {
+      SAFCM_TEST_KILL_AFTER: typeof kill === "number" ? kill.toFixed(3) : "",
+      SAFCM_TEST_KILL_AT_WRITE: typeof kill === "object" && kill ? String(kill.write) : "",
+      SAFCM_TEST_WRITES_FILE: writes,
+      SAFCM_TEST_STAMP: stamp,
+    };
+    writeFileSync(
+      settings,
+      Object.entries(values)
+        .map(([name, value]) => `${name}='${value}'\n`)
+        .join(""),
+    );
+    const r = await safcm(["sync", "-C", conf, ...args, "h1"]);
     const seconds =
       (Date.now() - Number(BigInt(readFileSync(stamp, "utf8").trim()) / 1_000_000n)) / 1000;
     return { ...r, seconds };

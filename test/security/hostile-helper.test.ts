@@ -42,20 +42,61 @@ const cases: [string, RegExp][] = [
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 
+/** A directory for `behaviour` with the host's "node" that runs the hostile helper as it. */
+function hostileNode(behaviour: string): { base: string; fake: string } {
+  const base = join(dir, behaviour);
+  mkdirSync(base);
+  copyFileSync(join(REPO, "test/fixtures/hostile-helper.mjs"), join(base, `${behaviour}.mjs`));
+  // The host's "node": the bootstrap's version question is answered by sh (a node
+  // start less per run); everything else goes to the hostile helper.
+  const fake = join(base, "node");
+  writeFileSync(
+    fake,
+    `#!/bin/sh\n[ "$1" = --version ] && { echo v20.0.0; exit 0; }\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(base, `${behaviour}.mjs`))} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { base, fake };
+}
+
 describe("a hostile helper", { concurrency: 4 }, () => {
+  test("lying-mode: a host that reports 0644 for a file declared 0600 does not get its diff shown", async () => {
+    // SPEC 5.1: whether a diff is withheld comes from what the workstation declared.
+    const { base, fake } = hostileNode("lying-mode");
+    const conf = join(base, "conf");
+    writeTree(conf, {
+      "hosts.yaml": `- name: evil\n  connection: local\n  root: ${join(base, "root")}\n  node: ${fake}\n`,
+      "all/files/etc/key": "PRIVATE-KEY-Vb7q\n",
+      "all/files/etc/motd": "public motd\n",
+      "all/permissions.yaml": "/etc/key: 0600\n",
+    });
+    for (const args of [["-n"], []]) {
+      const human = await safcm(["sync", "-C", conf, ...args, "evil"]);
+      assert.equal(human.code, 0, human.stdout + human.stderr);
+      assert.ok(!(human.stdout + human.stderr).includes("PRIVATE-KEY"), human.stdout);
+      assert.match(
+        human.stdout,
+        /"\/etc\/key": content\n {3}\(diff withheld: the file is not readable by others\)\n/,
+      );
+      assert.match(human.stdout, /\+public motd/, "the public file's diff is shown");
+      const json = await safcm(["sync", "-C", conf, "--json", ...args, "evil"]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.ok(!(json.stdout + json.stderr).includes("PRIVATE-KEY"), json.stdout);
+      const report = JSON.parse(json.stdout) as {
+        hosts: { files: { path: string; diff: string | null; diff_hidden: string | null }[] }[];
+      };
+      assert.deepEqual(
+        report.hosts[0]?.files.map((f) => [f.path, f.diff === null, f.diff_hidden]),
+        [
+          ["/etc/key", true, "mode"],
+          ["/etc/motd", false, null],
+        ],
+      );
+    }
+  });
+
   for (const [behaviour, expected] of cases) {
     test(`${behaviour}: the host fails with a clear error, the other host syncs, the terminal stays clean`, async () => {
-      const base = join(dir, behaviour);
-      mkdirSync(base);
-      copyFileSync(join(REPO, "test/fixtures/hostile-helper.mjs"), join(base, `${behaviour}.mjs`));
-      // The host's "node": the bootstrap's version question is answered by sh (a node
-      // start less per run); everything else goes to the hostile helper.
-      const fake = join(base, "node");
-      writeFileSync(
-        fake,
-        `#!/bin/sh\n[ "$1" = --version ] && { echo v20.0.0; exit 0; }\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(base, `${behaviour}.mjs`))} "$@"\n`,
-        { mode: 0o755 },
-      );
+      const { base, fake } = hostileNode(behaviour);
       const goodRoot = join(base, "good-root");
       mkdirSync(goodRoot);
       const conf = join(base, "conf");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hostLines } from "../../src/report/human.ts";
 import { jsonReport } from "../../src/report/json.ts";
-import { diffHidden, type DiffSides } from "../../src/session/result.ts";
+import { diffHidden as decide, type Declared, type DiffSides } from "../../src/session/result.ts";
 import { changed, host, info } from "../report/fixtures.ts";
 
 function sides(oldMode: number, newMode: number, oldText: string, newText: string): DiffSides {
@@ -17,6 +17,11 @@ function sides(oldMode: number, newMode: number, oldText: string, newText: strin
     oldContent: Buffer.from(oldText),
     newContent: Buffer.from(newText),
   };
+}
+
+/** The decision where the workstation declared what the host reports (an honest host). */
+function diffHidden(f: DiffSides, secrets: readonly string[], declared?: Partial<Declared>) {
+  return decide(f, { mode: f.new.mode, readSecret: false, ...declared }, secrets);
 }
 
 test("a diff is withheld for a mode without read permission for others, old or new", () => {
@@ -40,6 +45,32 @@ test("a diff is withheld when the old or new content contains a secret value", (
   assert.equal(diffHidden(sides(0o600, 0o644, "x", "hunter2"), secrets), "mode", "both: mode");
   const tooLarge = { ...sides(0o644, 0o644, "", "hunter2"), oldContent: null };
   assert.equal(diffHidden(tooLarge, secrets), "secret", "the new side alone decides too");
+});
+
+test("the declared new mode decides, whatever mode the host reports", () => {
+  // A lying host reports 0644 for a file the configuration declares 0600.
+  assert.equal(diffHidden(sides(0o644, 0o644, "a", "b"), [], { mode: 0o600 }), "mode");
+  assert.equal(diffHidden(sides(0o644, 0o644, "a", "b"), [], { mode: 0o640 }), "mode");
+  // The host's word can only withhold more.
+  assert.equal(diffHidden(sides(0o644, 0o600, "a", "b"), [], { mode: 0o644 }), "mode");
+  assert.equal(diffHidden(sides(0o644, 0o644, "a", "b"), [], { mode: 0o644 }), null);
+});
+
+test("a diff is withheld when the template read a secret, whatever the content shows", () => {
+  // base64 of a secret: no substring search finds it.
+  const encoded = Buffer.from("hunter2").toString("base64");
+  assert.equal(diffHidden(sides(0o644, 0o644, "x", encoded), ["hunter2"]), null);
+  assert.equal(
+    diffHidden(sides(0o644, 0o644, "x", encoded), ["hunter2"], { readSecret: true }),
+    "secret",
+  );
+  assert.equal(
+    diffHidden(sides(0o644, 0o644, "x", "y"), [], { mode: 0o600, readSecret: true }),
+    "mode",
+    "both: mode",
+  );
+  const created = { ...sides(0o644, 0o644, "", "a"), created: true, old: null };
+  assert.equal(diffHidden(created, [], { readSecret: true }), null, "a new file has no diff");
 });
 
 test("nothing is withheld where there is no diff: new files, metadata only, directories", () => {
