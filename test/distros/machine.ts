@@ -135,7 +135,7 @@ export async function startMachine(
     if (exited) throw new Error(`the sshd of ${host} ended at once:\n${stderr.trim()}`);
     if (stderr.includes("Server listening on")) break;
     if (Date.now() > deadline) {
-      child.kill("SIGTERM");
+      child.kill("SIGKILL");
       throw new Error(`the sshd of ${host} did not start within 20 s:\n${stderr.trim()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -148,7 +148,9 @@ export async function startMachine(
     knownHost,
     log: () => stderr,
     stop: async () => {
-      if (!exited) child.kill("SIGTERM");
+      // unshare --fork ignores SIGTERM while it waits; killed, it takes the
+      // namespace's PID 1 with it (--kill-child), and the kernel the rest.
+      if (!exited) child.kill("SIGKILL");
       await closed;
     },
   };

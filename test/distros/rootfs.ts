@@ -153,11 +153,11 @@ export async function image(
     .digest("hex")
     .slice(0, 16);
   const tarball = join(dir, `${release.codename}-${key}.tar`);
-  if (!options.rebuild && existsSync(tarball) && statSync(tarball).size > 0) {
+  if (!options.rebuild && existsSync(tarball) && statSync(tarball).isFile()) {
     return { tarball, built: null };
   }
   const partial = `${tarball}.partial`;
-  rmSync(partial, { force: true });
+  rmSync(partial, { force: true, recursive: true });
   const logFile = join(dir, `${release.codename}.log`);
   options.log(`building ${release.host} (${release.codename}) with mmdebstrap; log: ${logFile}`);
   const started = Date.now();
@@ -166,7 +166,8 @@ export async function image(
     if (out.status !== 0) reject(new Error(`cannot write ${logFile}`));
     const child = spawn(
       "sh",
-      ["-c", 'exec mmdebstrap "$@" >> "$0" 2>&1', logFile, ...recipe(release, archive, partial)],
+      // The format is not part of the recipe: mmdebstrap would guess it from the name.
+      ["-c", 'exec mmdebstrap --format=tar "$@" >> "$0" 2>&1', logFile, ...recipe(release, archive, partial)],
       { stdio: "ignore" },
     );
     child.on("error", reject);

@@ -277,6 +277,16 @@ async function main(): Promise<number> {
         unlisted.join(", "),
       );
       const wantRuntime = release.node < 18 ? "bundled" : "host";
+      if (release.node < 18) {
+        // The first contact (the dry-run) uploads it; the sync finds it in place.
+        results.add(
+          h,
+          "dry-run",
+          "bundled runtime uploaded",
+          d.runtime?.uploaded === true,
+          JSON.stringify(d.runtime),
+        );
+      }
       results.add(
         h,
         "first sync",
@@ -317,7 +327,7 @@ async function main(): Promise<number> {
         const actual = await stat(ssh, h, [...files.keys()]);
         for (const entry of files.values()) {
           const what = mismatch(entry, actual.get(entry.path) ?? null);
-          const declared = entry.mode === null ? " (created, undeclared)" : "";
+          const declared = entry.mode === null ? " (undeclared, created by the sync)" : "";
           results.add(
             h,
             phase,
@@ -364,6 +374,21 @@ async function main(): Promise<number> {
       }
     };
     await verify("after first sync");
+    // Undeclared directories that the first sync created and a package then took
+    // over (/etc/redis, /var/lib/redis): from now on they keep what they have (SPEC 3.5).
+    for (const h of hosts) {
+      const files = expected.get(h) ?? new Map<string, Entry>();
+      const created = [...files.values()].filter((e) => e.mode === null);
+      const now = await stat(
+        ssh,
+        h,
+        created.map((e) => e.path),
+      );
+      for (const e of created) {
+        const st = now.get(e.path);
+        if (st) files.set(e.path, { ...e, mode: st.mode, user: st.user, group: st.group });
+      }
+    }
     const triggerLog = async (h: string) =>
       run(ssh, h, "cat /var/log/app-reload.log 2>/dev/null || true");
     for (const h of hosts) {
