@@ -488,6 +488,8 @@ async function main(): Promise<number> {
         ].join(" && "),
       );
     }
+    const logBefore = new Map<string, string>();
+    for (const h of hosts) logBefore.set(h, await triggerLog(h));
     const after = await sync("dry-run after tampering", ["--json", "-n"]);
     const afterHosts = hostsOf(after);
     for (const h of hosts) {
@@ -522,7 +524,7 @@ async function main(): Promise<number> {
         h,
         "tampered dry-run",
         "ran no trigger",
-        log === "/etc/app changed\n",
+        log === logBefore.get(h),
         JSON.stringify(log),
       );
     }
@@ -544,8 +546,8 @@ async function main(): Promise<number> {
       results.add(
         h,
         "repair",
-        "trigger of /etc/app ran again",
-        log === "/etc/app changed\n/etc/app changed\n",
+        "trigger of /etc/app ran once more",
+        log === `${logBefore.get(h)}/etc/app changed\n`,
         JSON.stringify(log),
       );
     }
