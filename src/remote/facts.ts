@@ -67,7 +67,8 @@ export function readFacts(): Facts {
     ipv4: addresses(4),
     ipv6: addresses(6),
     // availableParallelism (Node.js >= 18.14) counts what nproc counts; cpus() reads more.
-    cpus: typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length,
+    cpus:
+      typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length,
     memory_mib: Math.floor(os.totalmem() / 1024 / 1024),
   };
 }

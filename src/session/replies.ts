@@ -79,7 +79,9 @@ export function detectedVars(
       const bad = (why: string) =>
         new HostError(`detect_vars command "${r.command}" printed ${why}: "${shown}"`);
       if (!VAR_NAME.test(name)) {
-        throw bad("a line that is not name=value (a name of a-z, 0-9 and _, not starting with a digit)");
+        throw bad(
+          "a line that is not name=value (a name of a-z, 0-9 and _, not starting with a digit)",
+        );
       }
       if (builtIn.includes(name)) throw bad(`the built-in fact "${name}"`);
       if (vars.has(name)) throw bad(`the fact "${name}" a second time`);

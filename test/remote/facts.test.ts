@@ -31,7 +31,7 @@ test("os-release: plain, double- and single-quoted values; escapes; comments and
   assert.equal(debian.get("VERSION_CODENAME"), "bookworm");
   assert.equal(debian.get("ID_LIKE"), undefined);
   const ubuntu = parseOsRelease(
-    "ID=ubuntu\nID_LIKE=debian\nVERSION_ID='22.04'\nNAME=\"say \\\"hi\\\" \\$HOME \\\\ \\`x\\`\"\r\n",
+    'ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\'22.04\'\nNAME="say \\"hi\\" \\$HOME \\\\ \\`x\\`"\r\n',
   );
   assert.equal(ubuntu.get("ID_LIKE"), "debian");
   assert.equal(ubuntu.get("VERSION_ID"), "22.04");

@@ -43,7 +43,15 @@ test("name=value lines of every command; blank lines skipped; the value is the r
 });
 
 test("a malformed line is an error showing the line", () => {
-  for (const line of ["no equals sign", "Upper=1", "9lives=1", "=value", "a-b=1", "a b=1", "rack = 1"]) {
+  for (const line of [
+    "no equals sign",
+    "Upper=1",
+    "9lives=1",
+    "=value",
+    "a-b=1",
+    "a b=1",
+    "rack = 1",
+  ]) {
     assert.equal(
       error(ok("cmd", `fine=1\n${line}\n`)),
       `detect_vars command "cmd" printed a line that is not name=value (a name of a-z, 0-9 and _, not starting with a digit): "${line}"`,
