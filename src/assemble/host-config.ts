@@ -19,6 +19,7 @@ import { pickWinner, prioritySort } from "./merge.ts";
 import type { Candidate, Priority } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
 import type { TemplateContext } from "./templates.ts";
+import { validateCommands, validateFor } from "./validate-commands.ts";
 
 /** What the host told about itself: the user and primary group the helper runs as (the
  * default owner), and its detected groups. */
@@ -147,6 +148,7 @@ function buildEntries(
     }
   }
 
+  const validate = validateCommands(dirs, priority);
   const winners = new Map<string, Candidate>();
   for (const [path, list] of candidates) {
     winners.set(path, list.length === 1 ? list[0] : pickWinner(priority, list));
@@ -164,6 +166,8 @@ function buildEntries(
       file.size = c.content.length;
       file.sha256 = sha256(c.content);
     }
+    const command = validateFor(validate, c);
+    if (command !== undefined) file.validate = command;
     if (c.type !== "dir") built.content.set(path, c.content);
     built.files.push(file);
     if (c.triggers.length > 0) built.triggers.push({ path, commands: c.triggers });

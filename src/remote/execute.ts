@@ -26,6 +26,7 @@ import {
   unlinkAt,
   type PreparedFile,
 } from "./safe-fs.ts";
+import { validateFile } from "./validate.ts";
 
 export interface ExecuteInput {
   rootFd: number;
@@ -177,7 +178,7 @@ const MAX_BATCH = 32;
  */
 class Batch {
   private parent: string | null = null;
-  private files: { file: PreparedFile; action: Action }[] = [];
+  private files: { file: PreparedFile; action: Action; validate?: string }[] = [];
 
   constructor(
     private readonly pool: FsyncPool,
@@ -187,10 +188,11 @@ class Batch {
   add(action: Extract<Action, { op: "write" }>, input: ExecuteInput, dirs: DirStack): void {
     const [parent, name] = splitPath(action.path);
     if (this.parent !== parent || this.files.length >= MAX_BATCH) this.commit();
-    const data = entryData(input.entries.get(action.path)!, input.data);
+    const entry = input.entries.get(action.path)!;
+    const data = entryData(entry, input.data);
     const file = prepareFile(dirs.fd(parent), name, data, action.mode, action.uid, action.gid);
     this.parent = parent;
-    this.files.push({ file, action });
+    this.files.push({ file, action, validate: entry.validate });
   }
 
   /** Fsyncs and renames what was prepared; on an error (or a stop) the rest is discarded. */
@@ -205,6 +207,9 @@ class Batch {
       this.pool.fsyncAll(files.map((f) => f.file.fd));
       for (; next < files.length; next++) {
         checkStop();
+        // validate.yaml (SPEC 3.5): final content, owner and mode, not yet in place.
+        const { validate, file } = files[next];
+        if (validate !== undefined) validateFile(file.fd, validate);
         renaming = true;
         commitFile(files[next].file, this.dirSync);
         renaming = false;

@@ -6,6 +6,7 @@
 
 import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
+import { hostChanged } from "./changed.ts";
 import { fileDiff } from "./diff.ts";
 import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
 import { formatMode } from "./util-mode.ts";
@@ -26,6 +27,7 @@ function host(h: HostResult): JsonHost {
     ok: h.ok,
     error: h.error,
     groups: h.groups,
+    changed: hostChanged(h),
     runtime: h.runtime ?? null,
     files: h.files.map(file),
     packages: h.packages,
@@ -35,6 +37,8 @@ function host(h: HostResult): JsonHost {
       trigger: c.trigger,
       exit_code: c.exit_code,
       output: c.output,
+      skipped: c.skipped ?? null,
+      pending: c.pending === true,
     })),
   };
 }

@@ -2,7 +2,12 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { MAX_OUTPUT, type FileChange, type TriggerEntry } from "../../src/protocol/messages.ts";
+import {
+  MAX_OUTPUT,
+  type CommandEntry,
+  type FileChange,
+  type TriggerEntry,
+} from "../../src/protocol/messages.ts";
 import {
   TRUNCATED_NOTE,
   covers,
@@ -21,6 +26,11 @@ function changed(...paths: string[]): FileChange[] {
     new: info,
     content_changed: false,
   }));
+}
+
+/** Plain commands of commands.yaml. */
+function run(...commands: string[]): CommandEntry[] {
+  return commands.map((c) => ({ run: c }));
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -47,17 +57,20 @@ describe("triggers", () => {
       { path: "/etc", commands: ["log", "etc changed"] },
       { path: "/var", commands: ["not fired"] },
     ];
-    assert.deepEqual(planCommands(triggers, ["final", "final"], changed("/etc/nginx/nginx.conf")), [
-      { command: "log", trigger: "/etc" },
-      { command: "etc changed", trigger: "/etc" },
-      { command: "reload nginx", trigger: "/etc/nginx" },
-      { command: "final", trigger: null },
-      { command: "final", trigger: null },
-    ]);
+    assert.deepEqual(
+      planCommands(triggers, run("final", "final"), changed("/etc/nginx/nginx.conf")),
+      [
+        { command: "log", trigger: "/etc" },
+        { command: "etc changed", trigger: "/etc" },
+        { command: "reload nginx", trigger: "/etc/nginx" },
+        { command: "final", trigger: null },
+        { command: "final", trigger: null },
+      ],
+    );
   });
 
   test("no change fires nothing", () => {
-    assert.deepEqual(planCommands([{ path: "/", commands: ["x"] }], ["c"], []), [
+    assert.deepEqual(planCommands([{ path: "/", commands: ["x"] }], run("c"), []), [
       { command: "c", trigger: null },
     ]);
   });
@@ -74,7 +87,7 @@ describe("triggers", () => {
             commands: ['echo "$SAFCM_TRIGGER $SAFCM_ROOT $(pwd)" >> log', "echo app >> log"],
           },
         ],
-        commands: ['echo "command ${SAFCM_TRIGGER-unset}" >> log'],
+        commands: run('echo "command ${SAFCM_TRIGGER-unset}" >> log'),
         changes: changed("/etc/app/conf", "/etc/app/other"),
       });
       assert.equal(result.error, null);
@@ -99,7 +112,7 @@ describe("triggers", () => {
         root: "/",
         apply: false,
         triggers: [{ path: "/etc", commands: [`touch ${marker}`] }],
-        commands: [`touch ${marker}`],
+        commands: run(`touch ${marker}`),
         changes: changed("/etc/motd"),
       });
       assert.equal(result.error, null);
@@ -119,7 +132,7 @@ describe("commands", () => {
         root: "/",
         apply: true,
         triggers: [],
-        commands: ["echo first", "echo out; echo err >&2; exit 3", `touch ${marker}`],
+        commands: run("echo first", "echo out; echo err >&2; exit 3", `touch ${marker}`),
         changes: [],
       });
       assert.equal(
@@ -143,7 +156,7 @@ describe("commands", () => {
       root: "/",
       apply: true,
       triggers: [{ path: "/etc", commands: ["false"] }],
-      commands: ["true"],
+      commands: run("true"),
       changes: changed("/etc"),
     });
     assert.equal(result.error, 'command "false" (trigger for "/etc") failed with exit status 1');

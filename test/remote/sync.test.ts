@@ -27,7 +27,7 @@ function syncRequest(
         { path: "/", commands: ['echo "reload $SAFCM_TRIGGER" >> log'] },
         { path: "/srv", commands: ["echo srv >> log"] },
       ],
-      commands: ["echo always >> log"],
+      commands: [{ run: "echo always >> log" }],
     },
     data,
   };
@@ -127,7 +127,7 @@ test("a stop request after the files ends the sync before packages, services and
       const { requestStop } = await import(${src("abort.ts")});
       const request = { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
         files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
-        packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] };
+        packages: ["nginx"], services: ["nginx"], triggers: [], commands: [{ run: "echo ran > ran" }] };
       const out = await handleSync(request, Buffer.alloc(0), { log: () => {} });
       requestStop();
       const again = await handleSync(request, Buffer.alloc(0), { log: () => {} });
