@@ -179,6 +179,8 @@ const MAX_BATCH = 32;
 class Batch {
   private parent: string | null = null;
   private files: { file: PreparedFile; action: Action; validate?: string }[] = [];
+  /** The changes of a failed commit's files that were not renamed. */
+  private unrenamed: number[] = [];
 
   constructor(
     private readonly pool: FsyncPool,
@@ -217,15 +219,17 @@ class Batch {
     } catch (err) {
       // A failed rename removed its own temporary file; the others not renamed go.
       for (const f of files.slice(renaming ? next + 1 : next)) discardFile(f.file);
+      this.unrenamed = files.slice(next).map((f) => f.action.change);
       const fsync = err instanceof FsyncFailed;
       throw new ActionError(files[fsync ? err.index : next].action, fsync ? err.cause : err);
     }
   }
 
-  /** Removes the temporary files of a run that stops; returns the changes they were part of. */
+  /** Removes the temporary files of a run that stops; returns the changes they were part of
+   * (with those of a failed commit that were not renamed). */
   discard(): number[] {
     for (const f of this.files) discardFile(f.file);
-    const changes = this.files.map((f) => f.action.change);
+    const changes = [...this.unrenamed, ...this.files.map((f) => f.action.change)];
     this.files = [];
     return changes;
   }
@@ -284,6 +288,8 @@ function failure(action: Action | null, err: unknown): string {
  */
 export function execute(input: ExecuteInput): ExecuteResult {
   const begun = new Set<number>();
+  /** Changes of which an action other than a batched write was carried out. */
+  const acted = new Set<number>();
   const dirSync = new DirSync();
   const dirs = new DirStack(input.rootFd, dirSync);
   const pool = new FsyncPool();
@@ -304,6 +310,7 @@ export function execute(input: ExecuteInput): ExecuteResult {
         else {
           batch.commit();
           act(action, dirs);
+          acted.add(action.change);
         }
       } catch (err) {
         error = failure(action, err);
@@ -323,7 +330,9 @@ export function execute(input: ExecuteInput): ExecuteResult {
   } finally {
     // Files prepared but never renamed were not changed: not reported, but
     // for the one whose change was being attempted.
-    for (const change of batch.discard()) if (change !== failed) begun.delete(change);
+    for (const change of batch.discard()) {
+      if (change !== failed && !acted.has(change)) begun.delete(change);
+    }
     pool.close();
     try {
       dirs.close();

@@ -278,9 +278,12 @@ export class PendingJournal {
     const known = new Set(this.entries.map(key));
     const added = fired.filter((e) => !known.has(key(e)));
     if (added.length === 0) return null;
-    this.entries = [...this.entries, ...added];
+    const before = this.entries;
+    this.entries = [...before, ...added];
     const error = this.save();
-    return error === null ? null : `cannot record the triggers this sync fires: ${error}`;
+    if (error === null) return null;
+    this.entries = before;
+    return `cannot record the triggers this sync fires: ${error}`;
   }
 
   /** The command ran successfully: every pending entry of it is done (saved by save()). */
