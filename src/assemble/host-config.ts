@@ -19,6 +19,7 @@ import { comparePriority, prioritySort, resolvePath } from "./merge.ts";
 import type { Declared, Priority, Provided, Resolved, Triggered } from "./merge.ts";
 import { renderTemplate } from "./templates.ts";
 import type { FactValues, TemplateContext } from "./templates.ts";
+import { validateCommands, validateFor } from "./validate-commands.ts";
 
 /** What the host told about itself: the user and primary group the helper runs as (the
  * default owner), and its detected groups. */
@@ -178,6 +179,7 @@ function buildEntries(
     }
   }
 
+  const validate = validateCommands(dirs, priority);
   // permissions.yaml and triggers.yaml name only paths of their own group's files/ (SPEC 3.5),
   // so every path they name is one of `provided`.
   const resolved = new Map<string, Resolved>();
@@ -215,6 +217,8 @@ function buildEntries(
       file.size = c.content.length;
       file.sha256 = sha256(c.content);
     }
+    const command = validateFor(validate, c);
+    if (command !== undefined) file.validate = command;
     if (c.type !== "dir") built.content.set(path, c.content);
     built.files.push(file);
     if (r.triggers.length > 0) built.triggers.push({ path, commands: r.triggers });

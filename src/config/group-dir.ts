@@ -3,8 +3,8 @@
 
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
-import type { Node } from "yaml";
-import type { FileType } from "../protocol/messages.ts";
+import { isMap, type Node } from "yaml";
+import type { CommandEntry, FileType } from "../protocol/messages.ts";
 import type { Ignore } from "./ignore.ts";
 import { liquid, liquidError } from "./liquid.ts";
 import type { ParsedTemplate } from "./liquid.ts";
@@ -55,7 +55,10 @@ export interface GroupDir {
   triggers: Map<string, string[]>;
   packages: string[];
   services: string[];
-  commands: string[];
+  /** commands.yaml: a plain command is `{ run }`. */
+  commands: CommandEntry[];
+  /** validate.yaml: path -> command, `%s` standing for the new file. */
+  validate: Map<string, string>;
   /** vars.yaml, by name. */
   vars: Map<string, Variable>;
   /** The !env and !command values of vars.yaml (resolved by resolveSecrets). */
@@ -70,6 +73,7 @@ const YAML_FILES = [
   "services.yaml",
   "commands.yaml",
   "vars.yaml",
+  "validate.yaml",
 ] as const;
 type YamlName = (typeof YAML_FILES)[number];
 
@@ -91,6 +95,7 @@ export function loadGroupDir(
     packages: [],
     services: [],
     commands: [],
+    validate: new Map(),
     vars: new Map(),
     secrets: [],
   };
@@ -169,7 +174,10 @@ export function loadGroupDir(
         group.services = readNames(yf, "services.yaml", "service", UNIT_NAME, UNIT_RULE);
         break;
       case "commands.yaml":
-        group.commands = (yf.stringList(yf.root, "commands.yaml") ?? []).map((c) => c.value);
+        group.commands = readCommands(yf);
+        break;
+      case "validate.yaml":
+        readValidate(yf, group, ignore);
         break;
     }
   }
@@ -389,6 +397,89 @@ function readTriggers(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
       p,
       commands.map((c) => c.value),
     );
+  }
+}
+
+/** SPEC 3.5: a command is a string, or a mapping with `run` and at most one guard
+ * (`creates`: an absolute path; `unless`: a command). */
+function readCommands(yf: YamlFile): CommandEntry[] {
+  if (yf.isNull(yf.root)) return [];
+  const commands: CommandEntry[] = [];
+  for (const item of yf.seq(yf.root, "commands.yaml") ?? []) {
+    if (!isMap(item)) {
+      const run = yf.nonEmptyString(item, "an item of commands.yaml");
+      if (run !== undefined) commands.push({ run });
+      continue;
+    }
+    const entries = yf.map(item, "a command of commands.yaml") ?? [];
+    yf.checkKeys(entries, COMMAND_KEYS, "a command of commands.yaml");
+    const field = (name: string) => entries.find((e) => e.key === name);
+    const run = field("run");
+    if (run === undefined) {
+      yf.error(item, "missing-key", `a command of commands.yaml needs "run" (the command)`);
+      continue;
+    }
+    const entry: CommandEntry = { run: yf.nonEmptyString(run.value, `"run"`) ?? "" };
+    const creates = field("creates");
+    const unless = field("unless");
+    if (creates !== undefined && unless !== undefined) {
+      yf.error(unless.keyNode, "bad-value", `a command has either "creates" or "unless", not both`);
+      continue;
+    }
+    if (creates !== undefined) {
+      const p = yf.nonEmptyString(creates.value, `"creates"`);
+      if (p === undefined) continue;
+      const problem = absolutePathProblem(p);
+      if (problem !== null) {
+        yf.error(creates.value, "bad-path", `"creates" ${problem}`);
+        continue;
+      }
+      entry.creates = p;
+    }
+    if (unless !== undefined) {
+      const command = yf.nonEmptyString(unless.value, `"unless"`);
+      if (command === undefined) continue;
+      entry.unless = command;
+    }
+    if (entry.run !== "") commands.push(entry);
+  }
+  return commands;
+}
+
+const COMMAND_KEYS = ["run", "creates", "unless"] as const;
+
+/** Why `p` is not an absolute, normalized path on the managed host, or null. */
+function absolutePathProblem(p: string): string | null {
+  if (!p.startsWith("/")) return `path "${p}" must be absolute, as on the managed host`;
+  let normal = path.posix.normalize(p);
+  if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
+  if (normal !== p) return `path "${p}" is not normalized (write "${normal}")`;
+  return null;
+}
+
+/** SPEC 3.5: validate.yaml maps a regular file of files/ to a command with `%s`. */
+function readValidate(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
+  for (const e of yf.map(yf.root, "validate.yaml") ?? []) {
+    const p = managedPath(yf, group, ignore, e.keyNode, e.key);
+    const command = yf.nonEmptyString(e.value, `the validate command of "${e.key}"`);
+    if (p === undefined || command === undefined) continue;
+    if (group.files.get(p)?.type !== "file") {
+      yf.error(
+        e.keyNode,
+        "wrong-file-type",
+        `"${p}" is not a regular file, so it cannot be validated`,
+      );
+      continue;
+    }
+    if (!command.includes("%s")) {
+      yf.error(
+        e.value,
+        "bad-value",
+        `the validate command of "${p}" must contain %s, which stands for the new file (a command without it checks the old one)`,
+      );
+      continue;
+    }
+    group.validate.set(p, command);
   }
 }
 

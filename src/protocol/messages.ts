@@ -61,11 +61,23 @@ export interface FileEntry {
    * that carried it (a Content message, or the request itself). */
   data_offset?: number;
   data_length?: number;
+  /** Regular files: validate.yaml's command (SPEC 3.5), `%s` standing for the new file; run
+   * before the rename, a non-zero exit keeps the old file. */
+  validate?: string;
 }
 
 export interface TriggerEntry {
   path: string;
   commands: string[];
+}
+
+/** A command of commands.yaml (SPEC 3.5): `run`, with at most one guard. */
+export interface CommandEntry {
+  run: string;
+  /** Skipped when this absolute path exists on the host (below root). */
+  creates?: string;
+  /** Skipped when this command exits 0 (not run in dry-run). */
+  unless?: string;
 }
 
 export interface SyncRequest {
@@ -80,7 +92,7 @@ export interface SyncRequest {
   packages: string[];
   services: string[];
   triggers: TriggerEntry[];
-  commands: string[];
+  commands: CommandEntry[];
 }
 
 /** The contents the helper asked for (ContentRequest), in the frame's attachment. */
@@ -197,9 +209,16 @@ export interface CommandResult {
   command: string;
   /** The triggers.yaml path that fired, or null for commands.yaml. */
   trigger: string | null;
-  /** Null in dry-run (not run). */
+  /** Null in dry-run (not run) and when skipped. */
   exit_code: number | null;
   output: string | null;
+  /** The command's guard (commands.yaml), as sent. */
+  creates?: string;
+  unless?: string;
+  /** The guard that skipped it: `creates` exists, or `unless` exited 0. */
+  skipped?: "creates" | "unless";
+  /** A trigger recorded as pending by an earlier sync and run now (SPEC 3.5). */
+  pending?: true;
 }
 
 export interface SyncResponse {

@@ -166,13 +166,37 @@ function serviceChange(v: unknown, where: string): ServiceChange {
 }
 
 function commandResult(v: unknown, where: string): CommandResult {
-  const o = object<CommandResult>(v, where, ["command", "trigger", "exit_code", "output"]);
-  return {
+  const o = object<CommandResult>(
+    v,
+    where,
+    ["command", "trigger", "exit_code", "output"],
+    ["creates", "unless", "skipped", "pending"],
+  );
+  const result: CommandResult = {
     command: string(o.command, `${where}.command`, MAX_OUTPUT),
     trigger: nullableString(o.trigger, `${where}.trigger`, MAX_NAME * 16),
     exit_code: o.exit_code === null ? null : integer(o.exit_code, `${where}.exit_code`, -1, 255),
     output: nullableString(o.output, `${where}.output`, MAX_OUTPUT + 1024),
   };
+  if (o.creates !== undefined)
+    result.creates = string(o.creates, `${where}.creates`, MAX_NAME * 16);
+  if (o.unless !== undefined) result.unless = string(o.unless, `${where}.unless`, MAX_OUTPUT);
+  if (result.creates !== undefined && result.unless !== undefined)
+    fail(where, "both creates and unless");
+  if (o.skipped !== undefined) {
+    result.skipped = oneOf(o.skipped, `${where}.skipped`, ["creates", "unless"] as const);
+    if (result[result.skipped] === undefined) fail(where, `skipped by a guard it does not have`);
+    if (result.exit_code !== null || result.output !== null)
+      fail(where, "a skipped command has no exit_code or output");
+  }
+  if (o.pending !== undefined) {
+    if (o.pending !== true) fail(`${where}.pending`, "not true");
+    if (result.trigger === null) fail(where, "pending on a command that is no trigger");
+    result.pending = true;
+  }
+  if (result.trigger !== null && (result.creates !== undefined || result.unless !== undefined))
+    fail(where, "a trigger has no guard");
+  return result;
 }
 
 /**

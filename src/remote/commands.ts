@@ -3,16 +3,25 @@
 // /bin/sh -c as one argument.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, statSync } from "node:fs";
 import { constants } from "node:os";
 import {
   MAX_OUTPUT,
+  type CommandEntry,
   type CommandResult,
-  type FileChange,
   type TriggerEntry,
 } from "../protocol/messages.ts";
 import { StopError, onStop, stopRequested } from "./abort.ts";
 import { quote, silent, type Log } from "./log.ts";
+import { PendingJournal, type PendingEntry } from "./pending.ts";
+import {
+  SYMLINK_IN_PATH,
+  SafeFsError,
+  describeError,
+  lstatAt,
+  openDirAt,
+  openRoot,
+} from "./safe-fs.ts";
 
 export const TRUNCATED_NOTE = "\n[output truncated]";
 
@@ -180,31 +189,53 @@ export function covers(trigger: string, path: string): boolean {
 export interface PlannedCommand {
   command: string;
   trigger: string | null;
+  /** A trigger that did not fire in this sync but was left pending by an earlier one. */
+  pending?: true;
+  /** commands.yaml's guard (SPEC 3.5). */
+  creates?: string;
+  unless?: string;
 }
 
 /**
- * The commands to run after the files: each fired trigger's commands (in
- * sorted trigger path order, each command string at most once), then
- * commands.yaml in order.
+ * The commands to run after the files: each fired trigger's commands and
+ * each pending one that is still configured (in sorted trigger path order,
+ * each command string at most once), then commands.yaml in order.
  */
 export function planCommands(
-  triggers: TriggerEntry[],
-  commands: string[],
-  changes: FileChange[],
+  triggers: readonly TriggerEntry[],
+  commands: readonly CommandEntry[],
+  changes: readonly { path: string }[],
+  pending: readonly PendingEntry[] = [],
 ): PlannedCommand[] {
   const planned: PlannedCommand[] = [];
   const seen = new Set<string>();
   const sorted = [...triggers].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const trigger of sorted) {
-    if (!changes.some((change) => covers(trigger.path, change.path))) continue;
+    const fired = changes.some((change) => covers(trigger.path, change.path));
     for (const command of trigger.commands) {
       if (seen.has(command)) continue;
+      const left = pending.some((p) => p.path === trigger.path && p.command === command);
+      if (!fired && !left) continue;
       seen.add(command);
-      planned.push({ command, trigger: trigger.path });
+      planned.push(
+        fired
+          ? { command, trigger: trigger.path }
+          : { command, trigger: trigger.path, pending: true },
+      );
     }
   }
-  for (const command of commands) planned.push({ command, trigger: null });
+  for (const { run, ...guard } of commands) planned.push({ command: run, trigger: null, ...guard });
   return planned;
+}
+
+/** Pending entries whose trigger path no longer has that command (SPEC 3.5: dropped). */
+export function unconfigured(
+  triggers: readonly TriggerEntry[],
+  pending: readonly PendingEntry[],
+): PendingEntry[] {
+  return pending.filter(
+    (p) => !triggers.some((t) => t.path === p.path && t.commands.includes(p.command)),
+  );
 }
 
 export interface CommandsInput {
@@ -212,9 +243,12 @@ export interface CommandsInput {
   /** False in dry-run: list what would run, run nothing (as the other steps' `apply`). */
   apply: boolean;
   triggers: TriggerEntry[];
-  commands: string[];
+  commands: CommandEntry[];
   /** The file changes of this sync (what fires triggers). */
-  changes: FileChange[];
+  changes: readonly { path: string }[];
+  /** The host's pending triggers (default: none, kept in memory). Triggers that run
+   * successfully leave it, and so do pending ones no longer configured. */
+  pending?: PendingJournal;
   log?: Log;
 }
 
@@ -224,12 +258,69 @@ export interface CommandsResult {
 }
 
 /**
- * Runs the fired triggers and then commands.yaml; in dry-run only lists them
- * (exit_code and output null). A non-zero exit status stops with an error;
- * the command's output is in its result.
+ * Whether `path` (absolute, on the host) exists below `root`: walked one
+ * component at a time by descriptor, never following a symbolic link (one in
+ * the path is an error; the last component may be one, and then exists).
+ */
+export function existsBelow(root: string, path: string): boolean {
+  const names = path.split("/").filter((n) => n !== "");
+  let fd = openRoot(root);
+  try {
+    for (const [i, name] of names.entries()) {
+      const st = lstatAt(fd, name);
+      if (st === null) return false;
+      if (i === names.length - 1) return true;
+      if (st.isSymbolicLink()) throw new SafeFsError(SYMLINK_IN_PATH);
+      if (!st.isDirectory()) return false;
+      const next = openDirAt(fd, name);
+      closeSync(fd);
+      fd = next;
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A guard that skips `planned` (creates: checked in dry-run too; unless: only run for real). */
+async function guard(
+  planned: PlannedCommand,
+  input: CommandsInput,
+  shell: Pick<ShellOptions, "env" | "cwd">,
+  log: Log,
+): Promise<"creates" | "unless" | null> {
+  const what = `command ${quote(planned.command)}`;
+  if (planned.creates !== undefined) {
+    let exists: boolean;
+    try {
+      exists = existsBelow(input.root, planned.creates);
+    } catch (err) {
+      throw new GuardError(`${what}: creates ${quote(planned.creates)}: ${describeError(err)}`);
+    }
+    log("debug", `${what}: ${quote(planned.creates)} ${exists ? "exists" : "does not exist"}`);
+    return exists ? "creates" : null;
+  }
+  if (planned.unless === undefined || !input.apply) return null;
+  log("debug", `${what}: running unless ${quote(planned.unless)}`);
+  const run = await runShell(planned.unless, { ...shell, combined: true, stoppable: true });
+  log("debug", `${what}: unless ${quote(planned.unless)} exited with status ${run.exitCode}`);
+  if (stopRequested()) throw new GuardError(`interrupted: unless of ${what} was ended`);
+  return run.exitCode === 0 ? "unless" : null;
+}
+
+/** A guard that could not be checked, or was ended by a stop: stops the host. */
+class GuardError extends Error {}
+
+/**
+ * Runs the fired and pending triggers and then commands.yaml; in dry-run only
+ * lists them (exit_code and output null). A command whose guard says so is
+ * skipped. A non-zero exit status stops with an error; the command's output
+ * is in its result. A trigger command that succeeded leaves the pending
+ * journal, which is saved once the triggers are done (or one failed).
  */
 export async function runCommands(input: CommandsInput): Promise<CommandsResult> {
   const log = input.log ?? silent;
+  const journal = input.pending ?? PendingJournal.memory(input.root);
   const results: CommandResult[] = [];
   const env: Record<string, string> = {};
   let cwd: string | undefined;
@@ -237,32 +328,74 @@ export async function runCommands(input: CommandsInput): Promise<CommandsResult>
     env.SAFCM_ROOT = input.root;
     cwd = input.root;
   }
-  for (const { command, trigger } of planCommands(input.triggers, input.commands, input.changes)) {
-    // Told to stop (SPEC 5.5): no further command or trigger runs.
-    if (stopRequested() && input.apply) return { results, error: new StopError().message };
-    const what =
-      trigger === null
-        ? `command ${quote(command)}`
-        : `command ${quote(command)} (trigger for ${quote(trigger)})`;
-    if (!input.apply) {
-      log("verbose", `would run ${what}`);
-      results.push({ command, trigger, exit_code: null, output: null });
-      continue;
-    }
-    log("verbose", `running ${what}`);
-    const commandEnv = trigger === null ? env : { ...env, SAFCM_TRIGGER: trigger };
-    const run = await runShell(command, {
-      env: commandEnv,
-      cwd,
-      combined: true,
-      stoppable: true,
-    });
-    const output = run.stdout + run.stderr;
-    results.push({ command, trigger, exit_code: run.exitCode, output });
-    log("debug", `${what} exited with status ${run.exitCode}`);
-    if (stopRequested()) return { results, error: `interrupted: ${what} was ended` };
-    if (run.exitCode !== 0)
-      return { results, error: `${what} failed with exit status ${run.exitCode}` };
+  for (const entry of unconfigured(input.triggers, journal.list())) {
+    const what = `pending trigger ${quote(entry.command)} for ${quote(entry.path)} from an earlier sync`;
+    log("info", `${what} is no longer configured; ${input.apply ? "dropped" : "a sync drops it"}`);
+    if (input.apply) journal.drop(entry);
   }
-  return { results, error: null };
+  const plan = planCommands(input.triggers, input.commands, input.changes, journal.list());
+  // Done with the triggers (all ran, or one failed): what succeeded leaves the journal.
+  const triggersDone = (): void => {
+    if (!input.apply) return;
+    const error = journal.save();
+    if (error !== null) {
+      log(
+        "info",
+        `warning: cannot update the pending-trigger journal ${error}; triggers that ran may run again`,
+      );
+    }
+  };
+  try {
+    for (const planned of plan) {
+      const { command, trigger } = planned;
+      if (trigger === null) triggersDone();
+      // Told to stop (SPEC 5.5): no further command or trigger runs.
+      if (stopRequested() && input.apply) return { results, error: new StopError().message };
+      const what =
+        trigger === null
+          ? `command ${quote(command)}`
+          : `command ${quote(command)} (trigger for ${quote(trigger)}${planned.pending ? ", pending from an earlier sync" : ""})`;
+      const result: CommandResult = { command, trigger, exit_code: null, output: null };
+      if (planned.creates !== undefined) result.creates = planned.creates;
+      if (planned.unless !== undefined) result.unless = planned.unless;
+      if (planned.pending) result.pending = true;
+      let skipped: "creates" | "unless" | null;
+      try {
+        skipped = await guard(planned, input, { env, cwd }, log);
+      } catch (err) {
+        return { results, error: describeError(err) };
+      }
+      if (skipped !== null) {
+        log(
+          "verbose",
+          `skipped ${what}: ${skipped === "creates" ? `${quote(planned.creates ?? "")} exists` : `unless ${quote(planned.unless ?? "")} exited 0`}`,
+        );
+        results.push({ ...result, skipped });
+        continue;
+      }
+      if (!input.apply) {
+        log("verbose", `would run ${what}`);
+        results.push(result);
+        continue;
+      }
+      log("verbose", `running ${what}`);
+      const commandEnv = trigger === null ? env : { ...env, SAFCM_TRIGGER: trigger };
+      const run = await runShell(command, {
+        env: commandEnv,
+        cwd,
+        combined: true,
+        stoppable: true,
+      });
+      const output = run.stdout + run.stderr;
+      results.push({ ...result, exit_code: run.exitCode, output });
+      log("debug", `${what} exited with status ${run.exitCode}`);
+      if (stopRequested()) return { results, error: `interrupted: ${what} was ended` };
+      if (run.exitCode !== 0)
+        return { results, error: `${what} failed with exit status ${run.exitCode}` };
+      if (trigger !== null) journal.clear(command);
+    }
+    return { results, error: null };
+  } finally {
+    triggersDone();
+  }
 }

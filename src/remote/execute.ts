@@ -37,6 +37,7 @@ import {
   unlinkAt,
   type PreparedFile,
 } from "./safe-fs.ts";
+import { validateFile } from "./validate.ts";
 
 export interface ExecuteInput {
   rootFd: number;
@@ -282,8 +283,14 @@ const MAX_BATCH = 32;
 class Batch {
   private parent: string | null = null;
   private strip = false;
-  private files: { file: PreparedFile; action: Extract<Action, { op: "write" }>; data: Buffer }[] =
-    [];
+  private files: {
+    file: PreparedFile;
+    action: Extract<Action, { op: "write" }>;
+    data: Buffer;
+    validate?: string;
+  }[] = [];
+  /** The changes of a failed commit's files that were not renamed. */
+  private unrenamed: number[] = [];
 
   constructor(
     private readonly pool: FsyncPool,
@@ -293,11 +300,12 @@ class Batch {
   add(action: Extract<Action, { op: "write" }>, input: ExecuteInput, dirs: DirStack): void {
     const [parent, name] = splitPath(action.path);
     if (this.parent !== parent || this.files.length >= MAX_BATCH) this.commit();
-    const data = entryData(input.entries.get(action.path)!, input.data);
+    const entry = input.entries.get(action.path)!;
+    const data = entryData(entry, input.data);
     this.strip = dirs.strip(parent);
     const file = createTemp(dirs.fd(parent), name);
     this.parent = parent;
-    this.files.push({ file, action, data });
+    this.files.push({ file, action, data, validate: entry.validate });
   }
 
   /** Fills, fsyncs and renames what was created; on an error (or a stop) the rest is discarded. */
@@ -324,6 +332,9 @@ class Batch {
       this.pool.fsyncAll(files.map((f) => f.file.fd));
       for (; next < files.length; next++) {
         checkStop();
+        // validate.yaml (SPEC 3.5): final content, owner and mode, not yet in place.
+        const { validate, file } = files[next];
+        if (validate !== undefined) validateFile(file.fd, validate);
         renaming = true;
         commitFile(files[next].file, this.dirSync);
         renaming = false;
@@ -333,16 +344,18 @@ class Batch {
       const failedFill = filling >= 0 ? files[filling] : undefined;
       const from = failedFill !== undefined ? 0 : renaming ? next + 1 : next;
       for (const f of files.slice(from)) if (f !== failedFill) discardFile(f.file);
+      this.unrenamed = files.slice(next).map((f) => f.action.change);
       const fsync = err instanceof FsyncFailed;
       const at = fsync ? err.index : filling >= 0 ? filling : next;
       throw new ActionError(files[at].action, fsync ? err.cause : err);
     }
   }
 
-  /** Removes the temporary files of a run that stops; returns the changes they were part of. */
+  /** Removes the temporary files of a run that stops; returns the changes they were part of
+   * (with those of a failed commit that were not renamed). */
   discard(): number[] {
     for (const f of this.files) discardFile(f.file);
-    const changes = this.files.map((f) => f.action.change);
+    const changes = [...this.unrenamed, ...this.files.map((f) => f.action.change)];
     this.files = [];
     return changes;
   }
@@ -373,6 +386,8 @@ function failure(action: Action | null, err: unknown): string {
  */
 export function execute(input: ExecuteInput): ExecuteResult {
   const begun = new Set<number>();
+  /** Changes of which an action other than a batched write was carried out. */
+  const acted = new Set<number>();
   const dirSync = new DirSync();
   const dirs = new DirStack(input.rootFd, dirSync, input.observed);
   const pool = new FsyncPool();
@@ -393,6 +408,7 @@ export function execute(input: ExecuteInput): ExecuteResult {
         else {
           batch.commit();
           act(action, dirs);
+          acted.add(action.change);
         }
       } catch (err) {
         error = failure(action, err);
@@ -412,7 +428,9 @@ export function execute(input: ExecuteInput): ExecuteResult {
   } finally {
     // Files prepared but never renamed were not changed: not reported, but
     // for the one whose change was being attempted.
-    for (const change of batch.discard()) if (change !== failed) begun.delete(change);
+    for (const change of batch.discard()) {
+      if (change !== failed && !acted.has(change)) begun.delete(change);
+    }
     pool.close();
     try {
       dirs.close();

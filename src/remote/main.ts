@@ -21,6 +21,7 @@ import { TRUNCATED_NOTE, runShell } from "./commands.ts";
 import { clip, type Log } from "./log.ts";
 import { readFacts } from "./facts.ts";
 import { osName } from "./os.ts";
+import { hostStateDir } from "./pending.ts";
 import { parseRequest } from "./request.ts";
 import { handleSync, type FetchContent } from "./sync.ts";
 import { loadUserDb, processOwner } from "./users.ts";
@@ -153,7 +154,11 @@ async function answer(request: Request, attachment: Buffer, reader: FrameReader)
     if (reply.type !== "content") throw new Error(`expected content, got ${reply.type}`);
     return { files: reply.files, data: frame.attachment };
   };
-  const reply = await handleSync(request, attachment, { log, fetchContent });
+  const reply = await handleSync(request, attachment, {
+    log,
+    fetchContent,
+    stateDir: hostStateDir(),
+  });
   send(reply.response, reply.attachment);
 }
 

@@ -5,6 +5,7 @@
 import {
   LOG_LEVELS,
   type LogLevel,
+  type CommandEntry,
   type ContentMessage,
   type FileEntry,
   type InfoRequest,
@@ -66,6 +67,10 @@ function fileEntry(v: unknown, where: string, attachmentLength: number): FileEnt
       Object.assign(entry, dataRange(o, where, attachmentLength));
     }
   }
+  if (o.validate !== undefined) {
+    if (type !== "file") fail(`${where}.validate`, "only on a regular file");
+    entry.validate = string(o.validate, `${where}.validate`);
+  }
   return entry;
 }
 
@@ -88,6 +93,19 @@ function trigger(v: unknown, where: string): TriggerEntry {
     path: string(o.path, `${where}.path`),
     commands: strings(o.commands, `${where}.commands`),
   };
+}
+
+function commandEntry(v: unknown, where: string): CommandEntry {
+  const o = object<CommandEntry>(v, where, ["run"]);
+  const entry: CommandEntry = { run: string(o.run, `${where}.run`) };
+  if (o.creates !== undefined) {
+    entry.creates = string(o.creates, `${where}.creates`);
+    if (!entry.creates.startsWith("/")) fail(`${where}.creates`, "not absolute");
+  }
+  if (o.unless !== undefined) entry.unless = string(o.unless, `${where}.unless`);
+  if (entry.creates !== undefined && entry.unless !== undefined)
+    fail(where, "both creates and unless");
+  return entry;
 }
 
 /** Checks the header of a frame from the local side; `attachmentLength` bounds file content offsets. */
@@ -122,7 +140,7 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         packages: strings(o.packages, "sync_request.packages"),
         services: strings(o.services, "sync_request.services"),
         triggers: array(o.triggers, "sync_request.triggers", NO_LIMIT, trigger),
-        commands: strings(o.commands, "sync_request.commands"),
+        commands: array(o.commands, "sync_request.commands", NO_LIMIT, commandEntry),
       };
       if (!request.root.startsWith("/")) fail("sync_request.root", "not absolute");
       return request;

@@ -15,6 +15,7 @@ import {
 } from "./files.ts";
 import { clip, silent, type Log } from "./log.ts";
 import { syncPackages } from "./packages.ts";
+import { openJournal, plannedPaths, type PendingJournal, type StateDir } from "./pending.ts";
 import { syncServices } from "./services.ts";
 import { loadUserDb, type UserDb } from "./users.ts";
 
@@ -40,6 +41,9 @@ export interface HandleSyncOptions {
    * helper's unit tests do.
    */
   fetchContent?: FetchContent;
+  /** Where the pending triggers are kept (SPEC 5.7): the helper's main gives hostStateDir().
+   * Default: in memory only (the helper's unit tests). */
+  stateDir?: StateDir | null;
 }
 
 /**
@@ -52,7 +56,12 @@ export interface HandleSyncOptions {
 async function filesStep(
   request: SyncRequest,
   data: Buffer,
-  { log, users, fetchContent }: { log: Log; users: UserDb; fetchContent?: FetchContent },
+  {
+    log,
+    users,
+    fetchContent,
+    pending,
+  }: { log: Log; users: UserDb; fetchContent?: FetchContent; pending: PendingJournal },
 ): Promise<{ result: FilesResult; files: FileEntry[]; data: Buffer }> {
   const input: FilesInput = {
     root: request.root,
@@ -64,6 +73,9 @@ async function filesStep(
     deferUnknownOwners: request.packages.length > 0,
   };
   const decision = decideFiles(input);
+  // Triggers that this plan fires are recorded before its first change (SPEC 3.5).
+  if (input.apply && decision.error === null)
+    decision.error = pending.record(request.triggers, plannedPaths(decision.plan));
   const byPath = new Map(request.files.map((f) => [f.path, f]));
   const written = new Set(decision.plan.actions.filter((a) => a.op === "write").map((a) => a.path));
   for (const entry of decision.plan.deferred) if (entry.type === "file") written.add(entry.path);
@@ -155,7 +167,8 @@ export async function handleSync(
 ): Promise<SyncOutput> {
   const log = options.log ?? silent;
   const users = loadUserDb();
-  const step = await filesStep(request, data, { ...options, log, users });
+  const pending = openJournal(request.root, options.stateDir, log, !request.dry_run);
+  const step = await filesStep(request, data, { ...options, log, users, pending });
   const files = step.result;
   const response: SyncResponse = {
     type: "sync_response",
@@ -215,6 +228,7 @@ export async function handleSync(
     triggers: request.triggers,
     commands: request.commands,
     changes: response.files,
+    pending,
     log,
   });
   response.commands = commands.results;

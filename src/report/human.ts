@@ -4,6 +4,7 @@
 
 import type { FileInfo, LogLevel } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
+import { commandRan, commandsRan, hostChanged } from "./changed.ts";
 import { paint } from "./color.ts";
 import { fileDiff } from "./diff.ts";
 import { escape, quote } from "./escape.ts";
@@ -29,15 +30,7 @@ const WITHHELD = {
   secret: "(diff withheld: contains a secret)",
 } as const;
 
-/** Whether a host changed (or in dry-run would change) anything. */
-export function hostChanged(host: HostResult): boolean {
-  return (
-    host.files.length > 0 ||
-    host.packages.length > 0 ||
-    host.services.length > 0 ||
-    host.commands.length > 0
-  );
-}
+export { hostChanged };
 
 /** The report lines of one host (without line ends); none for an unchanged host. */
 export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
@@ -78,16 +71,33 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
       add(what.length > 0 ? `${quote(s.name)}: ${what.join(", ")}` : quote(s.name));
     }
   }
-  if (host.commands.length > 0) {
-    add(`executed ${host.commands.length} command(s):${mark}`);
-    for (const c of host.commands) {
+  const ran = host.commands.filter(commandRan);
+  if (ran.length > 0) {
+    add(`executed ${ran.length} command(s):${mark}`);
+    for (const c of ran) {
       let line = quote(c.command);
-      if (c.trigger !== null) line += ` (trigger for ${quote(c.trigger)})`;
+      if (c.trigger !== null) {
+        const pending = c.pending === true ? ", pending from an earlier sync" : "";
+        line += ` (trigger for ${quote(c.trigger)}${pending})`;
+      }
+      if (c.creates !== undefined) line += ` (creates ${quote(c.creates)})`;
+      if (c.unless !== undefined) line += ` (unless ${quote(c.unless)})`;
       if (c.exit_code !== null && c.exit_code !== 0) {
         line += paint(`: exit status ${c.exit_code}`, "red", opts.color);
       }
       add(line);
       if (c.output !== null) out.push(...outputLines(c.output));
+    }
+  }
+  const skipped = host.commands.filter((c) => !commandRan(c));
+  if (opts.verbose === true && skipped.length > 0) {
+    add(`skipped ${skipped.length} command(s):${mark}`);
+    for (const c of skipped) {
+      const why =
+        c.skipped === "creates"
+          ? `${quote(c.creates ?? "")} exists`
+          : `unless ${quote(c.unless ?? "")} exited 0`;
+      add(`${quote(c.command)}: ${why}`);
     }
   }
   if (host.error !== null) {
@@ -173,21 +183,27 @@ function outputLines(output: string): string[] {
 }
 
 /** "3 host(s): 1 changed, 1 unchanged, 1 failed"; a failed host counts only as failed; hosts
- * that a rollout in batches never started are added as ", 2 skipped". */
+ * that a rollout in batches never started are added as ", 2 skipped". Plain commands do not
+ * make a host changed (SPEC 7.1): where commands ran, the line ends with
+ * "; commands ran on N host(s)". */
 export function summaryLine(result: SyncResult): string {
   let changed = 0;
   let unchanged = 0;
   let failed = 0;
   let skipped = 0;
+  let commands = 0;
   for (const h of result.hosts) {
     if (h.skipped) skipped++;
     else if (!h.ok) failed++;
     else if (hostChanged(h)) changed++;
     else unchanged++;
+    if (commandsRan(h)) commands++;
   }
+  const ran = result.dryRun ? "would run" : "ran";
   const mark = result.dryRun ? " (dry-run)" : "";
   const notStarted = skipped > 0 ? `, ${skipped} skipped` : "";
-  return `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${notStarted}${mark}`;
+  const line = `${result.hosts.length} host(s): ${changed} changed, ${unchanged} unchanged, ${failed} failed${notStarted}`;
+  return commands > 0 ? `${line}; commands ${ran} on ${commands} host(s)${mark}` : line + mark;
 }
 
 /** One host's part of the human report, each line ending with a newline: what `safcm sync`

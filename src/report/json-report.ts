@@ -17,6 +17,9 @@ export interface JsonHost {
   skipped: boolean;
   /** All groups of the host, sorted; detected ones start with "detected_". */
   groups: string[];
+  /** A file, package or service changed, a trigger ran or a guarded command ran (SPEC 7.1;
+   * in dry-run: would); plain commands.yaml commands do not count. */
+  changed: boolean;
   /** Only what changed (or would change). */
   files: JsonFile[];
   packages: string[];
@@ -65,4 +68,8 @@ export interface JsonCommand {
   trigger: string | null;
   exit_code: number | null;
   output: string | null;
+  /** The guard that skipped the command (not run): `creates` exists, or `unless` exited 0. */
+  skipped: "creates" | "unless" | null;
+  /** A trigger left pending by an earlier sync (it failed or was cut short), run now. */
+  pending: boolean;
 }

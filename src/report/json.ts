@@ -7,6 +7,7 @@
 
 import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
+import { hostChanged } from "./changed.ts";
 import { fileDiff } from "./diff.ts";
 import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
 import { UNKNOWN_ID, formatMode } from "./util-mode.ts";
@@ -36,6 +37,7 @@ function host(h: HostResult): JsonHost {
     error: h.error,
     skipped: h.skipped,
     groups: h.groups,
+    changed: hostChanged(h),
     runtime: h.runtime ?? null,
     files: h.files.map(file),
     packages: h.packages,
@@ -45,6 +47,8 @@ function host(h: HostResult): JsonHost {
       trigger: c.trigger,
       exit_code: c.exit_code,
       output: c.output,
+      skipped: c.skipped ?? null,
+      pending: c.pending === true,
     })),
   };
 }

@@ -5,7 +5,12 @@ import type { BuiltHost } from "../assemble/host-config.ts";
 import { DETECTED_PREFIX, isDetectedGroup } from "../config/names.ts";
 import { VAR_NAME } from "../config/vars.ts";
 import { HostError } from "../errors.ts";
-import type { ContentMessage, DetectResult, SyncResponse } from "../protocol/messages.ts";
+import type {
+  CommandResult,
+  ContentMessage,
+  DetectResult,
+  SyncResponse,
+} from "../protocol/messages.ts";
 import type { Reply } from "./connection.ts";
 import { diffHidden, type FileResult, type HostResult } from "./result.ts";
 
@@ -177,14 +182,18 @@ export function applyResponse(
 function checkSubset(reply: SyncResponse, built: BuiltHost): void {
   const packages = new Set(built.packages);
   const services = new Set(built.services);
-  const commands = new Set([...built.commands, ...built.triggers.flatMap((t) => t.commands)]);
-  const triggers = new Set(built.triggers.map((t) => t.path));
+  // A command result names a command that was sent: a trigger's under its path, a
+  // commands.yaml command with the guard it was sent with.
+  const sentCommand = (c: CommandResult): boolean =>
+    c.trigger === null
+      ? built.commands.some(
+          (e) => e.run === c.command && e.creates === c.creates && e.unless === c.unless,
+        )
+      : built.triggers.some((t) => t.path === c.trigger && t.commands.includes(c.command));
   const bad =
     reply.packages.find((p) => !packages.has(p.name))?.name ??
     reply.services.find((s) => !services.has(s.name))?.name ??
-    reply.commands.find(
-      (c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)),
-    )?.command;
+    reply.commands.find((c) => !sentCommand(c))?.command;
   if (bad !== undefined) {
     throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`);
   }

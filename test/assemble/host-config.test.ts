@@ -99,7 +99,10 @@ test("buildHost: commands in priority order, lowest first", () => {
     "c/commands.yaml": "- c\n",
     "all/commands.yaml": "- all\n",
   });
-  assert.deepEqual(b.commands, ["all", "a1", "a2", "c", "b", "host"]);
+  assert.deepEqual(
+    b.commands.map((c) => c.run),
+    ["all", "a1", "a2", "c", "b", "host"],
+  );
 });
 
 // SPEC 3.6: group dirs a, b (both containing h1) and all/h1 provide /etc/motd.
@@ -452,7 +455,7 @@ test("packages and services with a root other than / fail the build (SPEC 3.2)",
   const services = buildError({ "hosts.yaml": rooted, "all/services.yaml": "- nginx\n" });
   assert.match(services.message, /^services need root "\/", but host "h1" has root "\/srv\/image"/);
   const b = build({ "hosts.yaml": rooted, "all/commands.yaml": "- echo ok\n" });
-  assert.deepEqual(b.commands, ["echo ok"], "commands are fine below a root");
+  assert.deepEqual(b.commands, [{ run: "echo ok" }], "commands are fine below a root");
 });
 
 test("hosts with the same group directories share a build, yet each gets its own owner and own group's entries", () => {

@@ -162,7 +162,7 @@ test("load reads a valid configuration", () => {
   assert.equal(web.files.get("/etc/motd.link")?.target, "motd");
   assert.deepEqual(web.packages, ["nginx", "libc6:amd64"]);
   assert.deepEqual(web.services, ["nginx.service", "getty@tty1"]);
-  assert.deepEqual(web.commands, ["echo done"]);
+  assert.deepEqual(web.commands, [{ run: "echo done" }]);
   assert.deepEqual([...web.triggers], [["/etc", ["systemctl reload nginx"]]]);
   assert.deepEqual(config.knownGroups, [
     "all",
@@ -303,7 +303,7 @@ test("ignore: editor backups and .gitkeep are not part of files/, an ignored dir
     }),
   );
   assert.deepEqual(paths(yaml), ["/"]);
-  assert.deepEqual(yaml.groupDirs.get("all")?.commands, ["echo"]);
+  assert.deepEqual(yaml.groupDirs.get("all")?.commands, [{ run: "echo" }]);
   // [] turns ignoring off: every entry is configuration again (the backup of vars.yaml too).
   assert.throws(
     () => loadConfig(configDir({ ...tree, "config.yaml": "ignore: []\n" })),
@@ -348,4 +348,34 @@ test("load error: lists and mappings nested too deep, in the text or through ali
       `${text.slice(0, 40)}...: ${JSON.stringify(problems).slice(0, 500)}`,
     );
   }
+});
+
+test("commands.yaml mappings with a guard, and validate.yaml (SPEC 3.5)", () => {
+  const dir = configDir({
+    "all/files/etc/ssh/sshd_config": "Port 22\n",
+    "all/commands.yaml": [
+      "- systemctl daemon-reload",
+      "- run: /usr/local/sbin/init-db",
+      "  creates: /var/lib/app/db",
+      "- run: update-alternatives --set editor /usr/bin/vim.basic",
+      '  unless: test "$(readlink /etc/alternatives/editor)" = /usr/bin/vim.basic',
+      "- run: echo plain",
+      "",
+    ].join("\n"),
+    "all/validate.yaml": "/etc/ssh/sshd_config: /usr/sbin/sshd -t -f %s\n",
+  });
+  const all = loadConfig(dir).groupDirs.get("all");
+  assert.deepEqual(all?.commands, [
+    { run: "systemctl daemon-reload" },
+    { run: "/usr/local/sbin/init-db", creates: "/var/lib/app/db" },
+    {
+      run: "update-alternatives --set editor /usr/bin/vim.basic",
+      unless: 'test "$(readlink /etc/alternatives/editor)" = /usr/bin/vim.basic',
+    },
+    { run: "echo plain" },
+  ]);
+  assert.deepEqual(
+    [...(all?.validate ?? [])],
+    [["/etc/ssh/sshd_config", "/usr/sbin/sshd -t -f %s"]],
+  );
 });

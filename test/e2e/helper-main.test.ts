@@ -41,7 +41,7 @@ function commandsRequest(root: string, commands: string[]): Buffer[] {
     packages: [],
     services: [],
     triggers: [],
-    commands,
+    commands: commands.map((run) => ({ run })),
   });
 }
 
@@ -144,7 +144,7 @@ describe("helper main loop", () => {
           packages: ["htop"],
           services: [],
           triggers: [],
-          commands: ["true"],
+          commands: [{ run: "true" }],
         }),
         undefined,
         1,

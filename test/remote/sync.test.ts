@@ -1,9 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { SyncRequest } from "../../src/protocol/messages.ts";
+import { journalName, type StateDir } from "../../src/remote/pending.ts";
 import { handleSync } from "../../src/remote/sync.ts";
 import { removeDir, request, tempDir, type Spec } from "./util.ts";
 
@@ -27,7 +36,7 @@ function syncRequest(
         { path: "/", commands: ['echo "reload $SAFCM_TRIGGER" >> log'] },
         { path: "/srv", commands: ["echo srv >> log"] },
       ],
-      commands: ["echo always >> log"],
+      commands: [{ run: "echo always >> log" }],
     },
     data,
   };
@@ -127,7 +136,7 @@ test("a stop request after the files ends the sync before packages, services and
       const { requestStop } = await import(${src("abort.ts")});
       const request = { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
         files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
-        packages: ["nginx"], services: ["nginx"], triggers: [], commands: ["echo ran > ran"] };
+        packages: ["nginx"], services: ["nginx"], triggers: [], commands: [{ run: "echo ran > ran" }] };
       const out = await handleSync(request, Buffer.alloc(0), { log: () => {} });
       requestStop();
       const again = await handleSync(request, Buffer.alloc(0), { log: () => {} });
@@ -147,5 +156,156 @@ test("a stop request after the files ends the sync before packages, services and
     assert.equal(existsSync(join(root, "ran")), false, "no command ran");
   } finally {
     removeDir(root);
+  }
+});
+
+/** A state directory below a temporary one (the helper's own is /var/lib/safcm). */
+function stateIn(dir: string): StateDir {
+  return { base: dir, names: ["state"] };
+}
+
+test("a trigger whose command fails stays pending: the next sync runs it without a change, then clears it", async () => {
+  const root = realpathSync(tempDir());
+  const state = realpathSync(tempDir());
+  chmodSync(root, 0o755);
+  try {
+    const journal = join(state, "state", journalName(root));
+    const trigger = "echo try >> log; test -e fixed";
+    const req = (dry_run = false, command = trigger): SyncRequest => ({
+      type: "sync_request",
+      log_level: "debug2",
+      dry_run,
+      root,
+      files: request([{ path: "/" }, { path: "/etc" }, { path: "/etc/app.conf", content: "v2\n" }])
+        .files,
+      packages: [],
+      services: [],
+      triggers: [{ path: "/etc/app.conf", commands: [command] }],
+      commands: [{ run: "echo plain >> log" }],
+    });
+    const data = Buffer.from("v2\n");
+    const lines: string[] = [];
+    const opts = {
+      stateDir: stateIn(state),
+      log: (level: string, text: string) => lines.push(`${level}: ${text}`),
+    };
+    const log = () => readFileSync(join(root, "log"), "utf8");
+    const ran = (r: Awaited<ReturnType<typeof handleSync>>) =>
+      r.response.commands.map((c) => [c.command, c.pending, c.exit_code]);
+
+    const failing = await handleSync(req(), data, opts);
+    assert.match(failing.response.error ?? "", /failed with exit status 1/);
+    assert.ok(existsSync(journal), "left pending");
+
+    const dry = await handleSync(req(true), data, opts);
+    assert.deepEqual(dry.response.files, []);
+    assert.deepEqual(ran(dry), [
+      [trigger, true, null],
+      ["echo plain >> log", undefined, null],
+    ]);
+    assert.ok(existsSync(journal), "a dry-run clears nothing");
+    assert.equal(log(), "try\n", "and runs nothing");
+
+    const again = await handleSync(req(), data, opts);
+    assert.deepEqual(again.response.files, []);
+    assert.deepEqual(ran(again), [[trigger, true, 1]], "runs again although nothing changed");
+    assert.ok(existsSync(journal));
+
+    writeFileSync(join(root, "fixed"), "");
+    const fixed = await handleSync(req(), data, opts);
+    assert.equal(fixed.response.error, null);
+    assert.deepEqual(ran(fixed), [
+      [trigger, true, 0],
+      ["echo plain >> log", undefined, 0],
+    ]);
+    assert.equal(existsSync(journal), false, "cleared: no journal");
+    const after = await handleSync(req(), data, opts);
+    assert.deepEqual(ran(after), [["echo plain >> log", undefined, 0]]);
+    assert.equal(log(), "try\ntry\ntry\nplain\nplain\n");
+
+    // A pending trigger whose command is no longer configured is dropped, not run.
+    const v3 = request([
+      { path: "/" },
+      { path: "/etc" },
+      { path: "/etc/app.conf", content: "v3\n" },
+    ]);
+    const changed = await handleSync({ ...req(false, "exit 1"), files: v3.files }, v3.data, opts);
+    assert.match(changed.response.error ?? "", /"exit 1" \(trigger for "\/etc\/app.conf"\) failed/);
+    lines.length = 0;
+    const other = await handleSync({ ...req(false, "true"), files: v3.files }, v3.data, opts);
+    assert.equal(other.response.error, null);
+    assert.deepEqual(ran(other), [["echo plain >> log", undefined, 0]]);
+    assert.ok(
+      lines.includes(
+        'info: pending trigger "exit 1" for "/etc/app.conf" from an earlier sync is no longer configured; dropped',
+      ),
+      lines.join("\n"),
+    );
+    assert.equal(existsSync(journal), false);
+  } finally {
+    removeDir(root);
+    removeDir(state);
+  }
+});
+
+test("a sync that stops after the change that fires a trigger leaves it pending; the next sync runs it", async () => {
+  const root = realpathSync(tempDir());
+  const state = realpathSync(tempDir());
+  chmodSync(root, 0o755);
+  try {
+    const { files, data } = request([
+      { path: "/" },
+      { path: "/etc" },
+      { path: "/etc/app.conf", content: "new\n" },
+      { path: "/etc/sudoers", content: "bad\n" },
+    ]);
+    files[3].validate = "grep -qx ok %s";
+    const req: SyncRequest = {
+      type: "sync_request",
+      log_level: "debug2",
+      dry_run: false,
+      root,
+      files,
+      packages: [],
+      services: [],
+      triggers: [{ path: "/etc/app.conf", commands: ["echo reload >> log"] }],
+      commands: [],
+    };
+    const first = await handleSync(req, data, { stateDir: stateIn(state) });
+    assert.match(
+      first.response.error ?? "",
+      /^"\/etc\/sudoers": validate command "grep -qx ok %s" failed/,
+    );
+    assert.deepEqual(
+      first.response.files.map((f) => f.path),
+      ["/", "/etc", "/etc/app.conf", "/etc/sudoers"].filter((p) => p !== "/"),
+    );
+    assert.equal(existsSync(join(root, "log")), false, "the sync stopped before the triggers");
+
+    const fixed = request([
+      { path: "/" },
+      { path: "/etc" },
+      { path: "/etc/app.conf", content: "new\n" },
+      { path: "/etc/sudoers", content: "ok\n" },
+    ]);
+    fixed.files[3].validate = "grep -qx ok %s";
+    const second = await handleSync({ ...req, files: fixed.files }, fixed.data, {
+      stateDir: stateIn(state),
+    });
+    assert.equal(second.response.error, null);
+    // /etc was created by the first sync and stopped before its final mode was granted.
+    assert.deepEqual(
+      second.response.files.map((f) => f.path),
+      ["/etc", "/etc/sudoers"],
+    );
+    assert.deepEqual(
+      second.response.commands.map((c) => [c.trigger, c.pending]),
+      [["/etc/app.conf", true]],
+    );
+    assert.equal(readFileSync(join(root, "log"), "utf8"), "reload\n");
+    assert.deepEqual(readdirSync(join(state, "state")), []);
+  } finally {
+    removeDir(root);
+    removeDir(state);
   }
 });

@@ -138,13 +138,16 @@ test("summary counts: failed wins over changed", () => {
       host({ name: "a", files: [created("/f")] }),
       host({ name: "b" }),
       host({ name: "c", ok: false, error: "boom", files: [created("/f")] }),
-      host({ name: "d", commands: [{ command: "x", trigger: null, exit_code: 0, output: "" }] }),
+      host({ name: "d", commands: [{ command: "x", trigger: "/etc", exit_code: 0, output: "" }] }),
     ],
   };
-  assert.equal(summaryLine(result), "4 host(s): 2 changed, 1 unchanged, 1 failed");
+  assert.equal(
+    summaryLine(result),
+    "4 host(s): 2 changed, 1 unchanged, 1 failed; commands ran on 1 host(s)",
+  );
   assert.equal(
     summaryLine({ ...result, dryRun: true }),
-    "4 host(s): 2 changed, 1 unchanged, 1 failed (dry-run)",
+    "4 host(s): 2 changed, 1 unchanged, 1 failed; commands would run on 1 host(s) (dry-run)",
   );
   assert.equal(
     summaryLine({ dryRun: false, hosts: [] }),
@@ -170,6 +173,77 @@ test("a host never started by a rollout in batches: one line with the reason, co
     "3 host(s): 0 changed, 1 unchanged, 1 failed, 1 skipped",
   );
 });
+
+test("plain commands do not make a host changed; guarded commands that ran and triggers do (SPEC 7.1)", () => {
+  const plain = { command: "make", trigger: null, exit_code: 0, output: "" };
+  const result: SyncResult = {
+    dryRun: false,
+    hosts: [
+      host({ name: "a", commands: [plain] }),
+      host({
+        name: "b",
+        commands: [
+          plain,
+          {
+            ...plain,
+            command: "i",
+            creates: "/db",
+            skipped: "creates",
+            exit_code: null,
+            output: null,
+          },
+        ],
+      }),
+      host({ name: "c", commands: [{ ...plain, command: "i", creates: "/db" }] }),
+      host({
+        name: "d",
+        commands: [
+          {
+            ...plain,
+            command: "u",
+            unless: "true",
+            skipped: "unless",
+            exit_code: null,
+            output: null,
+          },
+        ],
+      }),
+      host({ name: "e", commands: [{ ...plain, trigger: "/etc", pending: true }] }),
+    ],
+  };
+  assert.equal(
+    summaryLine(result),
+    "5 host(s): 2 changed, 3 unchanged, 0 failed; commands ran on 4 host(s)",
+  );
+  assert.equal(
+    summaryLine({ ...result, dryRun: true }),
+    "5 host(s): 2 changed, 3 unchanged, 0 failed; commands would run on 4 host(s) (dry-run)",
+  );
+  const [a, b, c, d, e] = result.hosts;
+  assert.deepEqual(hostLines(a, plain_), ["[a] executed 1 command(s):", '[a] "make"']);
+  assert.deepEqual(hostLines(b, plain_), ["[b] executed 1 command(s):", '[b] "make"']);
+  assert.deepEqual(hostLines(b, { ...plain_, verbose: true }), [
+    '[b] groups: "all", "web1"',
+    "[b] executed 1 command(s):",
+    '[b] "make"',
+    "[b] skipped 1 command(s):",
+    '[b] "i": "/db" exists',
+    "[b] unchanged",
+  ]);
+  assert.deepEqual(hostLines(c, plain_), ["[c] executed 1 command(s):", '[c] "i" (creates "/db")']);
+  assert.deepEqual(hostLines(d, plain_), []);
+  assert.deepEqual(hostLines(d, { ...plain_, verbose: true }).slice(1), [
+    "[d] skipped 1 command(s):",
+    '[d] "u": unless "true" exited 0',
+    "[d] unchanged",
+  ]);
+  assert.deepEqual(hostLines(e, plain_), [
+    "[e] executed 1 command(s):",
+    '[e] "make" (trigger for "/etc", pending from an earlier sync)',
+  ]);
+});
+
+const plain_ = { dryRun: false, color: false };
 
 test("the whole report: hosts in order, then the summary", () => {
   const result: SyncResult = {

@@ -35,6 +35,7 @@ test("the shape of SPEC 7.2", () => {
         error: null,
         skipped: false,
         groups: ["all", "detected_linux", "web1", "webservers"],
+        changed: true,
         runtime: { kind: "bundled", version: "24.22.3", uploaded: true },
         files: [
           {
@@ -59,7 +60,14 @@ test("the shape of SPEC 7.2", () => {
         packages: ["htop"],
         services: [{ name: "nginx", started: true, enabled: true }],
         commands: [
-          { command: "systemctl reload nginx", trigger: "/etc/nginx", exit_code: 0, output: "..." },
+          {
+            command: "systemctl reload nginx",
+            trigger: "/etc/nginx",
+            exit_code: 0,
+            output: "...",
+            skipped: null,
+            pending: false,
+          },
         ],
       },
       {
@@ -68,6 +76,7 @@ test("the shape of SPEC 7.2", () => {
         error: "connection refused",
         skipped: false,
         groups: [],
+        changed: false,
         runtime: null,
         files: [],
         packages: [],
@@ -105,8 +114,53 @@ test("dry-run commands have null exit_code and output", () => {
   };
   assert.equal(parsed.dry_run, true);
   assert.deepEqual(parsed.hosts[0].commands, [
-    { command: "make", trigger: null, exit_code: null, output: null },
+    {
+      command: "make",
+      trigger: null,
+      exit_code: null,
+      output: null,
+      skipped: null,
+      pending: false,
+    },
   ]);
+});
+
+test("changed per host (SPEC 7.1): plain commands do not count; skipped and pending are reported", () => {
+  const make = { command: "make", trigger: null, exit_code: 0, output: "" };
+  const result: SyncResult = {
+    dryRun: false,
+    hosts: [
+      host({ name: "a", commands: [make] }),
+      host({
+        name: "b",
+        commands: [
+          make,
+          {
+            command: "i",
+            trigger: null,
+            exit_code: null,
+            output: null,
+            creates: "/db",
+            skipped: "creates",
+          },
+        ],
+      }),
+      host({ name: "c", commands: [{ ...make, trigger: "/etc", pending: true }] }),
+      host({ name: "d", commands: [{ ...make, unless: "false" }] }),
+    ],
+  };
+  const parsed = JSON.parse(jsonReport(result)) as {
+    hosts: { changed: boolean; commands: { skipped: string | null; pending: boolean }[] }[];
+  };
+  assert.deepEqual(
+    parsed.hosts.map((h) => h.changed),
+    [false, false, true, true],
+  );
+  assert.deepEqual(
+    parsed.hosts[1].commands.map((c) => c.skipped),
+    [null, "creates"],
+  );
+  assert.equal(parsed.hosts[2].commands[0].pending, true);
 });
 
 test("strings stay raw; lone surrogates and controls give valid, ASCII-safe JSON", () => {

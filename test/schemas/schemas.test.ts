@@ -86,7 +86,9 @@ const everything: Tree = {
   "web/triggers.yaml": "/etc/nginx:\n  - systemctl reload nginx\n",
   "web/packages.yaml": "- nginx\n- libc6:amd64\n",
   "web/services.yaml": "- nginx.service\n- getty@tty1\n",
-  "web/commands.yaml": "- echo done\n",
+  "web/commands.yaml":
+    "- echo done\n- run: init-db\n  creates: /var/lib/db\n- run: x\n  unless: test -e /x\n- run: y\n",
+  "web/validate.yaml": "/etc/nginx/nginx.conf: nginx -t -c %s\n",
   "web/vars.yaml": [
     "motd: hello",
     "port: 8080",
