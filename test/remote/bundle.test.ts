@@ -11,7 +11,7 @@ import { build } from "esbuild";
 import { REPO } from "../helpers/tree.ts";
 
 /** Budget for dist/remote.js; raise it only with a reason in the commit message. */
-const BUNDLE_BUDGET = 56 * 1024;
+const BUNDLE_BUDGET = 72 * 1024;
 
 test("the helper bundle is built only from src/remote and src/protocol", async () => {
   const { metafile } = await build({
