@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { buildHost } from "../assemble/host-config.ts";
+import { withoutRecommends } from "../assemble/states.ts";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveSecrets } from "../config/secrets.ts";
@@ -25,6 +26,8 @@ export async function check(args: string[]): Promise<number> {
   let warnings: string[] = [];
   let checked = 0;
   let level = opts.logLevel;
+  /** -l verbose: one line per host with packages that install without their Recommends. */
+  const notes: string[] = [];
   try {
     const config = loadConfig(resolve(opts.dir));
     level ??= config.global.log_level;
@@ -34,7 +37,13 @@ export async function check(args: string[]): Promise<number> {
     for (const host of hosts) {
       checked++;
       try {
-        buildHost(config, host, { detected: [], uid: 0, gid: 0 });
+        const built = buildHost(config, host, { detected: [], uid: 0, gid: 0 });
+        const bare = withoutRecommends(built.packages);
+        if (bare.length > 0) {
+          notes.push(
+            `host "${host.name}": installed without their Recommends (recommends: true in packages.yaml installs them): ${bare.map((n) => JSON.stringify(n)).join(", ")}`,
+          );
+        }
       } catch (err) {
         if (!(err instanceof HostError)) throw err;
         errors.push({ message: `host "${host.name}": ${err.message}` });
@@ -47,6 +56,9 @@ export async function check(args: string[]): Promise<number> {
   const info = LOG_LEVELS.indexOf(level ?? "info") >= LOG_LEVELS.indexOf("info");
   if (info) printWarnings(warnings);
   for (const e of errors) process.stderr.write(`safcm: ${formatProblem(e)}\n`);
+  if (LOG_LEVELS.indexOf(level ?? "info") >= LOG_LEVELS.indexOf("verbose")) {
+    for (const n of notes) process.stdout.write(`${n}\n`);
+  }
   if (info) {
     process.stdout.write(
       `${checked} host(s) checked: ${warnings.length} warning(s), ${errors.length} error(s)\n`,

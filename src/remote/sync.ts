@@ -61,7 +61,7 @@ async function filesStep(
     log,
     users,
     apply: !request.dry_run,
-    deferUnknownOwners: request.packages.length > 0,
+    deferUnknownOwners: request.packages.some((p) => p.state === "present"),
   };
   const decision = decideFiles(input);
   const byPath = new Map(request.files.map((f) => [f.path, f]));
