@@ -125,8 +125,10 @@ function serviceChange(v: unknown, where: string): ServiceChange {
     disabled: boolean(o.disabled, `${where}.disabled`),
     masked: boolean(o.masked, `${where}.masked`),
   };
-  if (change.started && (change.stopped || change.masked)) fail(where, "started and stopped");
-  if (change.enabled && (change.disabled || change.masked)) fail(where, "enabled and disabled");
+  if (change.started && (change.stopped || change.masked))
+    fail(where, "started together with stopped or masked");
+  if (change.enabled && (change.disabled || change.masked))
+    fail(where, "enabled together with disabled or masked");
   return change;
 }
 

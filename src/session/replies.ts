@@ -170,6 +170,8 @@ function checkSubset(reply: SyncResponse, built: BuiltHost): void {
       (c) => !commands.has(c.command) || (c.trigger !== null && !triggers.has(c.trigger)),
     )?.command;
   if (bad !== undefined) {
-    throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`);
+    throw new HostError(
+      `protocol error: helper reported a change that was not asked for: "${bad}"`,
+    );
   }
 }
