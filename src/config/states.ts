@@ -66,7 +66,8 @@ export function readServices(yf: YamlFile): ServiceEntry[] {
         `service "${name}" is masked, which no enablement overrides; remove "enabled"`,
       );
     }
-    return { name, state, enabled };
+    // enabled: true is what started means anyway: one statement, so no conflict with "- nginx".
+    return { name, state, enabled: state === "started" && enabled === true ? null : enabled };
   });
 }
 

@@ -23,13 +23,13 @@ test("a host group's absent wins over all's present; the order of first mention 
   ]);
 });
 
-test("group_order decides between two groups; the same statement in both is no conflict", () => {
+test("group_order decides between two groups; the same statement in both is no conflict (started is enabled: true)", () => {
   const b = build({
     "config.yaml": "group_order: [legacy, modern]\n",
     [hosts]: "legacy: [h1]\nmodern: [h1]\nother: [h1]\n",
     "legacy/services.yaml": "- apache2\n- cron\n",
     "modern/services.yaml": "- name: apache2\n  state: stopped\n  enabled: false\n",
-    "other/services.yaml": "- cron\n",
+    "other/services.yaml": "- name: cron\n  enabled: true\n",
   });
   // Unordered groups come before those of group_order (prioritySort), so "other" lists first.
   assert.deepEqual(b.services, [
