@@ -223,6 +223,23 @@ describe(
       assert.ok(!existsSync(path));
     });
 
+    test("with only packages to remove, an unknown owner fails before any change (nothing removed)", async () => {
+      // A removal creates no user, so nothing can wait for one (SPEC 5 step 4).
+      purge();
+      dpkgInstall(repo, PKG);
+      const path = "/etc/safcm-test-unknown-owner2.conf";
+      const conf = config("unknown-owner-absent", {
+        "all/packages.yaml": `- name: ${PKG}\n  state: absent\n`,
+        [`all/files${path}`]: "x\n",
+        "all/permissions.yaml": `${path}: 0640 safcm-no-such-user root\n`,
+      });
+      const r = await sync(conf);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /unknown user "safcm-no-such-user"/);
+      assert.ok(!existsSync(path));
+      assert.equal(status(), "ii ", "nothing removed");
+    });
+
     test("a failed install is never reported as installed: the error names what is missing and shows apt's lines", async () => {
       // As found (issue 19, item 4): `installed 1 package(s): "no-such-package"`, then the error.
       purge();
