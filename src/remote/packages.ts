@@ -192,11 +192,12 @@ export async function syncPackages(input: PackagesInput): Promise<PackagesResult
       combined: true,
       env: APT_ENV,
     });
-    if (simulation.exitCode !== 0) return fail(aptFailed("removing (simulated)", simulation));
-    const named = new Set(remove);
-    const others = parseSimulatedRemovals(simulation.stdout).filter(
-      (n) => !named.has(n) && !named.has(n.replace(/:[^:]*$/, "")),
-    );
+    if (simulation.exitCode !== 0)
+      return fail(aptFailed(`simulating the removal of ${list(remove)}`, simulation));
+    // apt names a package of the native architecture without ":arch", others with it.
+    const base = (name: string) => name.replace(/:[^:]*$/, "");
+    const named = new Set(remove.map(base));
+    const others = parseSimulatedRemovals(simulation.stdout).filter((n) => !named.has(base(n)));
     if (others.length > 0) return fail(removalTakesOthers(remove, others));
   }
   if (!input.apply) {
