@@ -212,51 +212,59 @@ export async function syncPackages(input: PackagesInput): Promise<PackagesResult
   }
 
   // act: removals first (a package being replaced frees its port, its files)
+  const step = (args: string[], names: string[], action: PackageChange["action"]) =>
+    aptStep({ aptGet, dpkgQuery, log, changes: result.changes }, args, names, action);
   if (remove.length > 0) {
-    log("verbose", `packages: removing ${list(remove)}`);
-    const run = await runProgram(aptGet, ["remove", "-y", ...LOCK_TIMEOUT, "--", ...remove], {
-      combined: true,
-      env: APT_ENV,
-    });
-    log("debug", `apt-get remove exited with status ${run.exitCode}:\n${run.stdout}`);
-    const after = await queryInstalled(dpkgQuery, remove);
-    if (typeof after === "string") return fail(after);
-    const still = remove.filter((name) => after.has(name));
-    result.changes.push(
-      ...remove.filter((n) => !after.has(n)).map((name) => ({ name, action: "removed" as const })),
-    );
-    if (run.exitCode !== 0 || still.length > 0) return fail(removeFailed(still, run));
+    const error = await step(["remove", "-y", ...LOCK_TIMEOUT], remove, "removed");
+    if (error !== null) return fail(error);
   }
   if (install.length === 0) return result;
 
   log("verbose", "packages: running apt-get update");
   const update = await runProgram(aptGet, ["update"], { combined: true, env: APT_ENV });
-  const messages = aptMessages(update.stdout);
   if (update.exitCode !== 0) return fail(aptFailed("apt-get update", update));
   // apt-get update exits 0 when a source cannot be reached (a mirror that does not resolve):
   // without these lines the only trace would be the install's "Unable to locate package".
+  const messages = aptMessages(update.stdout);
   if (messages.length > 0) log("info", `apt-get update:\n${messages.join("\n")}`);
 
   for (const recommends of [false, true]) {
     const batch = install.filter((p) => p.recommends === recommends).map((p) => p.name);
     if (batch.length === 0) continue;
-    const how = recommends ? " with their Recommends" : "";
-    log("verbose", `packages: installing ${list(batch)}${how}`);
-    const run = await runProgram(aptGet, [...aptInstall(recommends), "--", ...batch], {
-      combined: true,
-      env: APT_ENV,
-    });
-    log("debug", `apt-get install exited with status ${run.exitCode}:\n${run.stdout}`);
-    const after = await queryInstalled(dpkgQuery, batch);
-    if (typeof after === "string") return fail(after);
-    const missing = missingPackages(batch, after);
-    result.changes.push(
-      ...batch.filter((n) => after.has(n)).map((name) => ({ name, action: "installed" as const })),
-    );
-    if (run.exitCode !== 0) return fail(installFailed(missing, run));
-    if (missing.length > 0) return fail(stillMissing(missing));
+    const error = await step(aptInstall(recommends), batch, "installed");
+    if (error !== null) return fail(error);
   }
   return result;
+}
+
+/**
+ * Runs `apt-get <args> -- <names>`, then records as changes what dpkg-query shows done
+ * (SPEC 5.2: the report says what happened). Returns the error: apt-get failed (apt's
+ * output, where its errors are at the end), or a package is not in its state afterwards
+ * (a name apt resolved to another package, a prerm that failed); both name those packages.
+ */
+async function aptStep(
+  ctx: { aptGet: string; dpkgQuery: string; log: Log; changes: PackageChange[] },
+  args: string[],
+  names: string[],
+  action: PackageChange["action"],
+): Promise<string | null> {
+  const verb = args[0];
+  ctx.log("verbose", `packages: ${verb} ${list(names)}`);
+  const run = await runProgram(ctx.aptGet, [...args, "--", ...names], {
+    combined: true,
+    env: APT_ENV,
+  });
+  ctx.log("debug", `apt-get ${verb} exited with status ${run.exitCode}:\n${run.stdout}`);
+  const after = await queryInstalled(ctx.dpkgQuery, names);
+  if (typeof after === "string") return after;
+  const left = names.filter((n) => after.has(n) !== (action === "installed"));
+  ctx.changes.push(...names.filter((n) => !left.includes(n)).map((name) => ({ name, action })));
+  if (run.exitCode === 0 && left.length === 0) return null;
+  const how = run.exitCode === 0 ? "succeeded" : `failed (exit status ${run.exitCode})`;
+  const state = action === "installed" ? "not installed" : "still installed";
+  const which = left.length > 0 ? `; ${state}: ${list(left)}` : "";
+  return `apt-get ${verb} ${how}${which}:\n${tail(run.stdout + run.stderr)}`;
 }
 
 function list(names: string[]): string {
@@ -315,28 +323,5 @@ function aptFailed(what: string, run: ShellResult): string {
 // Fires when the simulation shows that apt-get remove would remove packages
 // that depend on the ones packages.yaml says absent (found before any change).
 function removalTakesOthers(remove: string[], others: string[]): string {
-  const shown = others.slice(0, 20);
-  const more = others.length > shown.length ? ` and ${others.length - shown.length} more` : "";
-  return `removing ${list(remove)} would also remove ${list(shown)}${more}, which depend on it; nothing was removed: list those packages with state: absent too, or keep ${list(remove)}`;
-}
-
-// Fires when apt-get remove exits non-zero or a package is still installed
-// afterwards (dpkg lock held, a prerm script failing).
-function removeFailed(still: string[], run: ShellResult): string {
-  const what = still.length > 0 ? `; still installed: ${list(still)}` : "";
-  return `apt-get remove failed (exit status ${run.exitCode})${what}:\n${tail(run.stdout + run.stderr)}`;
-}
-
-// Fires when apt-get install exits non-zero (unknown package, unreachable
-// mirror, a maintainer script failing): names what dpkg does not show
-// installed, then apt's own output (its errors are at the end).
-function installFailed(missing: string[], run: ShellResult): string {
-  const what = missing.length > 0 ? `; not installed: ${list(missing)}` : "";
-  return `apt-get install failed (exit status ${run.exitCode})${what}:\n${tail(run.stdout + run.stderr)}`;
-}
-
-// Fires when apt-get install succeeded but a package is still not installed
-// (e.g. a name apt resolved to a different package).
-function stillMissing(names: string[]): string {
-  return `apt-get install succeeded, but ${list(names)} is still not installed`;
+  return `removing ${list(remove)} would also remove ${list(others)}, which depend on it; nothing was removed (list them as absent too)`;
 }
