@@ -17,6 +17,7 @@ import type { FileEntry, InfoResponse, SyncRequest } from "../protocol/messages.
 import { mergeVars, templateContext } from "./context.ts";
 import { comparePriority, prioritySort, resolvePath } from "./merge.ts";
 import type { Declared, Priority, Provided, Resolved, Triggered } from "./merge.ts";
+import { mergePackages, mergeServices } from "./states.ts";
 import { renderTemplate } from "./templates.ts";
 import type { FactValues, TemplateContext } from "./templates.ts";
 import { validateCommands, validateFor } from "./validate-commands.ts";
@@ -93,9 +94,13 @@ export function buildHost(config: Config, host: HostConfig, facts: HostFacts): B
     return rendered.content;
   };
 
-  const packages = unique(dirs.flatMap((d) => d.packages));
-  const services = unique(dirs.flatMap((d) => d.services));
-  checkRoot(host, packages, services);
+  const packages = mergePackages(priority, dirs);
+  const services = mergeServices(priority, dirs);
+  checkRoot(
+    host,
+    packages.map((p) => p.name),
+    services.map((s) => s.name),
+  );
 
   // Without templates, the entries depend only on the group directories (in priority order,
   // the host's own one marked) and the default owner: hosts alike share one build.
@@ -294,8 +299,4 @@ function checkRoot(host: HostConfig, packages: string[], services: string[]): vo
 
 function byPath(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function unique(names: string[]): string[] {
-  return [...new Set(names)];
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { buildHost } from "../assemble/host-config.ts";
 import type { BuiltHost, Origin } from "../assemble/host-config.ts";
+import { withoutRecommends } from "../assemble/states.ts";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveSecrets } from "../config/secrets.ts";
@@ -28,6 +29,8 @@ export async function check(args: string[]): Promise<number> {
   let checked = 0;
   let level = opts.logLevel;
   const verbose: string[] = [];
+  /** -l verbose: one line per host with packages that install without their Recommends. */
+  const notes: string[] = [];
   try {
     const config = loadConfig(resolve(opts.dir));
     level ??= config.global.log_level;
@@ -39,6 +42,12 @@ export async function check(args: string[]): Promise<number> {
       try {
         const built = buildHost(config, host, { detected: [], uid: 0, gid: 0 });
         verbose.push(...verboseLines(host.name, built));
+        const bare = withoutRecommends(built.packages);
+        if (bare.length > 0) {
+          notes.push(
+            `host "${host.name}": installed without their Recommends (recommends: true in packages.yaml installs them): ${bare.map((n) => JSON.stringify(n)).join(", ")}`,
+          );
+        }
       } catch (err) {
         if (!(err instanceof HostError)) throw err;
         errors.push({ message: `host "${host.name}": ${err.message}` });
@@ -53,6 +62,7 @@ export async function check(args: string[]): Promise<number> {
   for (const e of errors) process.stderr.write(`safcm: ${formatProblem(e)}\n`);
   if (LOG_LEVELS.indexOf(level ?? "info") >= LOG_LEVELS.indexOf("verbose")) {
     for (const line of verbose) process.stdout.write(`${line}\n`);
+    for (const n of notes) process.stdout.write(`${n}\n`);
   }
   if (info) {
     process.stdout.write(

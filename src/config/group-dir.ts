@@ -4,14 +4,14 @@
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMap, type Node } from "yaml";
-import type { CommandEntry, FileType } from "../protocol/messages.ts";
+import type { CommandEntry, FileType, PackageEntry, ServiceEntry } from "../protocol/messages.ts";
 import type { Ignore } from "./ignore.ts";
 import { liquid, liquidError } from "./liquid.ts";
 import type { ParsedTemplate } from "./liquid.ts";
-import { PACKAGE_NAME, PACKAGE_RULE, UNIT_NAME, UNIT_RULE } from "./names.ts";
 import { formatMode, parsePermission } from "./permissions.ts";
 import type { Permission } from "./permissions.ts";
 import type { Secret } from "./secrets.ts";
+import { readPackages, readServices } from "./states.ts";
 import { SECRET_TAGS, readVars } from "./vars.ts";
 import type { Variable } from "./vars.ts";
 import { YamlFile, errorText } from "./yaml.ts";
@@ -53,8 +53,10 @@ export interface GroupDir {
   templates: Map<string, Template>;
   /** Path -> commands, as in triggers.yaml. */
   triggers: Map<string, string[]>;
-  packages: string[];
-  services: string[];
+  /** packages.yaml, one entry per name (SPEC 3.5). */
+  packages: PackageEntry[];
+  /** services.yaml, one entry per name. */
+  services: ServiceEntry[];
   /** commands.yaml: a plain command is `{ run }`. */
   commands: CommandEntry[];
   /** validate.yaml: path -> command, `%s` standing for the new file. */
@@ -168,10 +170,10 @@ export function loadGroupDir(
         ({ vars: group.vars, secrets: group.secrets } = readVars(yf));
         break;
       case "packages.yaml":
-        group.packages = readNames(yf, "packages.yaml", "package", PACKAGE_NAME, PACKAGE_RULE);
+        group.packages = readPackages(yf);
         break;
       case "services.yaml":
-        group.services = readNames(yf, "services.yaml", "service", UNIT_NAME, UNIT_RULE);
+        group.services = readServices(yf);
         break;
       case "commands.yaml":
         group.commands = readCommands(yf);
@@ -481,25 +483,4 @@ function readValidate(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
     }
     group.validate.set(p, command);
   }
-}
-
-/** Package or service names; `rule` says what a valid name looks like. */
-function readNames(
-  yf: YamlFile,
-  what: string,
-  kind: string,
-  grammar: RegExp,
-  rule: string,
-): string[] {
-  const names: string[] = [];
-  for (const item of yf.stringList(yf.root, what) ?? []) {
-    if (grammar.test(item.value)) names.push(item.value);
-    else
-      yf.error(
-        item.node,
-        "bad-name",
-        `invalid ${kind} name ${JSON.stringify(item.value)}: ${rule}`,
-      );
-  }
-  return names;
 }

@@ -66,6 +66,30 @@ export interface FileEntry {
   validate?: string;
 }
 
+/** A packages.yaml entry (SPEC 3.5): installed (with its Recommends where `recommends`) or,
+ * `absent`, removed with its configuration files kept. */
+export interface PackageEntry {
+  name: string;
+  state: PackageState;
+  /** Installed with its Recommends (apt's default is without: --no-install-recommends). */
+  recommends: boolean;
+}
+export type PackageState = "present" | "absent";
+export const PACKAGE_STATES: readonly PackageState[] = ["present", "absent"];
+
+/** A services.yaml entry (SPEC 3.5, 5.3). */
+export interface ServiceEntry {
+  name: string;
+  /** started: active (and enabled unless `enabled` says otherwise); stopped: inactive; masked:
+   * masked and inactive. */
+  state: ServiceState;
+  /** Enablement as stated; null where services.yaml does not say (started: enable; stopped:
+   * leave it as it is; masked: nothing to enable). */
+  enabled: boolean | null;
+}
+export type ServiceState = "started" | "stopped" | "masked";
+export const SERVICE_STATES: readonly ServiceState[] = ["started", "stopped", "masked"];
+
 export interface TriggerEntry {
   path: string;
   commands: string[];
@@ -89,8 +113,8 @@ export interface SyncRequest {
   root: string;
   /** Sorted by path, parents before children. */
   files: FileEntry[];
-  packages: string[];
-  services: string[];
+  packages: PackageEntry[];
+  services: ServiceEntry[];
   triggers: TriggerEntry[];
   commands: CommandEntry[];
 }
@@ -195,14 +219,21 @@ export interface FileChange {
 /** The id of an owner that does not exist yet ((uid_t)-1, never a real id). */
 export const UNKNOWN_ID = 2 ** 32 - 1;
 
+/** A package that dpkg shows installed or removed after the sync (in dry-run: would be). */
 export interface PackageChange {
   name: string;
+  action: "installed" | "removed";
 }
 
+/** What was done to a unit (in dry-run: would be); on an error, including the action that
+ * was being attempted. */
 export interface ServiceChange {
   name: string;
   started: boolean;
+  stopped: boolean;
   enabled: boolean;
+  disabled: boolean;
+  masked: boolean;
 }
 
 export interface CommandResult {

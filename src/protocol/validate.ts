@@ -156,13 +156,38 @@ function facts(v: unknown, where: string): Facts {
   };
 }
 
-function serviceChange(v: unknown, where: string): ServiceChange {
-  const o = object<ServiceChange>(v, where, ["name", "started", "enabled"]);
+function packageChange(v: unknown, where: string): PackageChange {
+  const o = object<PackageChange>(v, where, ["name", "action"]);
   return {
     name: string(o.name, `${where}.name`, MAX_NAME),
-    started: boolean(o.started, `${where}.started`),
-    enabled: boolean(o.enabled, `${where}.enabled`),
+    action: oneOf(o.action, `${where}.action`, PACKAGE_ACTIONS),
   };
+}
+
+const PACKAGE_ACTIONS = ["installed", "removed"] as const;
+
+function serviceChange(v: unknown, where: string): ServiceChange {
+  const o = object<ServiceChange>(v, where, [
+    "name",
+    "started",
+    "stopped",
+    "enabled",
+    "disabled",
+    "masked",
+  ]);
+  const change: ServiceChange = {
+    name: string(o.name, `${where}.name`, MAX_NAME),
+    started: boolean(o.started, `${where}.started`),
+    stopped: boolean(o.stopped, `${where}.stopped`),
+    enabled: boolean(o.enabled, `${where}.enabled`),
+    disabled: boolean(o.disabled, `${where}.disabled`),
+    masked: boolean(o.masked, `${where}.masked`),
+  };
+  if (change.started && (change.stopped || change.masked))
+    fail(where, "started together with stopped or masked");
+  if (change.enabled && (change.disabled || change.masked))
+    fail(where, "enabled together with disabled or masked");
+  return change;
 }
 
 function commandResult(v: unknown, where: string): CommandResult {
@@ -278,9 +303,7 @@ export function validateResponse(header: unknown, attachmentLength: number): Res
         files: array(o.files, "sync_response.files", MAX_ITEMS, (v, w) =>
           fileChange(v, w, attachmentLength),
         ),
-        packages: array(o.packages, "sync_response.packages", MAX_ITEMS, (v, w) => ({
-          name: string(object<PackageChange>(v, w, ["name"]).name, `${w}.name`, MAX_NAME),
-        })),
+        packages: array(o.packages, "sync_response.packages", MAX_ITEMS, packageChange),
         services: array(o.services, "sync_response.services", MAX_ITEMS, serviceChange),
         commands: array(o.commands, "sync_response.commands", MAX_ITEMS, commandResult),
         error: nullableString(o.error, "sync_response.error", MAX_LOG_TEXT),

@@ -1,11 +1,12 @@
 // Packages on the Debian family (SPEC 5.2), in three pieces (STYLE b.3):
 // observe (dpkg-query, parsed by the pure parseDpkgQuery), decide
-// (missingPackages), act (apt-get update, then one apt-get install).
-// Dry-run runs the same code with apply=false and stops before acting.
-// Packages are never removed.
+// (decidePackages; a removal is simulated first so that it never takes other
+// packages with it), act (apt-get remove; apt-get update, then apt-get
+// install). Dry-run runs the same code with apply=false and stops before
+// acting. The report says what dpkg shows afterwards, not what was asked.
 
 import { PACKAGE_NAME } from "../protocol/names.ts";
-import type { PackageChange } from "../protocol/messages.ts";
+import type { PackageChange, PackageEntry } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";
 import { osName } from "./os.ts";
@@ -58,10 +59,63 @@ export function missingPackages(
   return wanted.filter((name) => !installed.has(name));
 }
 
+/** What packages.yaml asks of a host, from what dpkg says is installed. */
+export interface PackageDecision {
+  /** Present but not installed, in the order given. */
+  install: PackageEntry[];
+  /** Absent but installed, in the order given. */
+  remove: string[];
+}
+
+export function decidePackages(
+  wanted: readonly PackageEntry[],
+  installed: ReadonlySet<string>,
+): PackageDecision {
+  return {
+    install: wanted.filter((p) => p.state === "present" && !installed.has(p.name)),
+    remove: wanted.filter((p) => p.state === "absent" && installed.has(p.name)).map((p) => p.name),
+  };
+}
+
+/**
+ * The packages in the output of `apt-get -s remove` (a simulation): one
+ * `Remv <name>[:<arch>] [<version>]` line per package apt would remove.
+ */
+export function parseSimulatedRemovals(output: string): string[] {
+  const names: string[] = [];
+  for (const line of output.split("\n")) {
+    const m = /^Remv (\S+)/.exec(line);
+    if (m !== null) names.push(m[1]);
+  }
+  return names;
+}
+
+/**
+ * apt's own warnings and errors in its output: the lines starting with
+ * `W:`, `E:` or `Err:` (apt-get update says "Err:1 <uri> <dist> InRelease"
+ * with the reason on the indented line below, so indented lines after such
+ * a line are kept with it).
+ */
+export function aptMessages(output: string): string[] {
+  const lines: string[] = [];
+  let inMessage = false;
+  for (const line of output.split("\n")) {
+    if (/^(W|E|Err(:\d+)?):/.test(line)) {
+      lines.push(line.trimEnd());
+      inMessage = true;
+    } else if (inMessage && /^\s+\S/.test(line)) {
+      lines.push(line.trimEnd());
+    } else {
+      inMessage = false;
+    }
+  }
+  return lines;
+}
+
 export interface PackagesInput {
   /** The sync request's root; packages need "/". */
   root: string;
-  packages: string[];
+  packages: PackageEntry[];
   /** False for dry-run: observe and decide only. */
   apply: boolean;
   log?: Log;
@@ -70,7 +124,7 @@ export interface PackagesInput {
 }
 
 export interface PackagesResult {
-  /** What was (or in dry-run would be) installed; on an error, what was being installed. */
+  /** What dpkg shows installed or removed by this sync (in dry-run: what would be). */
   changes: PackageChange[];
   error: string | null;
 }
@@ -79,28 +133,35 @@ export interface PackagesResult {
 // apt-listchanges pager or mail waiting for a reader.
 const APT_ENV = { DEBIAN_FRONTEND: "noninteractive", APT_LISTCHANGES_FRONTEND: "none" };
 
+// The lock timeout waits for a running apt or unattended-upgrades instead of
+// failing at once (older apt ignores the unknown option).
+const LOCK_TIMEOUT = ["-o", "DPkg::Lock::Timeout=120"];
+
 // dpkg keeps an existing configuration file that differs from the package's
 // (confold), and takes the package's default where there is one (confdef),
-// so files synced by safcm are never replaced by an install. The lock
-// timeout waits for a running apt or unattended-upgrades instead of failing
-// at once (older apt ignores the unknown option).
-const APT_INSTALL = [
-  "install",
-  "-y",
-  "--no-install-recommends",
-  "-o",
-  "Dpkg::Options::=--force-confold",
-  "-o",
-  "Dpkg::Options::=--force-confdef",
-  "-o",
-  "DPkg::Lock::Timeout=120",
-];
+// so files synced by safcm are never replaced by an install. Recommends are
+// installed only for the packages that say `recommends: true` (SPEC 3.5),
+// whatever the host's apt configuration says (APT::Install-Recommends).
+function aptInstall(recommends: boolean): string[] {
+  return [
+    "install",
+    "-y",
+    recommends ? "--install-recommends" : "--no-install-recommends",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    ...LOCK_TIMEOUT,
+  ];
+}
 
 /**
- * Makes sure every listed package is installed (SPEC 5.2). With something
- * missing, `apt-get update` runs first, so an install works on a host whose
- * package lists are stale or empty, then one `apt-get install` of everything
- * missing. Afterwards dpkg-query must show every package installed.
+ * Brings the listed packages into their state (SPEC 5.2). Packages to remove
+ * go first (`apt-get remove`, configuration files kept), after a simulation
+ * has shown that apt would remove nothing else; then, with something to
+ * install, `apt-get update` (its warnings reported at info level) and one
+ * `apt-get install` of what is missing (a second one for the packages that
+ * want their Recommends). Afterwards dpkg-query decides what is reported.
  */
 export async function syncPackages(input: PackagesInput): Promise<PackagesResult> {
   const log = input.log ?? silent;
@@ -108,45 +169,106 @@ export async function syncPackages(input: PackagesInput): Promise<PackagesResult
   if (input.packages.length === 0) return result;
   const fail = (error: string): PackagesResult => ({ ...result, error });
 
-  const invalid = input.packages.find((name) => !PACKAGE_NAME.test(name));
-  if (invalid !== undefined) return fail(invalidPackage(invalid));
+  const invalid = input.packages.find((p) => !PACKAGE_NAME.test(p.name));
+  if (invalid !== undefined) return fail(invalidPackage(invalid.name));
   if (input.root !== "/") return fail(packagesNeedRoot(input.root));
   const dpkgQuery = findExecutable("dpkg-query", input.path);
   const aptGet = findExecutable("apt-get", input.path);
   if (dpkgQuery === null || aptGet === null) return fail(noApt(osName()));
 
   // observe, decide
-  const before = await queryInstalled(dpkgQuery, input.packages);
+  const names = input.packages.map((p) => p.name);
+  const before = await queryInstalled(dpkgQuery, names);
   if (typeof before === "string") return fail(before);
-  const missing = missingPackages(input.packages, before);
-  if (missing.length === 0) {
-    log("debug", `packages: all ${input.packages.length} installed`);
+  const { install, remove } = decidePackages(input.packages, before);
+  if (install.length === 0 && remove.length === 0) {
+    log("debug", `packages: all ${input.packages.length} in their state`);
     return result;
   }
-  result.changes = missing.map((name) => ({ name }));
-  const names = missing.map(quote).join(", ");
+  if (remove.length > 0) {
+    // Checked in dry-run too, before anything changes: apt-get remove also removes every
+    // package that depends on one it removes, which nobody declared.
+    const simulation = await runProgram(aptGet, ["-s", "remove", "--", ...remove], {
+      combined: true,
+      env: APT_ENV,
+    });
+    if (simulation.exitCode !== 0)
+      return fail(aptFailed(`simulating the removal of ${list(remove)}`, simulation));
+    // apt names a package of the native architecture without ":arch", others with it.
+    const base = (name: string) => name.replace(/:[^:]*$/, "");
+    const named = new Set(remove.map(base));
+    const others = parseSimulatedRemovals(simulation.stdout).filter((n) => !named.has(base(n)));
+    if (others.length > 0) return fail(removalTakesOthers(remove, others));
+  }
   if (!input.apply) {
-    log("verbose", `packages: would install ${names}`);
+    result.changes = [
+      ...remove.map((name) => ({ name, action: "removed" as const })),
+      ...install.map((p) => ({ name: p.name, action: "installed" as const })),
+    ];
+    if (remove.length > 0) log("verbose", `packages: would remove ${list(remove)}`);
+    if (install.length > 0)
+      log("verbose", `packages: would install ${list(install.map((p) => p.name))}`);
     return result;
   }
 
-  // act
+  // act: removals first (a package being replaced frees its port, its files)
+  const step = (args: string[], names: string[], action: PackageChange["action"]) =>
+    aptStep({ aptGet, dpkgQuery, log, changes: result.changes }, args, names, action);
+  if (remove.length > 0) {
+    const error = await step(["remove", "-y", ...LOCK_TIMEOUT], remove, "removed");
+    if (error !== null) return fail(error);
+  }
+  if (install.length === 0) return result;
+
   log("verbose", "packages: running apt-get update");
   const update = await runProgram(aptGet, ["update"], { combined: true, env: APT_ENV });
   if (update.exitCode !== 0) return fail(aptFailed("apt-get update", update));
-  log("verbose", `packages: installing ${names}`);
-  const install = await runProgram(aptGet, [...APT_INSTALL, "--", ...missing], {
+  // apt-get update exits 0 when a source cannot be reached (a mirror that does not resolve):
+  // without these lines the only trace would be the install's "Unable to locate package".
+  const messages = aptMessages(update.stdout);
+  if (messages.length > 0) log("info", `apt-get update:\n${messages.join("\n")}`);
+
+  for (const recommends of [false, true]) {
+    const batch = install.filter((p) => p.recommends === recommends).map((p) => p.name);
+    if (batch.length === 0) continue;
+    const error = await step(aptInstall(recommends), batch, "installed");
+    if (error !== null) return fail(error);
+  }
+  return result;
+}
+
+/**
+ * Runs `apt-get <args> -- <names>`, then records as changes what dpkg-query shows done
+ * (SPEC 5.2: the report says what happened). Returns the error: apt-get failed (apt's
+ * output, where its errors are at the end), or a package is not in its state afterwards
+ * (a name apt resolved to another package, a prerm that failed); both name those packages.
+ */
+async function aptStep(
+  ctx: { aptGet: string; dpkgQuery: string; log: Log; changes: PackageChange[] },
+  args: string[],
+  names: string[],
+  action: PackageChange["action"],
+): Promise<string | null> {
+  const verb = args[0];
+  ctx.log("verbose", `packages: ${verb} ${list(names)}`);
+  const run = await runProgram(ctx.aptGet, [...args, "--", ...names], {
     combined: true,
     env: APT_ENV,
   });
-  log("debug", `apt-get install exited with status ${install.exitCode}:\n${install.stdout}`);
-  if (install.exitCode !== 0) return fail(aptFailed(`installing ${names}`, install));
+  ctx.log("debug", `apt-get ${verb} exited with status ${run.exitCode}:\n${run.stdout}`);
+  const after = await queryInstalled(ctx.dpkgQuery, names);
+  if (typeof after === "string") return after;
+  const left = names.filter((n) => after.has(n) !== (action === "installed"));
+  ctx.changes.push(...names.filter((n) => !left.includes(n)).map((name) => ({ name, action })));
+  if (run.exitCode === 0 && left.length === 0) return null;
+  const how = run.exitCode === 0 ? "succeeded" : `failed (exit status ${run.exitCode})`;
+  const state = action === "installed" ? "not installed" : "still installed";
+  const which = left.length > 0 ? `; ${state}: ${list(left)}` : "";
+  return `apt-get ${verb} ${how}${which}:\n${tail(run.stdout + run.stderr)}`;
+}
 
-  const after = await queryInstalled(dpkgQuery, missing);
-  if (typeof after === "string") return fail(after);
-  const still = missingPackages(missing, after);
-  if (still.length > 0) return fail(stillMissing(still));
-  return result;
+function list(names: string[]): string {
+  return names.map(quote).join(", ");
 }
 
 /** The installed instances among `names`, or an error message. */
@@ -191,15 +313,15 @@ function noApt(os: string): string {
   return `packages need apt and dpkg (Debian family), which this host (OS ${quote(os)}) does not have`;
 }
 
-// Fires when apt-get update or install exits non-zero (unknown package,
-// broken repository, dpkg lock held, a maintainer script failing).
+// Fires when apt-get update or the simulation of a removal exits non-zero
+// (broken repository, dpkg lock held, a package apt does not know).
 function aptFailed(what: string, run: ShellResult): string {
   const output = tail(run.stdout + run.stderr);
   return `${what} failed: apt-get exited with status ${run.exitCode}:\n${output}`;
 }
 
-// Fires when apt-get install succeeded but a package is still not installed
-// (e.g. a name apt resolved to a different package).
-function stillMissing(names: string[]): string {
-  return `apt-get install succeeded, but ${names.map(quote).join(", ")} is still not installed`;
+// Fires when the simulation shows that apt-get remove would remove packages
+// that depend on the ones packages.yaml says absent (found before any change).
+function removalTakesOthers(remove: string[], others: string[]): string {
+  return `removing ${list(remove)} would also remove ${list(others)}, which depend on it; nothing was removed (list them as absent too)`;
 }

@@ -4,12 +4,16 @@
 
 import {
   LOG_LEVELS,
+  PACKAGE_STATES,
+  SERVICE_STATES,
   type LogLevel,
   type CommandEntry,
   type ContentMessage,
   type FileEntry,
   type InfoRequest,
+  type PackageEntry,
   type Request,
+  type ServiceEntry,
   type SyncRequest,
   type TriggerEntry,
 } from "../protocol/messages.ts";
@@ -24,7 +28,7 @@ function fail(where: string, what: string): never {
 }
 
 // Not exact: the local side is trusted; the checks keep a malformed request from crashing.
-const { object, string, integer, array, oneOf } = checks(fail, false);
+const { object, string, integer, boolean, array, oneOf } = checks(fail, false);
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 function strings(v: unknown, where: string): string[] {
@@ -108,6 +112,24 @@ function commandEntry(v: unknown, where: string): CommandEntry {
   return entry;
 }
 
+function packageEntry(v: unknown, where: string): PackageEntry {
+  const o = object<PackageEntry>(v, where, []);
+  return {
+    name: string(o.name, `${where}.name`),
+    state: oneOf(o.state, `${where}.state`, PACKAGE_STATES),
+    recommends: boolean(o.recommends, `${where}.recommends`),
+  };
+}
+
+function serviceEntry(v: unknown, where: string): ServiceEntry {
+  const o = object<ServiceEntry>(v, where, []);
+  return {
+    name: string(o.name, `${where}.name`),
+    state: oneOf(o.state, `${where}.state`, SERVICE_STATES),
+    enabled: o.enabled === null ? null : boolean(o.enabled, `${where}.enabled`),
+  };
+}
+
 /** Checks the header of a frame from the local side; `attachmentLength` bounds file content offsets. */
 export function parseRequest(header: unknown, attachmentLength: number): Request {
   const o = object<
@@ -137,8 +159,8 @@ export function parseRequest(header: unknown, attachmentLength: number): Request
         files: array(o.files, "sync_request.files", NO_LIMIT, (v, w) =>
           fileEntry(v, w, attachmentLength),
         ),
-        packages: strings(o.packages, "sync_request.packages"),
-        services: strings(o.services, "sync_request.services"),
+        packages: array(o.packages, "sync_request.packages", NO_LIMIT, packageEntry),
+        services: array(o.services, "sync_request.services", NO_LIMIT, serviceEntry),
         triggers: array(o.triggers, "sync_request.triggers", NO_LIMIT, trigger),
         commands: array(o.commands, "sync_request.commands", NO_LIMIT, commandEntry),
       };

@@ -1,10 +1,11 @@
 // Services with systemd (SPEC 5.3), in three pieces (STYLE b.3): observe
 // (`systemctl show`, parsed by the pure parseSystemctlShow), decide
-// (decideUnit), act (daemon-reload once, then start and enable). Dry-run
-// runs the same code with apply=false and stops before acting.
+// (decideUnit, from the state services.yaml states), act (daemon-reload
+// once, then start/stop, enable/disable, mask). Dry-run runs the same code
+// with apply=false and stops before acting.
 
 import { UNIT_NAME } from "../protocol/names.ts";
-import type { ServiceChange } from "../protocol/messages.ts";
+import type { ServiceChange, ServiceEntry } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";
 
@@ -60,38 +61,77 @@ function unitState(p: Record<string, string>): UnitState {
   };
 }
 
-/** What a unit needs; `error` when it cannot be made enabled and active. */
+/** What a unit needs to reach its stated state; `error` when it cannot. */
 export interface UnitDecision {
   start: boolean;
+  stop: boolean;
   enable: boolean;
+  disable: boolean;
+  mask: boolean;
   error: string | null;
 }
 
 /** Active states in which a unit runs (a reload does not stop it). */
 const RUNNING = new Set(["active", "reloading", "refreshing"]);
+/** Active states in which there is nothing to stop. */
+const STOPPED = new Set(["inactive", "failed", ""]);
 /** Unit file states that `systemctl enable` turns into "enabled" ("enabled-runtime"
  * is lost at the next boot). static, indirect, generated, transient, alias and
  * the rest have nothing to enable: left alone. */
 const ENABLE = new Set(["disabled", "enabled-runtime"]);
+/** Unit file states that `systemctl disable` turns into "disabled"; the rest (static, a
+ * runtime enablement that ends at the next boot ...) has nothing to disable: left alone. */
+const DISABLE = new Set(["enabled"]);
 
-/** Decides what unit `name` (as listed in services.yaml) needs, from its state. */
-export function decideUnit(name: string, state: UnitState): UnitDecision {
-  const none = { start: false, enable: false };
-  if (state.load === "not-found") return { ...none, error: unknownService(name, state.id) };
-  if (state.load === "masked" || state.file.startsWith("masked")) {
-    return {
-      ...none,
-      error: `service ${quote(name)} is masked; unmask it first (systemctl unmask)`,
-    };
+/** Decides what unit `want.name` needs to reach `want.state` (SPEC 3.5, 5.3), from its state. */
+export function decideUnit(want: ServiceEntry, state: UnitState): UnitDecision {
+  const none = { start: false, stop: false, enable: false, disable: false, mask: false };
+  const name = want.name;
+  const masked = state.load === "masked" || state.file.startsWith("masked");
+  if (state.load === "not-found" && !masked) {
+    return { ...none, error: unknownService(name, state.id) };
   }
+  const stop = !STOPPED.has(state.active);
+  if (want.state === "masked") return { ...none, stop, mask: !masked, error: null };
+  if (masked && (want.state === "started" || want.enabled === true)) {
+    const what = want.state === "started" ? "started" : "enabled";
+    return { ...none, error: maskedService(name, what) };
+  }
+  if (masked) return { ...none, stop, error: null }; // stopped, enablement not stated
   if (state.load !== "loaded") {
     return {
       ...none,
       error: `service ${quote(name)} cannot be loaded by systemd (LoadState=${state.load})`,
     };
   }
-  return { start: !RUNNING.has(state.active), enable: ENABLE.has(state.file), error: null };
+  const enabled = want.enabled ?? (want.state === "started" ? true : null);
+  return {
+    ...none,
+    start: want.state === "started" && !RUNNING.has(state.active),
+    stop: want.state === "stopped" && stop,
+    enable: enabled === true && ENABLE.has(state.file),
+    disable: enabled === false && DISABLE.has(state.file),
+    error: null,
+  };
 }
+
+/** The systemctl verbs of a decision, in the order they run: `mask` before `stop` (as
+ * `systemctl mask --now` does: nothing can start the unit again in between). */
+export function unitActions(d: UnitDecision): Action[] {
+  const order: Action[] = ["mask", "start", "stop", "enable", "disable"];
+  return order.filter((a) => d[a]);
+}
+
+type Action = "start" | "stop" | "enable" | "disable" | "mask";
+
+/** What each verb is reported as (SPEC 7). */
+const REPORTED: Record<Action, keyof Omit<ServiceChange, "name">> = {
+  start: "started",
+  stop: "stopped",
+  enable: "enabled",
+  disable: "disabled",
+  mask: "masked",
+};
 
 /** The states of systemd that `systemctl is-system-running` reports when it is the init system. */
 const SYSTEMD_UP = new Set([
@@ -106,7 +146,7 @@ const SYSTEMD_UP = new Set([
 export interface ServicesInput {
   /** The sync request's root; services need "/". */
   root: string;
-  services: string[];
+  services: ServiceEntry[];
   /** False for dry-run: observe and decide only. */
   apply: boolean;
   log?: Log;
@@ -115,17 +155,18 @@ export interface ServicesInput {
 }
 
 export interface ServicesResult {
-  /** Units started and/or enabled (or in dry-run that would be); on an error, also the one being changed. */
+  /** What was done to each unit (or in dry-run would be); on an error, also the change that
+   * was being attempted. */
   changes: ServiceChange[];
   error: string | null;
 }
 
 /**
- * Makes every listed unit enabled and active (SPEC 5.3). When any needs a
- * change, `systemctl daemon-reload` runs once first (unit files may just
+ * Brings every listed unit into its stated state (SPEC 5.3). When any needs
+ * a change, `systemctl daemon-reload` runs once first (unit files may just
  * have been synced) and the units are looked at again, so a unit whose file
- * this sync created is known; then `start` for inactive units and `enable`
- * for disabled ones, each unit in the listed order.
+ * this sync created is known; then each unit, in the listed order, gets the
+ * verbs it needs (unitActions).
  */
 export async function syncServices(input: ServicesInput): Promise<ServicesResult> {
   const log = input.log ?? silent;
@@ -133,8 +174,8 @@ export async function syncServices(input: ServicesInput): Promise<ServicesResult
   if (input.services.length === 0) return result;
   const fail = (error: string): ServicesResult => ({ ...result, error });
 
-  const invalid = input.services.find((name) => !UNIT_NAME.test(name));
-  if (invalid !== undefined) return fail(`invalid service name ${quote(invalid)}`);
+  const invalid = input.services.find((s) => !UNIT_NAME.test(s.name));
+  if (invalid !== undefined) return fail(`invalid service name ${quote(invalid.name)}`);
   if (input.root !== "/") return fail(servicesNeedRoot(input.root));
   const systemctl = findExecutable("systemctl", input.path);
   if (systemctl === null) return fail(noSystemd("systemctl is not in the PATH"));
@@ -149,9 +190,9 @@ export async function syncServices(input: ServicesInput): Promise<ServicesResult
   // observe, decide
   let decisions = await observe(systemctl, input.services);
   if (typeof decisions === "string") return fail(decisions);
-  const needsChange = decisions.some((d) => d.start || d.enable || d.error !== null);
+  const needsChange = decisions.some((d) => unitActions(d).length > 0 || d.error !== null);
   if (!needsChange) {
-    log("debug", `services: all ${input.services.length} enabled and active`);
+    log("debug", `services: all ${input.services.length} in their state`);
     return result;
   }
   if (input.apply) {
@@ -167,22 +208,27 @@ export async function syncServices(input: ServicesInput): Promise<ServicesResult
   const failed = decisions.find((d) => d.error !== null);
   if (failed !== undefined && failed.error !== null) return fail(failed.error);
 
-  for (const [i, name] of input.services.entries()) {
-    const { start, enable } = decisions[i];
-    if (!start && !enable) continue;
-    const actions = [...(start ? ["start" as const] : []), ...(enable ? ["enable" as const] : [])];
+  for (const [i, { name }] of input.services.entries()) {
+    const actions = unitActions(decisions[i]);
+    if (actions.length === 0) continue;
+    const change: ServiceChange = {
+      name,
+      started: false,
+      stopped: false,
+      enabled: false,
+      disabled: false,
+      masked: false,
+    };
+    result.changes.push(change);
     if (!input.apply) {
-      result.changes.push({ name, started: start, enabled: enable });
+      for (const action of actions) change[REPORTED[action]] = true;
       log("verbose", `services: would ${actions.join(" and ")} ${quote(name)}`);
       continue;
     }
     // Reported as it goes: after a failure, what was being attempted is in the report.
-    const change = { name, started: false, enabled: false };
-    result.changes.push(change);
     for (const action of actions) {
       log("verbose", `services: ${action} ${quote(name)}`);
-      if (action === "start") change.started = true;
-      else change.enabled = true;
+      change[REPORTED[action]] = true;
       const run = await runProgram(systemctl, ["--no-ask-password", action, "--", name], {
         combined: true,
       });
@@ -197,7 +243,8 @@ export async function syncServices(input: ServicesInput): Promise<ServicesResult
 }
 
 /** Each unit's decision, in the order of `names`, or an error message. */
-async function observe(systemctl: string, names: string[]): Promise<UnitDecision[] | string> {
+async function observe(systemctl: string, units: ServiceEntry[]): Promise<UnitDecision[] | string> {
+  const names = units.map((u) => u.name);
   const run = await runProgram(
     systemctl,
     ["show", `--property=${SHOW_PROPERTIES}`, "--", ...names],
@@ -215,13 +262,19 @@ async function observe(systemctl: string, names: string[]): Promise<UnitDecision
   if (states.length !== names.length) {
     return `systemctl show described ${states.length} unit(s) instead of ${names.length}`;
   }
-  return names.map((name, i) => decideUnit(name, states[i]));
+  return units.map((unit, i) => decideUnit(unit, states[i]));
 }
 
 // Fires for a unit that systemd has no unit file for (a typo, a package not installed).
 function unknownService(name: string, id: string): string {
   const unit = id !== "" && id !== name ? ` (no unit ${quote(id)})` : "";
   return `unknown service ${quote(name)}${unit}: systemd does not know it`;
+}
+
+// Fires for a masked unit that services.yaml wants started or enabled: safcm never
+// unmasks (a unit is masked on purpose, by hand or by another group's state: masked).
+function maskedService(name: string, what: string): string {
+  return `service ${quote(name)} is masked, so it cannot be ${what}; unmask it first (systemctl unmask), or state masked`;
 }
 
 // Fires for a host with a root other than "/": systemd manages the host itself.

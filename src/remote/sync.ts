@@ -70,7 +70,7 @@ async function filesStep(
     log,
     users,
     apply: !request.dry_run,
-    deferUnknownOwners: request.packages.length > 0,
+    deferUnknownOwners: request.packages.some((p) => p.state === "present"),
   };
   const decision = decideFiles(input);
   // Triggers that this plan fires are recorded before its first change (SPEC 3.5).

@@ -24,6 +24,9 @@ export const MAX_OUTPUT_CHARS = 10 * 1024;
 
 const INDENT = "   ";
 
+/** What a service change shows, in this order: "started, enabled", "stopped, disabled", "masked". */
+const SERVICE_FLAGS = ["started", "stopped", "enabled", "disabled", "masked"] as const;
+
 /** The line that stands for a withheld diff (SPEC 5.1). */
 const WITHHELD = {
   mode: "(diff withheld: the file is not readable by others)",
@@ -60,14 +63,17 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
       if (f.diffHidden !== null) out.push(INDENT + WITHHELD[f.diffHidden]);
     }
   }
-  if (host.packages.length > 0) {
-    add(`installed ${host.packages.length} package(s):${mark}`);
-    for (const p of host.packages) add(quote(p));
+  // In the order they happen on the host: removals first (SPEC 5.2).
+  for (const action of ["removed", "installed"] as const) {
+    const names = host.packages.filter((p) => p.action === action).map((p) => p.name);
+    if (names.length === 0) continue;
+    add(`${action} ${names.length} package(s):${mark}`);
+    for (const name of names) add(quote(name));
   }
   if (host.services.length > 0) {
     add(`modified ${host.services.length} service(s):${mark}`);
     for (const s of host.services) {
-      const what = [s.started ? "started" : "", s.enabled ? "enabled" : ""].filter(Boolean);
+      const what = SERVICE_FLAGS.filter((flag) => s[flag]);
       add(what.length > 0 ? `${quote(s.name)}: ${what.join(", ")}` : quote(s.name));
     }
   }

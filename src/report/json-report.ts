@@ -22,12 +22,29 @@ export interface JsonHost {
   changed: boolean;
   /** Only what changed (or would change). */
   files: JsonFile[];
-  packages: string[];
-  services: { name: string; started: boolean; enabled: boolean }[];
+  /** What dpkg shows done (a failed install lists nothing as installed; the error names
+   * what is missing). */
+  packages: JsonPackage[];
+  /** Each flag true where this sync did it (or would do it) to the unit. */
+  services: JsonService[];
   /** Every trigger and command that ran (in dry-run: would run, exit_code and output null). */
   commands: JsonCommand[];
   /** Which Node.js ran the helper (null when the host failed before it ran). */
   runtime: JsonRuntime | null;
+}
+
+export interface JsonPackage {
+  name: string;
+  action: "installed" | "removed";
+}
+
+export interface JsonService {
+  name: string;
+  started: boolean;
+  stopped: boolean;
+  enabled: boolean;
+  disabled: boolean;
+  masked: boolean;
 }
 
 export interface JsonRuntime {

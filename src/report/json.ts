@@ -40,8 +40,15 @@ function host(h: HostResult): JsonHost {
     changed: hostChanged(h),
     runtime: h.runtime ?? null,
     files: h.files.map(file),
-    packages: h.packages,
-    services: h.services.map((s) => ({ name: s.name, started: s.started, enabled: s.enabled })),
+    packages: h.packages.map((p) => ({ name: p.name, action: p.action })),
+    services: h.services.map((s) => ({
+      name: s.name,
+      started: s.started,
+      stopped: s.stopped,
+      enabled: s.enabled,
+      disabled: s.disabled,
+      masked: s.masked,
+    })),
     commands: h.commands.map((c) => ({
       command: c.command,
       trigger: c.trigger,

@@ -174,14 +174,47 @@ export function applyResponse(
   }
   result.files = files;
   checkSubset(reply, built);
-  result.packages = reply.packages.map((p) => p.name);
+  result.packages = reply.packages;
   result.services = reply.services;
   result.commands = reply.commands;
 }
 
+/** A package change must be what its entry asks for, each package once. */
+function packageMismatch(reply: SyncResponse, built: BuiltHost): string | undefined {
+  const sent = new Map(built.packages.map((p) => [p.name, p]));
+  const seen = new Set<string>();
+  for (const change of reply.packages) {
+    const entry = sent.get(change.name);
+    const wanted = entry?.state === "absent" ? "removed" : "installed";
+    if (entry === undefined || seen.has(change.name) || change.action !== wanted) {
+      return change.name;
+    }
+    seen.add(change.name);
+  }
+  return undefined;
+}
+
+/** A service change must lead towards its entry's state, each service once. */
+function serviceMismatch(reply: SyncResponse, built: BuiltHost): string | undefined {
+  const sent = new Map(built.services.map((s) => [s.name, s]));
+  const seen = new Set<string>();
+  for (const change of reply.services) {
+    const entry = sent.get(change.name);
+    if (entry === undefined || seen.has(change.name)) return change.name;
+    seen.add(change.name);
+    const enabled = entry.enabled ?? (entry.state === "started" ? true : null);
+    const wrong =
+      (change.started && entry.state !== "started") ||
+      (change.stopped && entry.state === "started") ||
+      (change.masked && entry.state !== "masked") ||
+      (change.enabled && enabled !== true) ||
+      (change.disabled && enabled !== false);
+    if (wrong) return change.name;
+  }
+  return undefined;
+}
+
 function checkSubset(reply: SyncResponse, built: BuiltHost): void {
-  const packages = new Set(built.packages);
-  const services = new Set(built.services);
   // A command result names a command that was sent: a trigger's under its path, a
   // commands.yaml command with the guard it was sent with.
   const sentCommand = (c: CommandResult): boolean =>
@@ -191,10 +224,12 @@ function checkSubset(reply: SyncResponse, built: BuiltHost): void {
         )
       : built.triggers.some((t) => t.path === c.trigger && t.commands.includes(c.command));
   const bad =
-    reply.packages.find((p) => !packages.has(p.name))?.name ??
-    reply.services.find((s) => !services.has(s.name))?.name ??
+    packageMismatch(reply, built) ??
+    serviceMismatch(reply, built) ??
     reply.commands.find((c) => !sentCommand(c))?.command;
   if (bad !== undefined) {
-    throw new HostError(`protocol error: helper reported an item that was not sent: "${bad}"`);
+    throw new HostError(
+      `protocol error: helper reported a change that was not asked for: "${bad}"`,
+    );
   }
 }

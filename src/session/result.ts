@@ -1,6 +1,11 @@
 import type { Stage } from "../errors.ts";
 import type { RuntimeInfo } from "../transport/transport.ts";
-import type { CommandResult, FileChange, ServiceChange } from "../protocol/messages.ts";
+import type {
+  CommandResult,
+  FileChange,
+  PackageChange,
+  ServiceChange,
+} from "../protocol/messages.ts";
 
 /** Why a changed file's diff is not shown (SPEC 5.1): its old or new mode withholds read
  * permission from others, or its old or new content contains a secret value or its template
@@ -38,7 +43,8 @@ export interface HostResult {
   /** All groups of the host, sorted; detected ones start with "detected_". */
   groups: string[];
   files: FileResult[];
-  packages: string[];
+  /** What dpkg shows installed or removed (in dry-run: would be). */
+  packages: PackageChange[];
   services: ServiceChange[];
   commands: CommandResult[];
   /** Which Node.js ran the helper (null or absent: the helper never started). */

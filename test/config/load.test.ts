@@ -160,8 +160,14 @@ test("load reads a valid configuration", () => {
     ],
   );
   assert.equal(web.files.get("/etc/motd.link")?.target, "motd");
-  assert.deepEqual(web.packages, ["nginx", "libc6:amd64"]);
-  assert.deepEqual(web.services, ["nginx.service", "getty@tty1"]);
+  assert.deepEqual(web.packages, [
+    { name: "nginx", state: "present", recommends: false },
+    { name: "libc6:amd64", state: "present", recommends: false },
+  ]);
+  assert.deepEqual(web.services, [
+    { name: "nginx.service", state: "started", enabled: null },
+    { name: "getty@tty1", state: "started", enabled: null },
+  ]);
   assert.deepEqual(web.commands, [{ run: "echo done" }]);
   assert.deepEqual([...web.triggers], [["/etc", ["systemctl reload nginx"]]]);
   assert.deepEqual(config.knownGroups, [

@@ -141,7 +141,7 @@ describe("helper main loop", () => {
           dry_run: true,
           root,
           files: [],
-          packages: ["htop"],
+          packages: [{ name: "htop", state: "present", recommends: false }],
           services: [],
           triggers: [],
           commands: [{ run: "true" }],

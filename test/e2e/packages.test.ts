@@ -13,12 +13,21 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import {
+  aptConfig,
+  buildRepository,
+  dpkgInstall,
+  dpkgStatus,
+  gone,
+  purge as purgePackage,
+  type TestPackage,
+} from "../helpers/apt.ts";
 import { requireProgram, requireProgramsForFile } from "../helpers/programs.ts";
-import { safcm, tempDir, writeTree, type Node } from "../helpers/tree.ts";
+import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
+import { validator } from "../schemas/validate.ts";
 
 const PKG = "safcm-test-pkg";
 const CONFFILE = `/etc/${PKG}.conf`;
@@ -26,37 +35,18 @@ const CONFFILE = `/etc/${PKG}.conf`;
 const USER_PKG = "safcm-test-user";
 /** A file owned by that user, synced by the test. */
 const OWNED = `/etc/${USER_PKG}.conf`;
+/** Depends on PKG: removing PKG would remove it too. */
+const DEP_PKG = "safcm-test-dep";
+/** Recommends REC_TARGET (like fail2ban recommends python3-systemd). */
+const REC_PKG = "safcm-test-rec";
+const REC_TARGET = "safcm-test-recd";
 
-function run(command: string, args: string[], env?: NodeJS.ProcessEnv): string {
-  const r = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...env } });
-  assert.equal(r.status, 0, `${command} ${args.join(" ")}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
+const status = (name = PKG): string => dpkgStatus(name);
 
-/** dpkg's status of a test package: "ii " when installed, "" when dpkg does not know it. */
-function status(name = PKG): string {
-  const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Abbrev}", name], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout : "";
-}
-
-/** Not installed and no configuration files left ("" or "un "/"pn " for dpkg). */
-const gone = (s: string): boolean => s === "" || s[1] === "n";
-
-/** Removes a test package; retries while another dpkg or apt holds dpkg's lock. */
+/** Removes a test package (and PKG's configuration file). */
 function purge(name = PKG): void {
-  for (let i = 0; i < 120 && !gone(status(name)); i++) {
-    if (spawnSync("dpkg", ["--purge", name], { stdio: "ignore" }).status === 0) break;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
-  }
+  purgePackage(name);
   if (name === PKG) rmSync(CONFFILE, { force: true });
-  assert.ok(gone(status(name)), `cannot purge ${name}: ${status(name)}`);
-}
-
-/** A package of the test repository: its control file fields and files (DEBIAN/ included). */
-interface TestPackage {
-  name: string;
-  description: string;
-  tree: Record<string, Node>;
 }
 
 const TEST_PACKAGES: TestPackage[] = [
@@ -84,73 +74,31 @@ const TEST_PACKAGES: TestPackage[] = [
       },
     },
   },
+  {
+    name: DEP_PKG,
+    description: ` It depends on ${PKG}.`,
+    control: [`Depends: ${PKG}`],
+    tree: { [`usr/share/${DEP_PKG}/README`]: "x\n" },
+  },
+  {
+    name: REC_PKG,
+    description: ` It recommends ${REC_TARGET}.`,
+    control: [`Recommends: ${REC_TARGET}`],
+    tree: { [`usr/share/${REC_PKG}/README`]: "x\n" },
+  },
+  {
+    name: REC_TARGET,
+    description: " It is recommended.",
+    tree: { [`usr/share/${REC_TARGET}/README`]: "x\n" },
+  },
 ];
-
-/** Builds the .debs into `repo` and writes the repository's Packages and Release files. */
-function buildRepository(dir: string, repo: string): void {
-  const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
-  const entries: string[] = [];
-  for (const pkg of TEST_PACKAGES) {
-    const tree = join(dir, pkg.name);
-    const control = [
-      `Package: ${pkg.name}`,
-      "Version: 1.0",
-      "Architecture: all",
-      "Maintainer: safcm tests <safcm-tests@example.org>",
-      "Section: misc",
-      "Priority: optional",
-      "Description: test package of safcm's end-to-end tests",
-      pkg.description,
-    ].join("\n");
-    writeTree(tree, { "DEBIAN/control": control + "\n", ...pkg.tree });
-    const deb = `${pkg.name}_1.0_all.deb`;
-    run("dpkg-deb", ["--root-owner-group", "--build", tree, join(repo, deb)]);
-    const data = readFileSync(join(repo, deb));
-    entries.push(
-      [control, `Filename: ./${deb}`, `Size: ${data.length}`, `SHA256: ${sha256(data)}`, ""].join(
-        "\n",
-      ),
-    );
-  }
-  const packages = entries.join("\n");
-  writeFileSync(join(repo, "Packages"), packages);
-  const release = [
-    "Origin: safcm-tests",
-    "Label: safcm-tests",
-    `Date: ${new Date().toUTCString().replace("GMT", "UTC")}`,
-    "SHA256:",
-    ` ${sha256(packages)} ${Buffer.byteLength(packages)} Packages`,
-    "",
-  ].join("\n");
-  writeFileSync(join(repo, "Release"), release);
-}
-
-/** An apt configuration whose only source is `repo`, with lists and cache in `dir`. */
-function aptConfig(dir: string, repo: string): string {
-  for (const d of ["sources.list.d", "lists/partial", "cache/archives/partial"]) {
-    mkdirSync(join(dir, d), { recursive: true });
-  }
-  writeFileSync(join(dir, "sources.list"), `deb [trusted=yes] file:${repo} ./\n`);
-  const file = join(dir, "apt.conf");
-  writeFileSync(
-    file,
-    [
-      `Dir::Etc::SourceList "${join(dir, "sources.list")}";`,
-      `Dir::Etc::SourceParts "${join(dir, "sources.list.d")}";`,
-      `Dir::State::Lists "${join(dir, "lists")}";`,
-      `Dir::Cache "${join(dir, "cache")}";`,
-      "",
-    ].join("\n"),
-  );
-  return file;
-}
 
 interface JsonReport {
   hosts: {
     name: string;
     ok: boolean;
     error: string | null;
-    packages: string[];
+    packages: { name: string; action: "installed" | "removed" }[];
     files: {
       path: string;
       new: { user: string | null; uid: number | null };
@@ -162,6 +110,22 @@ interface JsonReport {
 
 requireProgramsForFile({ "dpkg-deb": "dpkg", "dpkg-query": "dpkg", "apt-get": "apt" });
 
+/**
+ * The environment for safcm that makes the helper's apt-get use `config` (APT_CONFIG): an
+ * `apt-get` wrapper first on PATH, since the local helper starts with a login's
+ * environment, not safcm's (SPEC 3.5), and PATH is the one variable it keeps.
+ */
+function aptEnv(config: string): NodeJS.ProcessEnv {
+  const bin = `${config}.bin`;
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "apt-get"),
+    `#!/bin/sh\nAPT_CONFIG='${config}' exec '${requireProgram("apt-get", "apt")}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { PATH: `${bin}:${process.env.PATH ?? ""}` };
+}
+
 describe(
   "packages with the real dpkg and apt (local host, root /)",
   { skip: process.getuid?.() !== 0 && "needs root" },
@@ -169,6 +133,7 @@ describe(
     let dir = "";
     let cleanup = (): void => {};
     let env: NodeJS.ProcessEnv = {};
+    let repo = "";
 
     /** A configuration directory with the local host "h1" (root "/") and `tree`. */
     function config(name: string, tree: Record<string, string>, hosts?: string): string {
@@ -180,6 +145,7 @@ describe(
       safcm(["sync", "-C", conf, ...args, "h1"], { env });
 
     const cleanUp = (): void => {
+      for (const p of [DEP_PKG, REC_PKG, REC_TARGET]) purge(p);
       purge();
       purge(USER_PKG);
       spawnSync("userdel", [USER_PKG], { stdio: "ignore" });
@@ -188,18 +154,9 @@ describe(
     before(() => {
       cleanUp(); // a leftover of an interrupted earlier run
       ({ dir, cleanup } = tempDir("safcm-apt-"));
-      const repo = join(dir, "repo");
-      mkdirSync(repo);
-      buildRepository(dir, repo);
-      const bin = join(dir, "bin");
-      mkdirSync(bin);
-      const aptGet = requireProgram("apt-get", "apt");
-      writeFileSync(
-        join(bin, "apt-get"),
-        `#!/bin/sh\nAPT_CONFIG='${aptConfig(join(dir, "apt"), repo)}' exec '${aptGet}' "$@"\n`,
-        { mode: 0o755 },
-      );
-      env = { PATH: `${bin}:${process.env.PATH ?? ""}` };
+      repo = join(dir, "repo");
+      buildRepository(dir, repo, TEST_PACKAGES);
+      env = aptEnv(aptConfig(join(dir, "apt"), repo));
     });
     after(() => {
       cleanUp();
@@ -270,7 +227,7 @@ describe(
       const r = await sync(conf, "--json");
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const host = (JSON.parse(r.stdout) as JsonReport).hosts[0];
-      assert.deepEqual(host.packages, [USER_PKG]);
+      assert.deepEqual(host.packages, [{ name: USER_PKG, action: "installed" }]);
       assert.deepEqual(
         host.files.map((f) => [f.path, f.new.user]),
         [[OWNED, USER_PKG]],
@@ -321,22 +278,150 @@ describe(
       assert.ok(!existsSync(path));
     });
 
-    test("a package apt does not know fails the host (exit 1) with apt's error", async () => {
-      const conf = config("unknown", { "all/packages.yaml": "- safcm-no-such-pkg\n" });
+    test("with only packages to remove, an unknown owner fails before any change (nothing removed)", async () => {
+      // A removal creates no user, so nothing can wait for one (SPEC 5 step 4).
+      purge();
+      dpkgInstall(repo, PKG);
+      const path = "/etc/safcm-test-unknown-owner2.conf";
+      const conf = config("unknown-owner-absent", {
+        "all/packages.yaml": `- name: ${PKG}\n  state: absent\n`,
+        [`all/files${path}`]: "x\n",
+        "all/permissions.yaml": `${path}: 0640 safcm-no-such-user root\n`,
+      });
       const r = await sync(conf);
       assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /unknown user "safcm-no-such-user"/);
+      assert.ok(!existsSync(path));
+      assert.equal(status(), "ii ", "nothing removed");
+    });
+
+    test("a failed install is never reported as installed: the error names what is missing and shows apt's lines", async () => {
+      // As found (issue 19, item 4): `installed 1 package(s): "no-such-package"`, then the error.
+      purge();
+      const conf = config("unknown", {
+        "all/packages.yaml": `- ${PKG}\n- safcm-no-such-pkg\n`,
+      });
+      const r = await sync(conf);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout, /installed \d+ package/);
       assert.match(
         r.stdout,
-        /\[h1\] error: installing "safcm-no-such-pkg" failed: apt-get exited with status 100:/,
+        new RegExp(
+          `\\[h1\\] error: apt-get install failed \\(exit status 100\\); not installed: "${PKG}", "safcm-no-such-pkg":\\n`,
+        ),
       );
-      assert.match(r.stdout, /Unable to locate package safcm-no-such-pkg/);
+      assert.match(r.stdout, /\n {3}E: Unable to locate package safcm-no-such-pkg\n/);
+      assert.ok(gone(status()), "apt installed nothing");
       const json = JSON.parse((await sync(conf, "--json")).stdout) as JsonReport;
       assert.equal(json.hosts[0].ok, false);
-      assert.deepEqual(
-        json.hosts[0].packages,
-        ["safcm-no-such-pkg"],
-        "the attempted install is reported",
+      assert.deepEqual(json.hosts[0].packages, [], "nothing is reported installed");
+      assert.match(
+        String(json.hosts[0].error),
+        /not installed: "safcm-test-pkg", "safcm-no-such-pkg"/,
       );
+    });
+
+    test("apt-get update's warnings reach the report at info level although it exits 0", async () => {
+      // As found (issue 19, item 5): with a mirror that cannot be reached, only the install's
+      // "Unable to locate package" was shown. Port 1 of 127.0.0.1 refuses at once, as a name
+      // that does not resolve fails at once.
+      purge();
+      const broken = aptEnv(
+        aptConfig(join(dir, "apt-broken"), repo, [
+          "deb [trusted=yes] http://127.0.0.1:1/debian ./",
+        ]),
+      );
+      const conf = config("mirror", { "all/packages.yaml": `- ${PKG}\n` });
+      const r = await safcm(["sync", "-C", conf, "h1"], { env: broken });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /\[h1\] info: apt-get update:\n/);
+      assert.match(r.stderr, /\[h1\] info: Err:\d+ http:\/\/127\.0\.0\.1:1\/debian \.\/ /);
+      assert.match(r.stderr, /\[h1\] info: W: Failed to fetch http:\/\/127\.0\.0\.1:1\/debian\//);
+      assert.match(
+        r.stdout,
+        new RegExp(`\\[h1\\] installed 1 package\\(s\\):\\n\\[h1\\] "${PKG}"\\n`),
+      );
+      assert.equal(status(), "ii ");
+    });
+
+    test("state: absent removes with apt-get remove (configuration files kept); dry-run first; then nothing", async () => {
+      purge();
+      dpkgInstall(repo, PKG);
+      writeFileSync(CONFFILE, "changed by the administrator\n");
+      const conf = config("absent", {
+        "all/packages.yaml": `- name: ${PKG}\n  state: absent\n`,
+      });
+      const dry = await sync(conf, "--dry-run");
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.equal(
+        dry.stdout,
+        `[h1] removed 1 package(s): (dry-run)\n[h1] "${PKG}"\n1 host(s): 1 changed, 0 unchanged, 0 failed (dry-run)\n`,
+      );
+      assert.equal(status(), "ii ", "dry-run removes nothing");
+
+      const r = await sync(conf, "--json");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as JsonReport;
+      assert.ok(validator("report")(report), JSON.stringify(validator("report").errors));
+      assert.deepEqual(report.hosts[0].packages, [{ name: PKG, action: "removed" }]);
+      assert.equal(status(), "rc ", "removed, its configuration files kept");
+      assert.equal(readFileSync(CONFFILE, "utf8"), "changed by the administrator\n");
+      assert.ok(!existsSync(`/usr/share/${PKG}/README`));
+
+      const again = await sync(conf);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.equal(again.stdout, "1 host(s): 0 changed, 1 unchanged, 0 failed\n");
+    });
+
+    test("a removal that would take another package with it changes nothing, in dry-run too", async () => {
+      purge(DEP_PKG);
+      purge();
+      dpkgInstall(repo, PKG);
+      dpkgInstall(repo, DEP_PKG);
+      const conf = config("absent-dep", {
+        "all/packages.yaml": `- name: ${PKG}\n  state: absent\n`,
+      });
+      for (const args of [["--dry-run"], []]) {
+        const r = await sync(conf, ...args);
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `\\[h1\\] error: removing "${PKG}" would also remove "${DEP_PKG}", which depend on it; nothing was removed`,
+          ),
+        );
+        assert.deepEqual([status(), status(DEP_PKG)], ["ii ", "ii "]);
+      }
+      purge(DEP_PKG);
+    });
+
+    test("packages install without their Recommends unless recommends: true; check -l verbose lists them", async () => {
+      for (const p of [REC_PKG, REC_TARGET]) purge(p);
+      const bare = config("rec-bare", { "all/packages.yaml": `- ${REC_PKG}\n` });
+      const check = await safcm(["check", "-C", bare, "-l", "verbose"]);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      assert.match(
+        check.stdout,
+        new RegExp(
+          `^host "h1": installed without their Recommends \\(recommends: true in packages.yaml installs them\\): "${REC_PKG}"$`,
+          "m",
+        ),
+      );
+      const r = await sync(bare);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(status(REC_PKG), "ii ");
+      assert.ok(gone(status(REC_TARGET)), "its Recommends are not installed");
+
+      purge(REC_PKG);
+      const withRec = config("rec", {
+        "all/packages.yaml": `- name: ${REC_PKG}\n  recommends: true\n`,
+      });
+      const quiet = await safcm(["check", "-C", withRec, "-l", "verbose"]);
+      assert.doesNotMatch(quiet.stdout, /without their Recommends/);
+      const json = JSON.parse((await sync(withRec, "--json")).stdout) as JsonReport;
+      assert.equal(json.hosts[0].ok, true, String(json.hosts[0].error));
+      assert.deepEqual(json.hosts[0].packages, [{ name: REC_PKG, action: "installed" }]);
+      assert.deepEqual([status(REC_PKG), status(REC_TARGET)], ["ii ", "ii "]);
     });
 
     test("packages with a host root other than / fail the host before anything is sent", async () => {

@@ -13,7 +13,8 @@ import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));
 
-/** A configuration with the local host "h1" (root "/", no files/) and a stand-in systemctl. */
+/** A configuration with the local host "h1" (root "/", no files/) and a stand-in systemctl;
+ * `services` are services.yaml's items as YAML text. */
 function fixture(services: string[], state: StandInState) {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
@@ -78,9 +79,45 @@ describe(
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout) as { hosts: { services: unknown[] }[] };
       assert.deepEqual(report.hosts[0].services, [
-        { name: "nginx", started: true, enabled: false },
+        {
+          name: "nginx",
+          started: true,
+          stopped: false,
+          enabled: false,
+          disabled: false,
+          masked: false,
+        },
       ]);
       assert.deepEqual(systemctl.changing(), ["daemon-reload", "--no-ask-password start -- nginx"]);
+    });
+
+    test("stopped with enabled: false, masked: stopped, disabled, masked; a second run changes nothing", async () => {
+      const { systemctl, sync } = fixture(
+        ["name: apache2\n  state: stopped\n  enabled: false", "name: rpcbind\n  state: masked"],
+        {
+          units: {
+            "apache2.service": { active: "active", file: "enabled" },
+            "rpcbind.service": { active: "active", file: "enabled" },
+          },
+        },
+      );
+      const dry = await sync("--dry-run");
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.equal(
+        dry.stdout,
+        '[h1] modified 2 service(s): (dry-run)\n[h1] "apache2": stopped, disabled\n[h1] "rpcbind": stopped, masked\n' +
+          "1 host(s): 1 changed, 0 unchanged, 0 failed (dry-run)\n",
+      );
+      assert.deepEqual(systemctl.changing(), []);
+      const real = await sync();
+      assert.equal(real.code, 0, real.stdout + real.stderr);
+      assert.equal(real.stdout, dry.stdout.replaceAll(" (dry-run)", ""));
+      assert.deepEqual(systemctl.state().units, {
+        "apache2.service": { active: "inactive", file: "disabled" },
+        "rpcbind.service": { active: "inactive", file: "masked" },
+      });
+      const again = await sync();
+      assert.equal(again.stdout, "1 host(s): 0 changed, 1 unchanged, 0 failed\n");
     });
 
     test("a unit systemd does not know fails the host with exit 1", async () => {

@@ -2,7 +2,8 @@
 // It is a small Node.js program written into a directory that the test puts
 // first on PATH; it keeps the units' state in a JSON file, records every call
 // in a log file and answers like systemd 252 does for the commands the helper
-// uses: is-system-running, show --property=..., daemon-reload, start, enable.
+// uses: is-system-running, show --property=..., daemon-reload, start, stop,
+// enable, disable, mask. A unit whose file state is "masked" loads as masked.
 
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -56,7 +57,7 @@ switch (verb) {
       const all = {
         Id: id(u),
         ActiveState: unit ? unit.active : "inactive",
-        LoadState: unit ? "loaded" : "not-found",
+        LoadState: unit ? (unit.file === "masked" ? "masked" : "loaded") : "not-found",
         UnitFileState: unit ? unit.file : "",
       };
       return Object.entries(all).filter(([k]) => props.includes(k)).map(([k, v]) => k + "=" + v).join("\n") + "\n";
@@ -67,21 +68,35 @@ switch (verb) {
   case "daemon-reload":
     process.exit(0);
   case "start":
-  case "enable": {
+  case "stop":
+  case "enable":
+  case "disable":
+  case "mask": {
     for (const u of units) {
       const unit = state.units[id(u)];
       if (!unit) {
         console.error("Failed to " + verb + " " + id(u) + ": Unit " + id(u) + " not found.");
         process.exit(5);
       }
+      if (verb === "start" && unit.file === "masked") {
+        console.error("Failed to start " + id(u) + ": Unit " + id(u) + " is masked.");
+        process.exit(1);
+      }
       if (verb === "start" && unit.failStart) {
         console.error("Job for " + id(u) + " failed because the control process exited with error code.");
         process.exit(1);
       }
       if (verb === "start") unit.active = "active";
-      else {
+      else if (verb === "stop") unit.active = "inactive";
+      else if (verb === "enable") {
         unit.file = "enabled";
         console.error("Created symlink /etc/systemd/system/multi-user.target.wants/" + id(u) + " \u2192 /lib/systemd/system/" + id(u) + ".");
+      } else if (verb === "disable") {
+        unit.file = "disabled";
+        console.error("Removed \"/etc/systemd/system/multi-user.target.wants/" + id(u) + "\".");
+      } else {
+        unit.file = "masked";
+        console.error("Created symlink /etc/systemd/system/" + id(u) + " \u2192 /dev/null.");
       }
     }
     save();

@@ -32,6 +32,24 @@ test("valid messages pass unchanged", () => {
     validateResponse({ ...syncResponse, files: [withData] }, 5).type,
     "sync_response",
   );
+  const states = {
+    ...syncResponse,
+    packages: [
+      { name: "telnet", action: "removed" },
+      { name: "htop", action: "installed" },
+    ],
+    services: [
+      {
+        name: "rpcbind",
+        started: false,
+        stopped: true,
+        enabled: false,
+        disabled: false,
+        masked: true,
+      },
+    ],
+  };
+  assert.deepEqual(validateResponse(states, 0), states);
   const aclRemoved = { ...change, created: false, old: info, acl_removed: true };
   assert.deepEqual(validateResponse({ ...syncResponse, files: [aclRemoved] }, 0), {
     ...syncResponse,
@@ -40,7 +58,36 @@ test("valid messages pass unchanged", () => {
 });
 
 // Each case: a message a hostile helper could send, and the part of the error that names the problem.
+const service = {
+  name: "nginx",
+  started: true,
+  stopped: false,
+  enabled: true,
+  disabled: false,
+  masked: false,
+};
 const bad: [string, unknown, RegExp][] = [
+  ["package as a string", { ...syncResponse, packages: ["htop"] }, /packages\[0\]: not an object/],
+  [
+    "package action other than installed or removed",
+    { ...syncResponse, packages: [{ name: "htop", action: "purged" }] },
+    /packages\[0\]\.action/,
+  ],
+  [
+    "service without the new flags",
+    { ...syncResponse, services: [{ name: "nginx", started: true, enabled: true }] },
+    /missing field "stopped"/,
+  ],
+  [
+    "service started and stopped",
+    { ...syncResponse, services: [{ ...service, stopped: true }] },
+    /started together with stopped or masked/,
+  ],
+  [
+    "service enabled and masked",
+    { ...syncResponse, services: [{ ...service, started: false, masked: true }] },
+    /enabled together with disabled or masked/,
+  ],
   ["not an object", "hello", /not an object/],
   ["array", [1], /not an object/],
   ["unknown type", { type: "shell" }, /unknown type "shell"/],

@@ -136,7 +136,8 @@ test("a stop request after the files ends the sync before packages, services and
       const { requestStop } = await import(${src("abort.ts")});
       const request = { type: "sync_request", log_level: "info", dry_run: false, root: ${JSON.stringify(root)},
         files: [{ path: "/", type: "dir", mode: 0o755, user: 0, group: 0 }],
-        packages: ["nginx"], services: ["nginx"], triggers: [], commands: [{ run: "echo ran > ran" }] };
+        packages: [{ name: "nginx", state: "present", recommends: false }],
+        services: [{ name: "nginx", state: "started", enabled: null }], triggers: [], commands: [{ run: "echo ran > ran" }] };
       const out = await handleSync(request, Buffer.alloc(0), { log: () => {} });
       requestStop();
       const again = await handleSync(request, Buffer.alloc(0), { log: () => {} });

@@ -1,6 +1,11 @@
 // Small builders of report inputs for the tests in this folder.
 
-import type { FileInfo, OldFileType } from "../../src/protocol/messages.ts";
+import type {
+  FileInfo,
+  OldFileType,
+  PackageChange,
+  ServiceChange,
+} from "../../src/protocol/messages.ts";
 import type { FileResult, HostResult } from "../../src/session/result.ts";
 
 export function info(type: OldFileType, mode: number, user: string | null, uid: number): FileInfo {
@@ -67,4 +72,24 @@ export function host(over: Partial<HostResult> = {}): HostResult {
 /** Numbered lines "1\n2\n...n\n". */
 export function numbered(n: number): string {
   return Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+}
+
+export function installed(name: string): PackageChange {
+  return { name, action: "installed" };
+}
+
+/** A service change: the flags named in `done` are true. */
+export function service(
+  name: string,
+  ...done: (keyof Omit<ServiceChange, "name">)[]
+): ServiceChange {
+  const flag = (f: keyof Omit<ServiceChange, "name">) => done.includes(f);
+  return {
+    name,
+    started: flag("started"),
+    stopped: flag("stopped"),
+    enabled: flag("enabled"),
+    disabled: flag("disabled"),
+    masked: flag("masked"),
+  };
 }

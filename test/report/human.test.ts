@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { hostLines, hostText, humanReport, logLine, summaryLine } from "../../src/report/human.ts";
 import { jsonReport } from "../../src/report/json.ts";
 import type { SyncResult } from "../../src/session/result.ts";
-import { changed, created, host, info, numbered } from "./fixtures.ts";
+import { changed, created, host, info, installed, numbered, service } from "./fixtures.ts";
 
 const plain = { dryRun: false, color: false };
 
@@ -49,11 +49,8 @@ test("type, owner and mode changes; owners without a name; special bits", () => 
 
 test("packages, services, commands with output", () => {
   const h = host({
-    packages: ["htop"],
-    services: [
-      { name: "nginx", started: true, enabled: true },
-      { name: "cron", started: false, enabled: true },
-    ],
+    packages: [installed("htop")],
+    services: [service("nginx", "started", "enabled"), service("cron", "enabled")],
     commands: [
       {
         command: "systemctl reload nginx",
@@ -75,6 +72,25 @@ test("packages, services, commands with output", () => {
     "   > ok",
     "   > \\x1b[2Jdone",
     '[web1] "false": exit status 1',
+  ]);
+});
+
+test("removed packages before installed ones; stopped, disabled and masked services", () => {
+  const h = host({
+    packages: [installed("nginx"), { name: "telnet", action: "removed" }],
+    services: [
+      service("apache2", "stopped", "disabled"),
+      service("debug-shell.service", "stopped", "masked"),
+    ],
+  });
+  assert.deepEqual(hostLines(h, { dryRun: true, color: false }), [
+    "[web1] removed 1 package(s): (dry-run)",
+    '[web1] "telnet"',
+    "[web1] installed 1 package(s): (dry-run)",
+    '[web1] "nginx"',
+    "[web1] modified 2 service(s): (dry-run)",
+    '[web1] "apache2": stopped, disabled',
+    '[web1] "debug-shell.service": stopped, masked',
   ]);
 });
 
@@ -248,7 +264,7 @@ const plain_ = { dryRun: false, color: false };
 test("the whole report: hosts in order, then the summary", () => {
   const result: SyncResult = {
     dryRun: true,
-    hosts: [host({ name: "a", packages: ["htop"] }), host({ name: "b" })],
+    hosts: [host({ name: "a", packages: [installed("htop")] }), host({ name: "b" })],
   };
   assert.equal(
     humanReport(result, { color: false }),
@@ -258,7 +274,7 @@ test("the whole report: hosts in order, then the summary", () => {
 
 test("a host's part as the CLI streams it: its lines with newlines; nothing when not a target after all", () => {
   const opts = { dryRun: false, color: false, verbose: true };
-  const h = host({ name: "a", packages: ["htop"] });
+  const h = host({ name: "a", packages: [installed("htop")] });
   assert.equal(
     hostText(h, opts),
     '[a] groups: "all", "web1"\n[a] installed 1 package(s):\n[a] "htop"\n',

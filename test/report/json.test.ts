@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jsonReport } from "../../src/report/json.ts";
 import type { SyncResult } from "../../src/session/result.ts";
-import { changed, created, host, info } from "./fixtures.ts";
+import { changed, created, host, info, installed, service } from "./fixtures.ts";
 
 test("the shape of SPEC 7.2", () => {
   const result: SyncResult = {
@@ -15,8 +15,11 @@ test("the shape of SPEC 7.2", () => {
           created("/etc/motd"),
           changed("a\n", "b\n", { path: "/etc/x", old: info("file", 0o4750, null, 1000) }),
         ],
-        packages: ["htop"],
-        services: [{ name: "nginx", started: true, enabled: true }],
+        packages: [installed("htop"), { name: "telnet", action: "removed" }],
+        services: [
+          service("nginx", "started", "enabled"),
+          service("apache2", "stopped", "disabled"),
+        ],
         commands: [
           { command: "systemctl reload nginx", trigger: "/etc/nginx", exit_code: 0, output: "..." },
         ],
@@ -57,8 +60,28 @@ test("the shape of SPEC 7.2", () => {
             acl_removed: false,
           },
         ],
-        packages: ["htop"],
-        services: [{ name: "nginx", started: true, enabled: true }],
+        packages: [
+          { name: "htop", action: "installed" },
+          { name: "telnet", action: "removed" },
+        ],
+        services: [
+          {
+            name: "nginx",
+            started: true,
+            stopped: false,
+            enabled: true,
+            disabled: false,
+            masked: false,
+          },
+          {
+            name: "apache2",
+            started: false,
+            stopped: true,
+            enabled: false,
+            disabled: true,
+            masked: false,
+          },
+        ],
         commands: [
           {
             command: "systemctl reload nginx",

@@ -156,12 +156,12 @@ test("the real --json report matches report.schema.json", async () => {
 test("the schemas use the loader's own grammars and defaults", () => {
   const schema = (name: string) =>
     JSON.parse(readFileSync(join(REPO, "schemas", `${name}.schema.json`), "utf8")) as {
-      items: { pattern: string };
+      definitions: { name: { pattern: string } };
       propertyNames: { pattern: string };
       properties: Record<string, { default?: unknown }>;
     };
-  assert.equal(schema("packages").items.pattern, PACKAGE_NAME.source);
-  assert.equal(schema("services").items.pattern, UNIT_NAME.source);
+  assert.equal(schema("packages").definitions.name.pattern, PACKAGE_NAME.source);
+  assert.equal(schema("services").definitions.name.pattern, UNIT_NAME.source);
   assert.equal(schema("vars").propertyNames.pattern, VAR_NAME.source);
   const defaults = defaultGlobal();
   const config = schema("config").properties;
