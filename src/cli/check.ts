@@ -4,7 +4,7 @@ import type { BuiltHost, Origin } from "../assemble/host-config.ts";
 import { withoutRecommends } from "../assemble/states.ts";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
-import { resolveSecrets } from "../config/secrets.ts";
+import { resolveSecrets } from "../config/resolve-secrets.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { ConfigError, HostError, formatProblem, type Problem } from "../errors.ts";
 import { LOG_LEVELS } from "../protocol/messages.ts";

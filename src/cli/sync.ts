@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import { localWarnings } from "../config/group-dir.ts";
 import { loadConfig } from "../config/load.ts";
-import { resolveSecrets } from "../config/secrets.ts";
+import { resolveSecrets } from "../config/resolve-secrets.ts";
 import { isTarget, resolveTargets, rolloutOrder } from "../config/targets.ts";
 import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../protocol/messages.ts";

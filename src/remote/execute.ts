@@ -30,11 +30,13 @@ import {
   describeError,
   discardFile,
   fillTemp,
+  markUnfinished,
   mkdirPrivate,
   openDirAt,
   rmdirAt,
   symlinkAt,
   unlinkAt,
+  unmarkFinished,
   type PreparedFile,
 } from "./safe-fs.ts";
 import { validateFile } from "./validate.ts";
@@ -218,6 +220,7 @@ function act(action: Action, dirs: DirStack): void {
       const fd = mkdirPrivate(dirs.fd(parent), name, sync);
       try {
         if (strip) stripInherited([fd], "dir", 0o700);
+        markUnfinished(fd);
       } catch (err) {
         closeSync(fd);
         try {
@@ -244,9 +247,14 @@ function act(action: Action, dirs: DirStack): void {
       symlinkAt(dirs.fd(parent), name, action.target, action.uid, action.gid, sync);
       return;
     case "restrict":
-    case "grant":
       setDir(dirs.fd(path), action, sync);
       return;
+    case "grant": {
+      const fd = dirs.fd(path);
+      unmarkFinished(fd);
+      setDir(fd, action, sync);
+      return;
+    }
     case "unacl":
       if (action.type === "dir") {
         const fd = dirs.fd(path);

@@ -16,6 +16,7 @@ import {
   describeError,
   fileType,
   isEmptyDir,
+  isUnfinished,
   lstatAt,
   openDirAt,
   openForCompare,
@@ -112,6 +113,7 @@ class Observer {
           return this.absentBelow(node);
         }
         const obs = present(real, { dev: real.dev, ino: real.ino });
+        if (node.entry?.keep === true && isUnfinished(fd)) obs.unfinished = true;
         this.observed.set(node.path, obs);
         // Every directory on the way, managed or not: an ACL there may be inherited by
         // what the sync creates, or let another user write (SPEC 6, hostile ground).

@@ -112,6 +112,8 @@ export interface Present {
   /** Old content for the diff (regular file up to MAX_DIFF_CONTENT, or symlink target). */
   oldContent: Buffer | null;
   oldSize?: number;
+  /** A directory an interrupted sync created and left unfinished (safe-fs NEW_DIR_MARKER). */
+  unfinished?: boolean;
   /** Directories: device and inode, so that acting finds the directory that was looked at. */
   dev?: number;
   ino?: number;
@@ -473,7 +475,8 @@ class Planner {
       return this.put(node, node.entry!, wanted, change);
     }
     const before: DirState = { mode: obs.mode, uid: obs.uid, gid: obs.gid };
-    if (node.entry?.keep === true) return this.keepDir(node, obs);
+    // One an interrupted sync left unfinished gets the mode and owner it was created for.
+    if (node.entry?.keep === true && obs.unfinished !== true) return this.keepDir(node, obs);
     const after: DirState = { mode: wanted.mode, uid: wanted.uid, gid: wanted.gid };
     const { self } = this.input;
     if (

@@ -543,6 +543,40 @@ export function mkdirAt(
   }
 }
 
+/**
+ * The file a new directory holds until its final mode and owner are set: a directory
+ * found 0700, owned by the helper and holding it was left by an interrupted sync, and
+ * gets the mode and owner it was created for, even where an existing directory would
+ * keep its own (SPEC 3.5). Only the helper can create it there (the directory is
+ * private), so nobody can make safcm take a directory over with it.
+ */
+export const NEW_DIR_MARKER = ".safcm-unfinished";
+
+/** Puts the marker into the new, private directory `fd`. */
+export function markUnfinished(fd: number): void {
+  closeSync(openSync(at(fd, NEW_DIR_MARKER), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+}
+
+/** Removes the marker from the directory `fd`, if it holds one. */
+export function unmarkFinished(fd: number): void {
+  try {
+    unlinkSync(at(fd, NEW_DIR_MARKER));
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+  }
+}
+
+/** Whether the directory `fd` (0700, the helper's) is one an interrupted sync left unfinished. */
+export function isUnfinished(fd: number): boolean {
+  const st = fstatSync(fd);
+  if (st.uid !== (process.geteuid?.() ?? st.uid) || (st.mode & 0o777) !== 0o700) return false;
+  try {
+    return lstatSync(at(fd, NEW_DIR_MARKER)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Removes the directory `name` only if it is empty (rmdir() checks that atomically). */
 export function rmdirAt(dirFd: number, name: string): void {
   try {

@@ -3,7 +3,8 @@
 // sync -> result. The checks of the helper's replies are in replies.ts.
 
 import type { Config } from "../config/load.ts";
-import { redactor, secretValues } from "../config/secrets.ts";
+import { secretValues } from "../config/resolve-secrets.ts";
+import { redactor } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import { buildHost, hostGroups, type BuiltHost, type HostFacts } from "../assemble/host-config.ts";
 import { BUILT_IN_FACTS, factValues } from "../assemble/context.ts";

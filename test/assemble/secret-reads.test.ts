@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildHost, type BuiltHost } from "../../src/assemble/host-config.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { resolveSecrets } from "../../src/config/secrets.ts";
+import { resolveSecrets } from "../../src/config/resolve-secrets.ts";
 import { configDir, type Tree } from "../helpers/tree.ts";
 import { facts } from "./build.ts";
 

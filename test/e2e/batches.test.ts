@@ -72,7 +72,10 @@ for (const connection of ["ssh", "local"] as const) {
         "[h3] skipped, not started: 1 host(s) failed and --max-fail allows 0",
         "[h4] skipped, not started: 1 host(s) failed and --max-fail allows 0",
       ]);
-      assert.match(r.stdout, /\n4 host\(s\): 1 changed, 0 unchanged, 1 failed, 2 skipped\n$/);
+      assert.match(
+        r.stdout,
+        /\n4 host\(s\): 1 changed, 0 unchanged, 1 failed, 2 skipped; commands ran on 1 host\(s\)\n$/,
+      );
       assert.match(
         r.stderr,
         /1 host\(s\) failed and --max-fail allows 0: 2 host\(s\) in 1 batch\(es\) not started/,
@@ -138,7 +141,10 @@ for (const connection of ["ssh", "local"] as const) {
       assert.equal(r.code, 1, r.stderr);
       for (const h of HOSTS) assert.ok(synced(f, h), h);
       assert.doesNotMatch(r.stdout, /skipped/);
-      assert.match(r.stdout, /\n4 host\(s\): 3 changed, 0 unchanged, 1 failed\n$/);
+      assert.match(
+        r.stdout,
+        /\n4 host\(s\): 3 changed, 0 unchanged, 1 failed; commands ran on 1 host\(s\)\n$/,
+      );
     });
   });
 }

@@ -199,7 +199,7 @@ describe("sync over ssh", { concurrency: true }, () => {
   });
 
   test("a changed host key kept under a HostKeyAlias: the hint's command removes exactly that entry", async () => {
-    const f = fixture(["aliaskey"], { "all/files/x": "x\n" });
+    const f = fixture(["aliaskey"], { "all/files/x": "x\n", ...FRESH });
     const r = await f.run("aliaskey");
     assert.equal(r.code, 1);
     const file = join(sshd.dir, "known_hosts_alias");

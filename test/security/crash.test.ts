@@ -47,6 +47,7 @@
 // After the final sync everything equals the new state exactly, no temporary
 // file is left, and one more sync reports nothing.
 
+import { NEW_DIR_MARKER } from "../../src/remote/safe-fs.ts";
 import assert from "node:assert/strict";
 import {
   chmodSync,
@@ -188,6 +189,8 @@ function writeOld(root: string): void {
       mkdirSync(full);
       chmodSync(full, old.mode);
       chownSync(full, old.uid, old.gid);
+      // Left 0700 by an interrupted sync, which marks a new directory until it is final.
+      if (old.mode === 0o700) writeFileSync(join(full, NEW_DIR_MARKER), "", { mode: 0o600 });
     } else if (old.type === "symlink") {
       symlinkSync(old.data, full);
       lchownSync(full, old.uid, old.gid);
@@ -275,6 +278,9 @@ function checkConsistent(
     for (const name of readdirSync(join(root, path))) {
       const child = path === "" ? name : `${path}/${name}`;
       if (MODEL.has(child)) continue;
+      // A new directory not yet final holds the helper's marker (safe-fs.ts NEW_DIR_MARKER).
+      if (name === NEW_DIR_MARKER && (lstatSync(join(root, path)).mode & 0o7777) === 0o700)
+        continue;
       const st = lstatSync(join(root, child));
       // A symlink's private directory (0700, holding at most the new link) counts too.
       const privateDir =
