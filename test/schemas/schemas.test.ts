@@ -86,6 +86,7 @@ const everything: Tree = {
   "web/packages.yaml": "- nginx\n- libc6:amd64\n",
   "web/services.yaml": "- nginx.service\n- getty@tty1\n",
   "web/commands.yaml": "- echo done\n",
+  "web/absent.yaml": "- /etc/nginx/sites-enabled/default\n- /usr/local/bin/old-tool\n",
   "web/vars.yaml": [
     "motd: hello",
     "port: 8080",

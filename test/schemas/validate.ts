@@ -22,6 +22,7 @@ export const SCHEMA_NAMES = [
   "services",
   "commands",
   "vars",
+  "absent",
   "report",
 ] as const;
 
