@@ -313,6 +313,13 @@ function checkAbsent(resolved: Map<string, Resolved>, absent: Map<string, Absent
   if (absent.size === 0) return;
   for (const [path, a] of absent) {
     for (let above = parentOf(path); above !== null; above = parentOf(above)) {
+      const c = resolved.get(above)?.provided;
+      if (c !== undefined && c.type !== "dir") {
+        throw new HostError(
+          `"${path}" (absent.yaml of group "${a.group}") lies below "${above}", which is a ${c.type} of group "${c.group}"; ` +
+            `nothing can be below a ${c.type}, so remove "${path}" from that absent.yaml`,
+        );
+      }
       const b = absent.get(above);
       if (b === undefined) continue;
       throw new HostError(

@@ -609,4 +609,13 @@ test("absent.yaml: an absence over a directory that a lower group fills, or an e
     nested.message,
     /"\/etc\/app\/x" \(absent\.yaml of group "a"\) lies below "\/etc\/app" \(absent\.yaml of group "all"\)/,
   );
+  const underFile = buildError({
+    "groups.yaml": "a: [h1]\n",
+    "a/files/etc/x": "a file\n",
+    "all/absent.yaml": "- /etc/x/y\n",
+  });
+  assert.equal(
+    underFile.message,
+    '"/etc/x/y" (absent.yaml of group "all") lies below "/etc/x", which is a file of group "a"; nothing can be below a file, so remove "/etc/x/y" from that absent.yaml',
+  );
 });
