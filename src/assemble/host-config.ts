@@ -16,7 +16,7 @@ import { redactor } from "../config/secrets.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { FileEntry, InfoResponse, SyncRequest } from "../protocol/messages.ts";
 import { mergeVars, templateContext } from "./context.ts";
-import { comparePriority, prioritySort, resolvePath } from "./merge.ts";
+import { comparePriority, conflictError, prioritySort, resolvePath, winnerOf } from "./merge.ts";
 import type { Declared, Priority, Provided, Resolved, Triggered } from "./merge.ts";
 import { mergePackages, mergeServices } from "./states.ts";
 import { renderTemplate } from "./templates.ts";
@@ -61,8 +61,11 @@ export interface BuiltHost extends Pick<
 /** Where the properties of one path came from (the groups, never values). */
 export interface Origin {
   path: string;
-  /** The group whose copy in files/ gave type and content (the highest of identical copies). */
+  /** The group whose copy in files/ gave type and content (the highest of identical copies),
+   * or, with `absent`, the highest group whose absent.yaml names the path. */
   content: string;
+  /** The path must be absent (absent.yaml won over the groups that provide it). */
+  absent?: true;
   /** The group whose permissions.yaml gave the mode / owner; absent: the default. */
   mode?: string;
   owner?: string;
@@ -186,24 +189,62 @@ function buildEntries(
   }
 
   const validate = validateCommands(dirs, priority);
+  // absent.yaml: the groups that name a path absent (SPEC 3.5), lowest first.
+  const absentBy = new Map<string, string[]>();
+  for (const dir of dirs) {
+    for (const path of dir.absent) {
+      const list = absentBy.get(path);
+      if (list === undefined) absentBy.set(path, [dir.name]);
+      else list.push(dir.name);
+    }
+  }
+
   // permissions.yaml and triggers.yaml name only paths of their own group's files/ (SPEC 3.5),
   // so every path they name is one of `provided`.
   const resolved = new Map<string, Resolved>();
-  for (const [path, copies] of provided) {
-    const declared: Declared[] = [];
+  const absent = new Map<string, Absent>();
+  for (const path of new Set([...provided.keys(), ...absentBy.keys()])) {
     const triggered: Triggered[] = [];
     for (const dir of dirs) {
-      const permission = dir.permissions.get(path);
-      if (permission !== undefined) declared.push({ group: dir.name, permission });
       const commands = dir.triggers.get(path);
       if (commands !== undefined) triggered.push({ group: dir.name, commands });
     }
+    // Absence is a type (SPEC 3.6): it takes part in the priorities like one.
+    const gone = resolveAbsence(priority, path, provided.get(path) ?? [], absentBy.get(path) ?? []);
+    if (gone !== undefined) {
+      absent.set(path, { ...gone, triggered });
+      continue;
+    }
+    const copies = provided.get(path) ?? [];
+    const declared: Declared[] = [];
+    for (const dir of dirs) {
+      const permission = dir.permissions.get(path);
+      if (permission !== undefined) declared.push({ group: dir.name, permission });
+    }
     resolved.set(path, resolvePath(priority, path, copies, declared, triggered));
   }
-  const paths = [...resolved.keys()].sort(byPath);
+  const paths = [...resolved.keys(), ...absent.keys()].sort(byPath);
+  checkAbsent(resolved, absent);
 
   const built: Entries = { files: [], content: new Map(), triggers: [], origins: [] };
   for (const path of paths) {
+    const a = absent.get(path);
+    if (a !== undefined) {
+      // mode, user and group mean nothing for an absent entry (src/protocol/messages.ts).
+      built.files.push({ path, type: "absent", mode: 0, user: 0, group: 0 });
+      const triggers = [...new Set(a.triggered.flatMap((t) => t.commands))];
+      if (triggers.length > 0) built.triggers.push({ path, commands: triggers });
+      const groups = new Set([a.group, ...a.over, ...a.triggered.map((t) => t.group)]);
+      if (groups.size > 1) {
+        built.origins.push({
+          path,
+          content: a.group,
+          absent: true,
+          triggers: a.triggered.filter((t) => t.commands.length > 0).map((t) => t.group),
+        });
+      }
+      continue;
+    }
     const r = resolved.get(path);
     if (r === undefined) continue;
     const c = r.provided;
@@ -249,6 +290,91 @@ function originOf(priority: Priority, copies: Provided[], r: Resolved): Origin |
   if (origin.mode !== undefined) groups.add(origin.mode);
   if (origin.owner !== undefined) groups.add(origin.owner);
   return groups.size > 1 ? origin : undefined;
+}
+
+/** A path that must be absent: the highest group that says so, the groups whose copies it won
+ * over, and the triggers of the path (SPEC 3.5: a removal fires them like any change). */
+interface Absent {
+  group: string;
+  over: string[];
+  triggered: Triggered[];
+}
+
+/**
+ * Absence as a type (SPEC 3.6): among the groups that provide `path` in files/ and those that
+ * name it in absent.yaml, the higher priority wins; two unordered groups, one of each, are a
+ * conflict about the type. Undefined when the path is not absent (no group names it, or a
+ * copy wins).
+ * @throws HostError for such a conflict.
+ */
+function resolveAbsence(
+  priority: Priority,
+  path: string,
+  copies: Provided[],
+  absentGroups: string[],
+): Pick<Absent, "group" | "over"> | undefined {
+  if (absentGroups.length === 0) return undefined;
+  const candidates: { group: string; type: string }[] = [
+    ...copies.map((c) => ({ group: c.group, type: c.type })),
+    ...absentGroups.map((group) => ({ group, type: "absent" })),
+  ];
+  const winner = winnerOf(
+    priority,
+    candidates,
+    (a, b) => (a.type === "absent") === (b.type === "absent"),
+    (a, b) =>
+      conflictError(
+        path,
+        "type",
+        { group: a.group, shown: a.type },
+        { group: b.group, shown: b.type },
+      ),
+  );
+  if (winner.type !== "absent") return undefined;
+  const highest = absentGroups.reduce((h, g) =>
+    (comparePriority(priority, g, h) ?? 0) > 0 ? g : h,
+  );
+  return { group: highest, over: copies.map((c) => c.group) };
+}
+
+/** An absent path cannot have entries below it: a lower group's directory filled with entries
+ * that the absence won over, or another group's entry below a path named absent. */
+function checkAbsent(resolved: Map<string, Resolved>, absent: Map<string, Absent>): void {
+  if (absent.size === 0) return;
+  for (const [path, a] of absent) {
+    for (let above = parentOf(path); above !== null; above = parentOf(above)) {
+      const c = resolved.get(above)?.provided;
+      if (c !== undefined && c.type !== "dir") {
+        throw new HostError(
+          `"${path}" (absent.yaml of group "${a.group}") lies below "${above}", which is a ${c.type} of group "${c.group}"; ` +
+            `nothing can be below a ${c.type}, so remove "${path}" from that absent.yaml`,
+        );
+      }
+      const b = absent.get(above);
+      if (b === undefined) continue;
+      throw new HostError(
+        `"${path}" (absent.yaml of group "${a.group}") lies below "${above}" (absent.yaml of group "${b.group}"); ` +
+          `only an empty directory is removed, so name only "${above}"`,
+      );
+    }
+  }
+  for (const [path, r] of resolved) {
+    for (let above = parentOf(path); above !== null; above = parentOf(above)) {
+      const a = absent.get(above);
+      if (a === undefined) continue;
+      const over =
+        a.over.length > 0 ? ` (over the directory of group "${a.over[a.over.length - 1]}")` : "";
+      throw new HostError(
+        `"${path}" of group "${r.provided.group}" lies below "${above}", which group "${a.group}" names in absent.yaml${over}; ` +
+          `remove "${path}" from group "${r.provided.group}" or "${above}" from the absent.yaml of group "${a.group}"`,
+      );
+    }
+  }
+}
+
+function parentOf(path: string): string | null {
+  if (path === "/") return null;
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 /** Content shared by many hosts (everything but templates) is hashed once. */

@@ -209,7 +209,7 @@ export function winnerOf<T extends { group: string }>(
 
 /** Names both groups, the path and the property, and where the property is set; the
  * values only where they are no secret (a mode, an owner, a type), never a content. */
-function conflictError(
+export function conflictError(
   path: string,
   property: string,
   a: { group: string; shown?: string },

@@ -90,6 +90,11 @@ function verboseLines(host: string, built: BuiltHost): string[] {
 
 function originText(o: Origin): string {
   const group = (g: string) => `"${escape(g)}"`;
+  if (o.absent === true) {
+    const parts = [`absent from ${group(o.content)}`];
+    if (o.triggers.length > 0) parts.push(`triggers from ${o.triggers.map(group).join(", ")}`);
+    return parts.join(", ");
+  }
   const parts = [`type and content from ${group(o.content)}`];
   if (o.mode !== undefined && o.mode === o.owner)
     parts.push(`mode and owner from ${group(o.mode)}`);

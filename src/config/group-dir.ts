@@ -65,6 +65,8 @@ export interface GroupDir {
   vars: Map<string, Variable>;
   /** The !env and !command values of vars.yaml (resolved by resolveSecrets). */
   secrets: Secret[];
+  /** absent.yaml: paths that must not exist on the host, as listed. */
+  absent: string[];
 }
 
 const YAML_FILES = [
@@ -76,6 +78,7 @@ const YAML_FILES = [
   "commands.yaml",
   "vars.yaml",
   "validate.yaml",
+  "absent.yaml",
 ] as const;
 type YamlName = (typeof YAML_FILES)[number];
 
@@ -100,6 +103,7 @@ export function loadGroupDir(
     validate: new Map(),
     vars: new Map(),
     secrets: [],
+    absent: [],
   };
   const present = new Set<YamlName>();
   let names: string[];
@@ -180,6 +184,9 @@ export function loadGroupDir(
         break;
       case "validate.yaml":
         readValidate(yf, group, ignore);
+        break;
+      case "absent.yaml":
+        group.absent = readAbsent(yf, group, ignore);
         break;
     }
   }
@@ -304,6 +311,18 @@ export function localWarnings(groupDirs: Iterable<GroupDir>): string[] {
   ];
 }
 
+/** A path of a group's YAML file: absolute and normalized, as on the managed host. */
+function hostPath(yf: YamlFile, node: Node, p: string): string | undefined {
+  if (!p.startsWith("/")) {
+    return yf.error(node, "bad-path", `path "${p}" must be absolute, as on the managed host`);
+  }
+  let normal = path.posix.normalize(p);
+  if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
+  if (normal !== p)
+    return yf.error(node, "bad-path", `path "${p}" is not normalized (write "${normal}")`);
+  return p;
+}
+
 /** A path key of permissions/templates/triggers.yaml: absolute, normalized, present in files/. */
 function managedPath(
   yf: YamlFile,
@@ -312,13 +331,7 @@ function managedPath(
   node: Node,
   p: string,
 ): string | undefined {
-  if (!p.startsWith("/")) {
-    return yf.error(node, "bad-path", `path "${p}" must be absolute, as on the managed host`);
-  }
-  let normal = path.posix.normalize(p);
-  if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
-  if (normal !== p)
-    return yf.error(node, "bad-path", `path "${p}" is not normalized (write "${normal}")`);
+  if (hostPath(yf, node, p) === undefined) return undefined;
   if (!group.files.has(p)) {
     const ignored = ignore.matchPath(p);
     if (ignored !== undefined) {
@@ -483,4 +496,58 @@ function readValidate(yf: YamlFile, group: GroupDir, ignore: Ignore): void {
     }
     group.validate.set(p, command);
   }
+}
+
+/**
+ * absent.yaml (SPEC 3.5): paths that must not exist on the host. A path of the same group's
+ * files/ is a contradiction; an ignored path is neither deployed nor removed (config.yaml
+ * `ignore`); a path below another listed one is refused here, since only an empty directory
+ * is ever removed and the helper removes each listed path on its own.
+ */
+function readAbsent(yf: YamlFile, group: GroupDir, ignore: Ignore): string[] {
+  const paths: string[] = [];
+  for (const item of yf.stringList(yf.root, "absent.yaml") ?? []) {
+    const p = hostPath(yf, item.node, item.value);
+    if (p === undefined) continue;
+    if (p === "/") {
+      yf.error(item.node, "bad-path", `"/" cannot be absent`);
+      continue;
+    }
+    const ignored = ignore.matchPath(p);
+    if (ignored !== undefined) {
+      yf.error(
+        item.node,
+        "bad-path",
+        `"${p}" is ignored ("${ignored.component}" matches the ignore pattern "${ignored.pattern}" of config.yaml), so safcm neither deploys nor removes it`,
+      );
+      continue;
+    }
+    const local = group.files.get(p);
+    if (local !== undefined) {
+      yf.error(
+        item.node,
+        "bad-path",
+        `"${p}" is listed as absent but exists in ${group.name}/files/ (${local.source}); remove one of the two`,
+      );
+      continue;
+    }
+    const above = paths.find((a) => p.startsWith(`${a}/`));
+    const below = paths.find((b) => b.startsWith(`${p}/`));
+    if (above !== undefined || below !== undefined) {
+      yf.error(
+        item.node,
+        "bad-path",
+        above !== undefined
+          ? `"${p}" lies below "${above}", which is also listed as absent; list only "${above}" (only an empty directory is removed)`
+          : `"${p}" lies above "${below}", which is also listed as absent; list only "${p}" (only an empty directory is removed)`,
+      );
+      continue;
+    }
+    if (paths.includes(p)) {
+      yf.error(item.node, "duplicate", `"${p}" is listed twice`);
+      continue;
+    }
+    paths.push(p);
+  }
+  return paths;
 }

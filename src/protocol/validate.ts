@@ -60,7 +60,7 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     v,
     where,
     ["path", "created", "old", "new", "content_changed"],
-    ["old_data_offset", "old_data_length", "old_size", "acl_removed", "waits_for_owner"],
+    ["old_data_offset", "old_data_length", "old_size", "acl_removed", "waits_for_owner", "removed"],
   );
   const change: FileChange = {
     path: string(o.path, `${where}.path`, MAX_NAME * 16),
@@ -89,6 +89,11 @@ function fileChange(v: unknown, where: string, attachmentLength: number): FileCh
     if (o.acl_removed !== true) fail(`${where}.acl_removed`, "not true");
     if (change.old === null) fail(where, "acl_removed on a created entry");
     change.acl_removed = true;
+  }
+  if (o.removed !== undefined) {
+    if (o.removed !== true) fail(`${where}.removed`, "not true");
+    if (change.old === null) fail(where, "removed but nothing was there");
+    change.removed = true;
   }
   return change;
 }

@@ -22,7 +22,8 @@ export const MAX_EDIT_LENGTH = 2000;
  */
 export function fileDiff(f: FileResult): string | null {
   if (f.diffHidden !== null) return null;
-  if (f.created || !f.contentChanged || f.old === null || f.newContent === null) return null;
+  if (f.created || f.removed || !f.contentChanged || f.old === null || f.newContent === null)
+    return null;
   if (!hasContent(f.old.type) || !hasContent(f.new.type)) return null;
 
   if (f.oldContent === null) {

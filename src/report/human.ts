@@ -120,7 +120,7 @@ export function hostLines(host: HostResult, opts: HostLinesOptions): string[] {
   return out;
 }
 
-/** "created, file, root(0) root(0), 0644" or the changed properties,
+/** "created, file, root(0) root(0), 0644", "removed, file" or the changed properties,
  * e.g. "type file -> symlink, user a(1) -> b(2), permission 0600 -> 0644, content". */
 function fileChanges(f: FileResult, color: boolean): string {
   const n = f.new;
@@ -129,6 +129,7 @@ function fileChanges(f: FileResult, color: boolean): string {
     return paint(what, "green", color);
   }
   const o = f.old;
+  if (f.removed) return paint(`removed, ${escape(o.type)}`, "red", color);
   const changes: string[] = [];
   if (o.type !== n.type) changes.push(`type ${escape(o.type)} -> ${escape(n.type)}`);
   if (o.uid !== n.uid || o.user !== n.user) changes.push(`user ${user(o)} -> ${user(n)}`);

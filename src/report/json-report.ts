@@ -57,8 +57,10 @@ export interface JsonRuntime {
 export interface JsonFile {
   path: string;
   created: boolean;
+  /** The entry was (or would be) removed (absent.yaml); `new` is then null. */
+  removed: boolean;
   old: JsonFileInfo | null;
-  new: JsonFileInfo;
+  new: JsonFileInfo | null;
   diff: string | null;
   /** Why the diff was withheld: a mode that withholds read permission from others ("mode",
    * also when both apply), or a secret in the old or new content ("secret"). */

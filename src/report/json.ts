@@ -64,8 +64,9 @@ function file(f: FileResult): JsonFile {
   return {
     path: f.path,
     created: f.created,
+    removed: f.removed,
     old: f.old === null ? null : info(f.old),
-    new: info(f.new),
+    new: f.removed ? null : info(f.new),
     diff: fileDiff(f),
     diff_hidden: f.diffHidden,
     acl_removed: f.aclRemoved,

@@ -138,6 +138,11 @@ export function applyResponse(
       );
     }
     seen.add(change.path);
+    if ((change.removed === true) !== (entry.type === "absent")) {
+      throw new HostError(
+        `protocol error: helper reported "${change.path}" as ${change.removed === true ? "removed" : "changed"}, which is not what was sent`,
+      );
+    }
     const old =
       change.old_data_offset === undefined
         ? null
@@ -151,6 +156,7 @@ export function applyResponse(
       old: change.old,
       new: change.new,
       contentChanged: change.content_changed,
+      removed: change.removed === true,
       aclRemoved: change.acl_removed === true,
       waitsForOwner: change.waits_for_owner ?? null,
       oldContent: old === null ? null : Buffer.from(old),

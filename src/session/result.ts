@@ -19,6 +19,8 @@ export type DiffHidden = "mode" | "secret" | null;
  * the diff. */
 export interface FileResult extends Pick<FileChange, "path" | "created" | "old" | "new"> {
   contentChanged: boolean;
+  /** The entry was (or would be) removed (absent.yaml); `new` then repeats `old`. */
+  removed: boolean;
   /** An ACL that granted more than the mode was (or would be) removed (SPEC 6). */
   aclRemoved: boolean;
   /** Dry-run: the user or group it waits for (created by a package; SPEC 5 step 4), else null. */

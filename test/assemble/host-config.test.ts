@@ -499,3 +499,127 @@ test("a build shared by hosts still fails a host whose root does not allow its p
   assert.deepEqual(names(buildHost(config, h1, facts).packages), ["htop"]);
   assert.throws(() => buildHost(config, h2, facts), /packages need root "\/"/);
 });
+
+// Absence is a type (SPEC 3.5 absent.yaml, 3.6).
+
+const ABSENT = { type: "absent", mode: 0, user: 0, group: 0 };
+
+test("absent.yaml: absent entries go into the request sorted by path, with the triggers above them", () => {
+  const b = build({
+    "all/files/etc/app/new.conf": "new\n",
+    "all/triggers.yaml": "/etc/app: [reload app]\n",
+    "all/absent.yaml": "- /etc/app/old.conf\n- /etc/a-old\n- /zz/gone\n",
+  });
+  assert.deepEqual(
+    b.files.map((f) => [f.path, f.type]),
+    [
+      ["/", "dir"],
+      ["/etc", "dir"],
+      ["/etc/a-old", "absent"],
+      ["/etc/app", "dir"],
+      ["/etc/app/new.conf", "file"],
+      ["/etc/app/old.conf", "absent"],
+      ["/zz/gone", "absent"],
+    ],
+  );
+  assert.deepEqual(
+    b.files.find((f) => f.path === "/etc/app/old.conf"),
+    {
+      path: "/etc/app/old.conf",
+      ...ABSENT,
+    },
+  );
+  assert.deepEqual(b.triggers, [{ path: "/etc/app", commands: ["reload app"] }]);
+});
+
+test("absent.yaml: a higher group's absence wins over a lower group's file, and a higher group's file over absence", () => {
+  const tree = {
+    "config.yaml": "group_order: [a, b]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    "all/files/etc/old.conf": "all\n",
+    "all/triggers.yaml": "/etc/old.conf: [fired]\n",
+    "a/absent.yaml": "- /etc/old.conf\n- /etc/tool\n",
+    "b/files/etc/tool": "b\n",
+  };
+  const b = build(tree);
+  assert.deepEqual(
+    b.files.find((f) => f.path === "/etc/old.conf"),
+    {
+      path: "/etc/old.conf",
+      ...ABSENT,
+    },
+  );
+  assert.equal(b.files.find((f) => f.path === "/etc/tool")?.type, "file");
+  assert.equal(content(b, "/etc/tool"), "b\n");
+  assert.deepEqual(b.triggers, [{ path: "/etc/old.conf", commands: ["fired"] }]);
+  assert.deepEqual(
+    b.origins.filter((o) => o.path.startsWith("/etc/")),
+    [{ path: "/etc/old.conf", content: "a", absent: true, triggers: ["all"] }],
+  );
+  // The host's own group is above every other group.
+  const own = build({ ...tree, "h1/files/etc/old.conf": "h1\n" });
+  assert.equal(own.files.find((f) => f.path === "/etc/old.conf")?.type, "file");
+  assert.equal(content(own, "/etc/old.conf"), "h1\n");
+});
+
+test("absent.yaml: unordered groups, one providing a path and one naming it absent, are a conflict about its type", () => {
+  const err = buildError({
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    "a/files/etc/motd": "a\n",
+    "b/absent.yaml": "- /etc/motd\n",
+  });
+  assert.equal(
+    err.message,
+    'conflict: groups "a" and "b" set the type of "/etc/motd" differently ("a": file, "b": absent); order the two groups with group_order in config.yaml',
+  );
+  // Two groups that both name it absent agree.
+  const b = build({
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    "a/absent.yaml": "- /etc/motd\n",
+    "b/absent.yaml": "- /etc/motd\n",
+  });
+  assert.deepEqual(
+    b.files.find((f) => f.path === "/etc/motd"),
+    { path: "/etc/motd", ...ABSENT },
+  );
+});
+
+test("absent.yaml: an absence over a directory that a lower group fills, or an entry below an absent path, is an error naming both groups", () => {
+  const over = buildError({
+    "config.yaml": "group_order: [a, b]\n",
+    "groups.yaml": "a: [h1]\nb: [h1]\n",
+    "a/files/etc/app/app.conf": "a\n",
+    "b/absent.yaml": "- /etc/app\n",
+  });
+  assert.equal(
+    over.message,
+    '"/etc/app/app.conf" of group "a" lies below "/etc/app", which group "b" names in absent.yaml (over the directory of group "a"); remove "/etc/app/app.conf" from group "a" or "/etc/app" from the absent.yaml of group "b"',
+  );
+  const below = buildError({
+    "groups.yaml": "a: [h1]\n",
+    "a/files/etc/app/x/y.conf": "a\n",
+    "h1/absent.yaml": "- /etc/app/x\n",
+  });
+  assert.match(
+    below.message,
+    /"\/etc\/app\/x\/y\.conf" of group "a" lies below "\/etc\/app\/x", which group "h1" names in absent\.yaml/,
+  );
+  const nested = buildError({
+    "groups.yaml": "a: [h1]\n",
+    "a/absent.yaml": "- /etc/app/x\n",
+    "all/absent.yaml": "- /etc/app\n",
+  });
+  assert.match(
+    nested.message,
+    /"\/etc\/app\/x" \(absent\.yaml of group "a"\) lies below "\/etc\/app" \(absent\.yaml of group "all"\)/,
+  );
+  const underFile = buildError({
+    "groups.yaml": "a: [h1]\n",
+    "a/files/etc/x": "a file\n",
+    "all/absent.yaml": "- /etc/x/y\n",
+  });
+  assert.equal(
+    underFile.message,
+    '"/etc/x/y" (absent.yaml of group "all") lies below "/etc/x", which is a file of group "a"; nothing can be below a file, so remove "/etc/x/y" from that absent.yaml',
+  );
+});

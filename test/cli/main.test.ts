@@ -190,6 +190,19 @@ describe("the command line", { concurrency: true }, () => {
     );
   });
 
+  test("check -l verbose names the group whose absent.yaml won over another group's copy", async () => {
+    const conf = join(dir, "check-absent");
+    writeTree(conf, {
+      "hosts.yaml": "- name: a\n",
+      "all/files/etc/old.conf": "old\n",
+      "all/triggers.yaml": "/etc/old.conf: [touch fired]\n",
+      "a/absent.yaml": "- /etc/old.conf\n",
+    });
+    const r = await safcm(["check", "-C", conf, "-l", "verbose"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\[a\] "\/etc\/old\.conf": absent from "a", triggers from "all"$/m);
+  });
+
   test("check -l verbose lists per host the paths whose properties came from several groups, and the kept directories", async () => {
     const conf = join(dir, "check-origins");
     writeTree(conf, {

@@ -138,7 +138,7 @@ describe("sync over the local connection", { concurrency: true }, () => {
     const change = report.hosts[0].files.find((x) => x.path === "/etc/conf");
     assert.equal(report.hosts[0].ok, true, report.hosts[0].error ?? "");
     assert.deepEqual(
-      [change?.old?.mode, change?.new.mode, change?.new.uid, change?.diff],
+      [change?.old?.mode, change?.new?.mode, change?.new?.uid, change?.diff],
       ["0644", "0600", 12, null],
     );
     const st = lstatSync(join(f.root, "etc/conf"));
@@ -201,7 +201,7 @@ describe("sync over the local connection", { concurrency: true }, () => {
     const report = await f.json("h1");
     assert.equal(report.hosts[0].ok, true, report.hosts[0].error ?? "");
     const types = Object.fromEntries(
-      report.hosts[0].files.map((x) => [x.path, [x.old?.type, x.new.type]]),
+      report.hosts[0].files.map((x) => [x.path, [x.old?.type, x.new?.type]]),
     );
     assert.deepEqual(types, {
       "/d2f": ["dir", "file"],

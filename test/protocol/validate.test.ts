@@ -55,6 +55,12 @@ test("valid messages pass unchanged", () => {
     ...syncResponse,
     files: [aclRemoved],
   });
+  // absent.yaml: a removed entry's `new` repeats `old`.
+  const removed = { ...change, created: false, old: info, new: info, removed: true };
+  assert.deepEqual(validateResponse({ ...syncResponse, files: [removed] }, 0), {
+    ...syncResponse,
+    files: [removed],
+  });
 });
 
 // Each case: a message a hostile helper could send, and the part of the error that names the problem.
@@ -126,6 +132,16 @@ const bad: [string, unknown, RegExp][] = [
     "acl_removed on a created entry",
     { ...syncResponse, files: [{ ...change, acl_removed: true }] },
     /acl_removed on a created entry/,
+  ],
+  [
+    "removed other than true",
+    { ...syncResponse, files: [{ ...change, created: false, old: info, removed: 1 }] },
+    /removed: not true/,
+  ],
+  [
+    "removed where nothing was",
+    { ...syncResponse, files: [{ ...change, removed: true }] },
+    /removed but nothing was there/,
   ],
 ];
 

@@ -31,6 +31,7 @@ export function changed(
     oldSize: old?.length ?? null,
     newContent: typeof newContent === "string" ? Buffer.from(newContent) : newContent,
     diffHidden: null,
+    removed: false,
     aclRemoved: false,
     waitsForOwner: null,
     ...over,
@@ -48,6 +49,7 @@ export function created(path: string, content = "x\n"): FileResult {
     oldSize: null,
     newContent: Buffer.from(content),
     diffHidden: null,
+    removed: false,
     aclRemoved: false,
     waitsForOwner: null,
   };

@@ -14,6 +14,26 @@ test("a created file", () => {
   ]);
 });
 
+test("a removed file (absent.yaml): its old type, no diff, in red; JSON new null", () => {
+  const f = changed("old\n", "old\n", {
+    path: "/etc/old.conf",
+    removed: true,
+    contentChanged: false,
+  });
+  const h = host({ files: [f] });
+  assert.deepEqual(hostLines(h, { dryRun: true, color: false }), [
+    "[web1] changed 1 file(s): (dry-run)",
+    '[web1] "/etc/old.conf": removed, file',
+  ]);
+  assert.ok(hostLines(h, { dryRun: false, color: true })[1]?.includes("\x1b[31mremoved, file"));
+  const json = JSON.parse(jsonReport({ dryRun: false, hosts: [h] })) as {
+    hosts: { files: { removed: boolean; new: unknown; old: unknown; diff: unknown }[] }[];
+  };
+  const [entry] = json.hosts[0]?.files ?? [];
+  assert.deepEqual([entry?.removed, entry?.new, entry?.diff], [true, null, null]);
+  assert.notEqual(entry?.old, null);
+});
+
 test("a changed file with its diff, and the dry-run marker", () => {
   const old = numbered(10);
   const f = changed(old, old.replace("5\n", "five\n"), {

@@ -44,6 +44,7 @@ test("the shape of SPEC 7.2", () => {
           {
             path: "/etc/motd",
             created: true,
+            removed: false,
             old: null,
             new: root,
             diff: null,
@@ -53,6 +54,7 @@ test("the shape of SPEC 7.2", () => {
           {
             path: "/etc/x",
             created: false,
+            removed: false,
             old: { type: "file", mode: "4750", user: null, uid: 1000, group: null, gid: 1000 },
             new: root,
             diff: "@@ -1,1 +1,1 @@\n-a\n+b",

@@ -89,6 +89,7 @@ const everything: Tree = {
   "web/commands.yaml":
     "- echo done\n- run: init-db\n  creates: /var/lib/db\n- run: x\n  unless: test -e /x\n- run: y\n",
   "web/validate.yaml": "/etc/nginx/nginx.conf: nginx -t -c %s\n",
+  "web/absent.yaml": "- /etc/nginx/sites-enabled/default\n- /usr/local/bin/old-tool\n",
   "web/vars.yaml": [
     "motd: hello",
     "port: 8080",

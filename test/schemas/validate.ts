@@ -23,6 +23,7 @@ export const SCHEMA_NAMES = [
   "commands",
   "vars",
   "validate",
+  "absent",
   "report",
 ] as const;
 

@@ -29,6 +29,7 @@ const cases: [string, RegExp][] = [
     /protocol error: invalid message from helper: message: unknown type "run_on_workstation"/,
   ],
   ["paths-not-sent", /helper reported a path that was not sent: "\/etc\/shadow"/],
+  ["removed-not-absent", /helper reported "\/etc\/motd" as removed, which is not what was sent/],
   ["endless-logs", /more than 100000 log lines/],
   ["escapes", /error \\x1b\[2J\\x1b\]0;pwned\\x07\\x9b31m/],
   ["error-escapes", /helper failed: fatal \\x1b\[2J/],
