@@ -5,6 +5,7 @@
 // property the group with the higher priority wins; two unordered groups
 // that set it differently are an error.
 
+import { formatMode } from "../mode.ts";
 import { HostError } from "../errors.ts";
 import { ALL } from "../config/names.ts";
 import type { Permission } from "../config/permissions.ts";
@@ -111,8 +112,8 @@ export function resolvePath(
             conflictError(
               path,
               "mode",
-              { group: a.group, shown: modeText(a.value) },
-              { group: b.group, shown: modeText(b.value) },
+              { group: a.group, shown: formatMode(a.value) },
+              { group: b.group, shown: formatMode(b.value) },
               " in permissions.yaml",
             ),
         );
@@ -135,8 +136,8 @@ export function resolvePath(
         return conflictError(
           path,
           what,
-          { group: a.group, shown: modeText(a.mode) },
-          { group: b.group, shown: modeText(b.mode) },
+          { group: a.group, shown: formatMode(a.mode) },
+          { group: b.group, shown: formatMode(b.mode) },
           " through the executable bit of their local files",
         );
       }
@@ -225,8 +226,4 @@ export function conflictError(
     `conflict: groups "${first.group}" and "${second.group}" set the ${property} of "${path}" differently${where}${values}; ` +
       `order the two groups with group_order in config.yaml`,
   );
-}
-
-function modeText(mode: number): string {
-  return mode.toString(8).padStart(4, "0");
 }

@@ -46,7 +46,4 @@ function parseOwner(text: string): Owner | undefined {
   return NAME.test(text) ? text : undefined;
 }
 
-/** 0o644 -> "0644", as modes are shown everywhere. */
-export function formatMode(mode: number): string {
-  return mode.toString(8).padStart(4, "0");
-}
+export { formatMode } from "../mode.ts";
