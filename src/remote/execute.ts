@@ -9,18 +9,15 @@ import { checkStop } from "./abort.ts";
 import { aclOfOpen, canRemoveAcl, openFileNoFollow, removeAcl, setExactAcl } from "./acl.ts";
 import { FsyncFailed, FsyncPool } from "./fsync-pool.ts";
 import { quote, type Log } from "./log.ts";
-import { entryData } from "./observe.ts";
 import {
   aclNotRemovable,
   hostileDir,
   inheritedAclNotRemovable,
   middleState,
-  splitPath,
   type Action,
-  type DirState,
-  type Observation,
   type Takeover,
 } from "./plan.ts";
+import { entryData, splitPath, type DirState, type Observation } from "./tree.ts";
 import {
   DirSync,
   SafeFsError,

@@ -10,9 +10,8 @@ import { closeSync, fstatSync, type Stats } from "node:fs";
 import { MAX_DIFF_CONTENT, type FileEntry } from "../protocol/messages.ts";
 import type { AclProbe } from "./acl.ts";
 import { quote, type Log } from "./log.ts";
-import type { Observation, Present, TreeNode } from "./plan.ts";
+import { entryData, type Observation, type Present, type TreeNode } from "./tree.ts";
 import {
-  SafeFsError,
   describeError,
   fileType,
   isEmptyDir,
@@ -37,18 +36,6 @@ export interface ObserveInput {
   log: Log;
   /** Look for ACLs (on by default; off where no `ls` could tell). */
   acl: AclProbe | null;
-}
-
-/** The content of a regular file entry, from the attachment. */
-export function entryData(entry: FileEntry, data: Buffer): Buffer {
-  if (entry.data_offset === undefined) {
-    // The comparison before asking for content found it unchanged, and now it differs.
-    throw new SafeFsError("content was not sent: the file changed during the sync; sync again");
-  }
-  const offset = entry.data_offset;
-  const length = entry.data_length ?? 0;
-  if (offset + length > data.length) throw new SafeFsError("content lies outside the request");
-  return data.subarray(offset, offset + length);
 }
 
 function present(st: Stats, extra: Partial<Present> = {}): Present {

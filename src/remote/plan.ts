@@ -9,6 +9,14 @@
 //   its ACL) comes before every action below it, what grants access (adding
 //   bits, handing it to an owner) after every action below it;
 // - a plan with an error has no action and no change at all.
+//
+// Adding a file attribute (an ACL was the last, absent.yaml and validate.yaml came
+// after it): the field on FileEntry (protocol/messages.ts) and its check in
+// remote/request.ts; what observe.ts must record about it in Present (tree.ts); the
+// decision here (a change to report, the actions and their order: take access away
+// before the subtree, grant after); the action in execute.ts through safe-fs.ts; the
+// FileChange field, its check on the local side (protocol/validate.ts, session/replies.ts)
+// and the reports (report/human.ts, report/json.ts, schemas/report.schema.json).
 
 import {
   UNKNOWN_ID,
@@ -20,111 +28,8 @@ import {
 } from "../protocol/messages.ts";
 import { quote } from "./log.ts";
 import { NON_EMPTY_DIR, SYMLINK_IN_PATH } from "./safe-fs.ts";
+import type { DirState, Observation, Present, TreeNode } from "./tree.ts";
 import { resolveOwner, UnknownOwnerError, type UserDb } from "./users.ts";
-
-/** One path of the request, or a directory above one that the request does not manage. */
-export interface TreeNode {
-  path: string;
-  name: string;
-  /** Position in the request; -1 for an unmanaged directory on the way. */
-  index: number;
-  entry: FileEntry | null;
-  children: TreeNode[];
-}
-
-/** "/a/b" -> ["/a", "b"]. */
-export function splitPath(path: string): [string, string] {
-  const i = path.lastIndexOf("/");
-  return [i === 0 ? "/" : path.slice(0, i), path.slice(i + 1)];
-}
-
-/** Checks what request.ts checks, again for direct callers: nothing invalid reaches a system call. */
-export function entryProblem(entry: FileEntry): string | null {
-  const { path } = entry;
-  if (path !== "/") {
-    if (!path.startsWith("/") || path.endsWith("/")) return "invalid path";
-    for (const part of path.slice(1).split("/")) {
-      if (part === "" || part === "." || part === ".." || part.includes("\0"))
-        return "invalid path";
-    }
-  }
-  if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) return "invalid mode";
-  for (const owner of [entry.user, entry.group]) {
-    if (
-      typeof owner === "number" &&
-      (!Number.isInteger(owner) || owner < 0 || owner >= 2 ** 32 - 1)
-    ) {
-      return `invalid id ${owner}`;
-    }
-  }
-  return null;
-}
-
-/**
- * The entries as a tree rooted at "/" (an unmanaged "/" when the request has
- * none), children in request order. Directories above an entry that the
- * request does not list become unmanaged nodes: they must exist.
- */
-export function buildTree(entries: readonly FileEntry[]): { root: TreeNode; problems: string[] } {
-  const root: TreeNode = { path: "/", name: "", index: -1, entry: null, children: [] };
-  const nodes = new Map<string, TreeNode>([["/", root]]);
-  const problems: string[] = [];
-  const node = (path: string): TreeNode => {
-    const found = nodes.get(path);
-    if (found !== undefined) return found;
-    const [parent, name] = splitPath(path);
-    const created: TreeNode = { path, name, index: -1, entry: null, children: [] };
-    node(parent).children.push(created);
-    nodes.set(path, created);
-    return created;
-  };
-  entries.forEach((entry, index) => {
-    const problem = entryProblem(entry);
-    if (problem !== null) {
-      problems.push(`${quote(entry.path)}: ${problem}`);
-      return;
-    }
-    const n = node(entry.path);
-    if (n.entry !== null) problems.push(`${quote(entry.path)}: listed twice`);
-    n.entry = entry;
-    n.index = index;
-  });
-  return { root, problems };
-}
-
-/** What observe.ts found at a path. */
-export type Observation =
-  /** Nothing there, or its parent does not exist (yet) or will be replaced. */
-  { state: "absent" } | { state: "error"; message: string } | Present;
-
-export interface Present {
-  state: "present";
-  type: OldFileType;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Regular file or symlink: same content (bytes or target) as the entry. */
-  sameContent: boolean;
-  /** A directory where a non-directory is wanted: whether it is empty. */
-  empty?: boolean;
-  /** An extended ACL (named entries, a mask or a default ACL) is set. */
-  acl: boolean;
-  /** Old content for the diff (regular file up to MAX_DIFF_CONTENT, or symlink target). */
-  oldContent: Buffer | null;
-  oldSize?: number;
-  /** A directory an interrupted sync created and left unfinished (safe-fs NEW_DIR_MARKER). */
-  unfinished?: boolean;
-  /** Directories: device and inode, so that acting finds the directory that was looked at. */
-  dev?: number;
-  ino?: number;
-}
-
-/** Mode, owner and group of a directory, for the steps of a change in place. */
-export interface DirState {
-  mode: number;
-  uid: number;
-  gid: number;
-}
 
 export type Action =
   /** mkdir 0700 (owned by the helper) and keep its descriptor for the subtree. */

@@ -11,14 +11,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import type { FileEntry, FileType, OldFileType } from "../../src/protocol/messages.ts";
-import {
-  buildTree,
-  planFiles,
-  type Action,
-  type DirState,
-  type Observation,
-  type Plan,
-} from "../../src/remote/plan.ts";
+import { planFiles, type Action, type Plan } from "../../src/remote/plan.ts";
+import { buildTree, type DirState, type Observation } from "../../src/remote/tree.ts";
 import { parseIdFile, type UserDb } from "../../src/remote/users.ts";
 
 const USERS: UserDb = {
