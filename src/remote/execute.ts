@@ -7,7 +7,6 @@ import { closeSync, fstatSync, fsyncSync, type Stats } from "node:fs";
 import type { FileChange, FileEntry } from "../protocol/messages.ts";
 import { checkStop } from "./abort.ts";
 import { aclOfOpen, canRemoveAcl, openFileNoFollow, removeAcl, setExactAcl } from "./acl.ts";
-import { FsyncFailed, FsyncPool } from "./fsync-pool.ts";
 import { quote, type Log } from "./log.ts";
 import {
   aclNotRemovable,
@@ -277,7 +276,7 @@ const MAX_BATCH = 32;
  * Consecutive files written into one directory: each temporary file is created
  * (private, empty), then all lose any inherited ACL at once where the directory needs
  * it (one setfacl), then each gets content, owner and mode, then all are fsynced
- * together (in parallel, see fsync-pool.ts), then each is renamed into place in order.
+ * one after the other, then each is renamed into place in order.
  * So no temporary file ever has more access than its final mode, and no ACL (issue
  * 18, scenario C). Still durable: no rename happens before the fsync of that file has
  * returned successfully, and the directory is fsynced before the helper reports, as
@@ -297,10 +296,7 @@ class Batch {
   /** The changes of a failed commit's files that were not renamed. */
   private unrenamed: number[] = [];
 
-  constructor(
-    private readonly pool: FsyncPool,
-    private readonly dirSync: DirSync,
-  ) {}
+  constructor(private readonly dirSync: DirSync) {}
 
   add(action: Extract<Action, { op: "write" }>, input: ExecuteInput, dirs: DirStack): void {
     const [parent, name] = splitPath(action.path);
@@ -321,6 +317,7 @@ class Batch {
     let next = 0;
     let renaming = false;
     let filling = -1;
+    let fsyncing = -1;
     try {
       if (this.strip) {
         stripInherited(
@@ -334,7 +331,8 @@ class Batch {
         fillTemp(file, data, action.mode, action.uid, action.gid);
       }
       filling = -1;
-      this.pool.fsyncAll(files.map((f) => f.file.fd));
+      for (fsyncing = 0; fsyncing < files.length; fsyncing++) fsyncSync(files[fsyncing].file.fd);
+      fsyncing = -1;
       for (; next < files.length; next++) {
         checkStop();
         // validate.yaml (SPEC 3.5): final content, owner and mode, not yet in place.
@@ -350,9 +348,8 @@ class Batch {
       const from = failedFill !== undefined ? 0 : renaming ? next + 1 : next;
       for (const f of files.slice(from)) if (f !== failedFill) discardFile(f.file);
       this.unrenamed = files.slice(next).map((f) => f.action.change);
-      const fsync = err instanceof FsyncFailed;
-      const at = fsync ? err.index : filling >= 0 ? filling : next;
-      throw new ActionError(files[at].action, fsync ? err.cause : err);
+      const at = fsyncing >= 0 ? fsyncing : filling >= 0 ? filling : next;
+      throw new ActionError(files[at].action, err);
     }
   }
 
@@ -395,8 +392,7 @@ export function execute(input: ExecuteInput): ExecuteResult {
   const acted = new Set<number>();
   const dirSync = new DirSync();
   const dirs = new DirStack(input.rootFd, dirSync, input.observed);
-  const pool = new FsyncPool();
-  const batch = new Batch(pool, dirSync);
+  const batch = new Batch(dirSync);
   let error: string | null = null;
   let failed = -1;
   try {
@@ -436,7 +432,6 @@ export function execute(input: ExecuteInput): ExecuteResult {
     for (const change of batch.discard()) {
       if (change !== failed && !acted.has(change)) begun.delete(change);
     }
-    pool.close();
     try {
       dirs.close();
       // Every directory whose entries changed is fsynced once, before the report.
