@@ -15,7 +15,7 @@ import {
   syncServices,
 } from "../../src/remote/services.ts";
 import { standInSystemctl, type StandInState } from "../helpers/systemctl.ts";
-import { removeDir, tempDir } from "./util.ts";
+import { removeDir, tempDir } from "../remote/util.ts";
 
 /** A unit as services.yaml states it: a name (started) or an entry. */
 type Unit = string | { name: string; state: ServiceEntry["state"]; enabled?: boolean };
