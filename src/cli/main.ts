@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fixperms, formatChange } from "../config/fixperms.ts";
+import { fixperms, formatChange } from "./fixperms.ts";
 import { ConfigError } from "../errors.ts";
 import { packageFile } from "../paths.ts";
 import { check } from "./check.ts";

@@ -96,6 +96,7 @@ export async function sync(args: string[]): Promise<number> {
       onLog,
       isTarget: (groups) => isTarget(opts.targets, host.name, groups),
       signal: controller.signal,
+      fetchProgress: { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY },
     });
     done++;
     if (!result.ok) failed++;

@@ -43,8 +43,8 @@ export function isDetectedGroup(name: string): boolean {
   );
 }
 
-/** Package and unit names: the grammar both sides check (src/protocol/names.ts). */
-export { PACKAGE_NAME, UNIT_NAME } from "../protocol/names.ts";
+/** Package and unit names: the grammar both sides check (src/protocol/command-names.ts). */
+export { PACKAGE_NAME, UNIT_NAME } from "../protocol/command-names.ts";
 export const PACKAGE_RULE =
   'a Debian package name is lower case letters, digits, "+", "-" and ".", at least 2 characters, starting with a letter or digit, optionally followed by ":<arch>"';
 

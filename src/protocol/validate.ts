@@ -25,7 +25,7 @@ import {
   type ServiceChange,
 } from "./messages.ts";
 import { isIPv4, isIPv6 } from "node:net";
-import { checks } from "./check.ts";
+import { checks } from "./shape.ts";
 
 export class ValidationError extends Error {
   override name = "ValidationError";

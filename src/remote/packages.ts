@@ -5,7 +5,7 @@
 // install). Dry-run runs the same code with apply=false and stops before
 // acting. The report says what dpkg shows afterwards, not what was asked.
 
-import { PACKAGE_NAME } from "../protocol/names.ts";
+import { PACKAGE_NAME } from "../protocol/command-names.ts";
 import type { PackageChange, PackageEntry } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";

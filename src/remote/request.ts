@@ -17,7 +17,7 @@ import {
   type SyncRequest,
   type TriggerEntry,
 } from "../protocol/messages.ts";
-import { checks, type Fields } from "../protocol/check.ts";
+import { checks, type Fields } from "../protocol/shape.ts";
 
 export class RequestError extends Error {
   override name = "RequestError";

@@ -4,7 +4,7 @@
 // once, then start/stop, enable/disable, mask). Dry-run runs the same code
 // with apply=false and stops before acting.
 
-import { UNIT_NAME } from "../protocol/names.ts";
+import { UNIT_NAME } from "../protocol/command-names.ts";
 import type { ServiceChange, ServiceEntry } from "../protocol/messages.ts";
 import { findExecutable, runProgram, type ShellResult } from "./commands.ts";
 import { quote, silent, type Log } from "./log.ts";

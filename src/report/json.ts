@@ -9,7 +9,7 @@ import type { FileInfo } from "../protocol/messages.ts";
 import type { FileResult, HostResult, SyncResult } from "../session/result.ts";
 import { hostChanged } from "./changed.ts";
 import { fileDiff } from "./diff.ts";
-import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-report.ts";
+import type { JsonFile, JsonFileInfo, JsonHost, JsonReport } from "./json-types.ts";
 import { UNKNOWN_ID, formatMode } from "./util-mode.ts";
 
 /** One JSON object, pretty-printed, ending with a newline. */

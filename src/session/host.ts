@@ -34,6 +34,9 @@ export interface SyncOptions {
   /** Aborted on SIGINT/SIGTERM (SPEC 5.5): the helper stops before its next change and
    * reports; a host not yet contacted is not contacted. */
   signal?: AbortSignal;
+  /** Where the progress of fetching the bundled runtime goes (the CLI gives standard error);
+   * default: nowhere. Sessions never print themselves. */
+  fetchProgress?: { write: (text: string) => void; isTTY: boolean };
 }
 
 /** The error of a host whose sync was interrupted before a request could be sent. */
@@ -165,7 +168,7 @@ async function connect(s: Session): Promise<void> {
     helperBundle(),
     s.log,
     s.options.timeoutMs,
-    runtimeSource,
+    runtimeSource(s.options.fetchProgress),
   );
   const reuse = transport.reuse();
   if (reuse !== null) s.log("verbose", reuse);
@@ -250,14 +253,12 @@ function open(s: Session): Connection {
   return s.connection;
 }
 
-/** The bundled runtime's package from the workstation's cache, fetched (with progress) if needed. */
-const runtimeSource: RuntimeSource = async (arch) =>
-  (
-    await runtimePackageOnce(arch, {
-      write: (t) => process.stderr.write(t),
-      isTTY: process.stderr.isTTY,
-    })
-  ).data;
+/** The bundled runtime's package from the workstation's cache, fetched (with progress to
+ * `progress`) if needed. */
+function runtimeSource(progress: SyncOptions["fetchProgress"]): RuntimeSource {
+  return async (arch) =>
+    (await runtimePackageOnce(arch, progress ?? { write: () => {}, isTTY: false })).data;
+}
 
 function describeRuntime(runtime: RuntimeInfo | null): string {
   if (runtime === null) return "Node.js (unknown)";

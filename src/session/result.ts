@@ -13,7 +13,7 @@ import type {
 export type DiffHidden = "mode" | "secret" | null;
 
 // Internal types are camelCase; the wire (src/protocol/messages.ts) and the JSON report
-// (src/report/json-report.ts, SPEC 7.2) keep their snake_case keys, converted at the edges.
+// (src/report/json-types.ts, SPEC 7.2) keep their snake_case keys, converted at the edges.
 
 /** One changed file as reported (SPEC 7), from the helper's FileChange; the report computes
  * the diff. */

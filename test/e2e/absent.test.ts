@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { JsonReport } from "../../src/report/json-report.ts";
+import type { JsonReport } from "../../src/report/json-types.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, snapshot, tempDir, writeTree, type Tree } from "../helpers/tree.ts";
 

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { JsonReport } from "../../src/report/json-report.ts";
+import type { JsonReport } from "../../src/report/json-types.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree, type Tree } from "../helpers/tree.ts";
 

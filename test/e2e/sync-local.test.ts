@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import type { JsonReport } from "../../src/report/json-report.ts";
+import type { JsonReport } from "../../src/report/json-types.ts";
 import { safcm, snapshot, tempDir, writeTree, type Node } from "../helpers/tree.ts";
 
 interface Fixture {

@@ -14,7 +14,7 @@ import { defaultGlobal } from "../../src/config/global.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { PACKAGE_NAME, UNIT_NAME } from "../../src/config/names.ts";
 import { VAR_NAME } from "../../src/config/vars.ts";
-import type { JsonReport } from "../../src/report/json-report.ts";
+import type { JsonReport } from "../../src/report/json-types.ts";
 import { cases } from "../config/cases.ts";
 import { REPO, configDir, safcm, tempDir, writeTree, type Tree } from "../helpers/tree.ts";
 import { SCHEMA_NAMES, validateYaml, validator, yamlFiles } from "./validate.ts";

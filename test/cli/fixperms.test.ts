@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fixperms, formatChange } from "../../src/config/fixperms.ts";
+import { fixperms, formatChange } from "../../src/cli/fixperms.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configDir } from "../helpers/tree.ts";
 

@@ -15,7 +15,7 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync } from
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
-import { formatMode } from "./permissions.ts";
+import { formatMode } from "../mode.ts";
 
 /** One change: the path relative to the configuration directory, the mode before and after. */
 export interface ModeChange {
