@@ -113,21 +113,7 @@ export function groupsObject(known: Record<string, boolean>): Record<string, boo
   });
 }
 
-/** The names of the built-in facts (SPEC 3.4); detect_vars cannot set them. */
-export const BUILT_IN_FACTS: readonly (keyof Facts)[] = [
-  "hostname",
-  "os",
-  "arch",
-  "kernel",
-  "os_id",
-  "os_version_id",
-  "os_codename",
-  "os_like",
-  "ipv4",
-  "ipv6",
-  "cpus",
-  "memory_mib",
-];
+export { BUILT_IN_FACTS } from "../protocol/messages.ts";
 
 /** `facts` of the template context: the built-in facts and those of detect_vars (already
  * checked: no built-in name, none twice). An own property per fact, so that any other name is

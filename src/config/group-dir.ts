@@ -313,14 +313,8 @@ export function localWarnings(groupDirs: Iterable<GroupDir>): string[] {
 
 /** A path of a group's YAML file: absolute and normalized, as on the managed host. */
 function hostPath(yf: YamlFile, node: Node, p: string): string | undefined {
-  if (!p.startsWith("/")) {
-    return yf.error(node, "bad-path", `path "${p}" must be absolute, as on the managed host`);
-  }
-  let normal = path.posix.normalize(p);
-  if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
-  if (normal !== p)
-    return yf.error(node, "bad-path", `path "${p}" is not normalized (write "${normal}")`);
-  return p;
+  const problem = absolutePathProblem(p);
+  return problem === null ? p : yf.error(node, "bad-path", problem);
 }
 
 /** A path key of permissions/templates/triggers.yaml: absolute, normalized, present in files/. */

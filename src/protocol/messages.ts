@@ -162,6 +162,22 @@ export interface InfoResponse {
 }
 
 /** The built-in facts of a host (SPEC 3.4), read by the helper in the info round trip. */
+/** The names of the built-in facts (SPEC 3.4); detect_vars cannot set them. */
+export const BUILT_IN_FACTS = [
+  "hostname",
+  "os",
+  "arch",
+  "kernel",
+  "os_id",
+  "os_version_id",
+  "os_codename",
+  "os_like",
+  "ipv4",
+  "ipv6",
+  "cpus",
+  "memory_mib",
+] as const satisfies readonly (keyof Facts)[];
+
 export interface Facts {
   hostname: string;
   /** process.platform and process.arch ("linux", "x64"). */

@@ -4,6 +4,7 @@
 // fails. Hand-written so that the protocol folder has no dependencies.
 
 import {
+  BUILT_IN_FACTS,
   LOG_LEVELS,
   MAX_DIFF_CONTENT,
   MAX_LOG_TEXT,
@@ -131,20 +132,7 @@ function address(v: unknown, where: string, family: 4 | 6): string {
 /** The built-in facts (SPEC 3.4): exact keys, bounded strings without control characters,
  * addresses that parse as such, counts in range. They end up in templates: nothing else. */
 function facts(v: unknown, where: string): Facts {
-  const o = object<Facts>(v, where, [
-    "hostname",
-    "os",
-    "arch",
-    "kernel",
-    "os_id",
-    "os_version_id",
-    "os_codename",
-    "os_like",
-    "ipv4",
-    "ipv6",
-    "cpus",
-    "memory_mib",
-  ]);
+  const o = object<Facts>(v, where, [...BUILT_IN_FACTS]);
   return {
     hostname: factString(o.hostname, `${where}.hostname`),
     os: factString(o.os, `${where}.os`),
