@@ -77,7 +77,7 @@ export function validateYaml(
   }
   // As many values as the loader takes (vars.yaml), counted as it counts them: yaml's own
   // maxAliasCount measures something else and refused alias chains the loader accepts.
-  if (!expandsWithin(doc.contents, doc, { left: MAX_VAR_NODES })) return { result: "unparsed" };
+  if (!varsWithin(doc.contents, doc, MAX_VAR_NODES)) return { result: "unparsed" };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: -1 }); // bounded by the count above
@@ -89,17 +89,21 @@ export function validateYaml(
   return { result: "rejected", errors: JSON.stringify(v.errors) };
 }
 
-/** Whether `node`, its aliases followed, has at most `budget.left` nodes. */
-function expandsWithin(node: unknown, doc: Document, budget: { left: number }): boolean {
-  if (--budget.left < 0) return false;
-  if (isAlias(node)) return expandsWithin(node.resolve(doc), doc, budget);
-  if (isSeq(node)) return node.items.every((item) => expandsWithin(item, doc, budget));
-  if (isMap(node)) {
-    return node.items.every(
-      (pair) => expandsWithin(pair.key, doc, budget) && expandsWithin(pair.value, doc, budget),
-    );
-  }
-  return true;
+/**
+ * Whether the values below the top mapping `root`, aliases followed, number at most
+ * `max`, counted as src/config/vars.ts counts them: each value once (an alias is the
+ * value it stands for), keys and the top mapping not at all.
+ */
+function varsWithin(root: unknown, doc: Document, max: number): boolean {
+  const budget = { left: max };
+  const within = (node: unknown): boolean => {
+    if (isAlias(node)) return within(node.resolve(doc));
+    if (--budget.left < 0) return false;
+    if (isSeq(node)) return node.items.every(within);
+    if (isMap(node)) return node.items.every((pair) => within(pair.value));
+    return true;
+  };
+  return isMap(root) ? root.items.every((pair) => within(pair.value)) : within(root);
 }
 
 /** Every YAML file of a configuration directory that has a schema, relative path -> text. */

@@ -505,6 +505,18 @@ describe(
     });
 
     test("found by fuzzing: paths stat() cannot look at, symlink loops, long group chains, huge ranges", () => {
+      // An alias bomb of 72,814 values (seed 1626621224): the loader took it, the schema
+      // check counted each alias once more and refused it. At the limit both agree.
+      const bomb = ["a0: &a0 [lol, lol]"];
+      for (let i = 1; i <= 7; i++)
+        bomb.push(`a${i}: &a${i} [${`*a${i - 1}, `.repeat(3)}*a${i - 1}]`);
+      // (The configuration's template then misses vars.port: a host error, found after the schemas.)
+      assert.equal(check({ "webservers/vars.yaml": bomb.join("\n") + "\n" }), "host-error");
+      const values = (n: number) =>
+        `a: &a [${"x, ".repeat(998)}x]\nb: [${"*a, ".repeat(97)}*a]\nc: [${"x, ".repeat(n - 1)}x]\n`;
+      // 1,000 + 98,001 + 999 = MAX_VAR_NODES values.
+      assert.equal(check({ "webservers/vars.yaml": values(998) }), "host-error");
+      assert.equal(check({ "webservers/vars.yaml": values(999) }), "config-error");
       assert.equal(check({ "config.yaml": `ssh_config: ${"x".repeat(5000)}\n` }), "config-error");
       assert.equal(check({ "config.yaml": "ssh_config: hosts.yaml/x\n" }), "config-error");
 
