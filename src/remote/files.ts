@@ -83,6 +83,7 @@ function lookAndPlan(
     deferUnknownOwners: input.deferUnknownOwners ?? false,
     afterPackages: input.afterPackages,
     canRemoveAcl: anyAcl && canRemoveAcl(),
+    lookAgain: input.apply,
   });
   return { plan, observed };
 }

@@ -60,6 +60,12 @@ export interface PlanInput {
   afterPackages?: boolean;
   /** Whether an ACL can be removed on this host (setfacl exists). */
   canRemoveAcl: boolean;
+  /**
+   * A real run: the takeovers are carried out and everything below them is looked at
+   * again before anything else. An entry below one that could not be looked at (another
+   * user renamed it away, say) is left to that second look instead of failing the sync.
+   */
+  lookAgain?: boolean;
 }
 
 export interface Plan {
@@ -175,6 +181,8 @@ class Planner {
   readonly takeovers: Takeover[] = [];
   readonly warnings: string[] = [];
   readonly waiting: { index: number; change: FileChange }[] = [];
+  /** How many directories being taken over the walk is below. */
+  private belowTakeover = 0;
 
   constructor(readonly input: PlanInput) {}
 
@@ -276,7 +284,10 @@ class Planner {
 
   visit(node: TreeNode): void {
     const obs = this.input.observed.get(node.path) ?? { state: "absent" };
-    if (obs.state === "error") return this.fail(firstEntry(node), obs.message);
+    if (obs.state === "error") {
+      if (this.belowTakeover > 0 && this.input.lookAgain === true) return;
+      return this.fail(firstEntry(node), obs.message);
+    }
     const entry = node.entry;
     if (entry === null) return this.visitUnmanaged(node, obs);
     if (entry.type === "absent") return this.remove(node, obs);
@@ -384,17 +395,13 @@ class Planner {
     if (node.entry?.keep === true && obs.unfinished !== true) return this.keepDir(node, obs);
     const after: DirState = { mode: wanted.mode, uid: wanted.uid, gid: wanted.gid };
     const { self } = this.input;
-    if (
-      hostileDir({ ...before, acl: obs.acl }, self) &&
-      !hostileDir({ ...after, acl: false }, self)
-    ) {
+    const takeover =
+      hostileDir({ ...before, acl: obs.acl }, self) && !hostileDir({ ...after, acl: false }, self);
+    if (takeover) {
       // Planned from a look that another user could falsify: a real run takes it over first.
       this.takeovers.push({ path, change: this.changes.length, wanted: after });
     }
-    if (sameState(before, after) && !obs.acl) {
-      for (const child of node.children) this.visit(child);
-      return;
-    }
+    if (sameState(before, after) && !obs.acl) return this.visitBelow(node, takeover);
     const change = this.updated(node, old, wanted, false);
     if (obs.acl) {
       if (!this.input.canRemoveAcl) return this.fail(path, aclNotRemovable());
@@ -403,8 +410,15 @@ class Planner {
     const middle = middleState(before, after, this.input.self);
     if (!sameState(middle, before)) this.actions.push({ op: "restrict", path, change, ...middle });
     if (obs.acl) this.actions.push({ op: "unacl", path, change, type: "dir", mode: middle.mode });
-    for (const child of node.children) this.visit(child);
+    this.visitBelow(node, takeover);
     if (!sameState(middle, after)) this.actions.push({ op: "grant", path, change, ...after });
+  }
+
+  /** The children of a directory that is there; `takenOver`: one the run takes over first. */
+  private visitBelow(node: TreeNode, takenOver: boolean): void {
+    if (takenOver) this.belowTakeover++;
+    for (const child of node.children) this.visit(child);
+    if (takenOver) this.belowTakeover--;
   }
 
   /**

@@ -142,3 +142,19 @@ loop(() => {
   original = !original;
 });
 `;
+
+/**
+ * Makes each of the entries argv[2...] of the directory argv[1] vanish and come back
+ * (renamed aside and back, as fast as it can): a look at the directory finds a name that
+ * is gone when it is opened (B3).
+ */
+export const VANISH = `${LOOP}
+const dir = process.argv[1], names = process.argv.slice(2);
+const at = (n) => path.join(dir, n);
+loop(() => {
+  for (const name of names) {
+    fs.renameSync(at(name), at(".gone-" + name));
+    fs.renameSync(at(".gone-" + name), at(name));
+  }
+});
+`;

@@ -30,6 +30,7 @@ interface Case {
   observed: Map<string, Observation>;
   defer: boolean;
   canRemoveAcl: boolean;
+  lookAgain?: boolean;
 }
 
 /** Random paths below "/" (every parent listed, as the local side sends them), with wanted and found states. */
@@ -121,6 +122,7 @@ function plan(c: Case): Plan {
     self: SELF,
     deferUnknownOwners: c.defer,
     canRemoveAcl: c.canRemoveAcl,
+    lookAgain: c.lookAgain,
   });
 }
 
@@ -273,4 +275,46 @@ test("an example: loosen a directory, tighten a secret in it", () => {
     ["write /sec/zz-secret", "grant /sec"],
   );
   assert.equal(p.changes[1]?.old_data_offset, undefined, "the old secret is not sent for a diff");
+});
+
+test("below a directory taken over, an entry that could not be looked at is left to the look after the takeover", () => {
+  // /d is uid 1000's and writable by them: a real run takes it over, then looks again.
+  const entries: FileEntry[] = [
+    { path: "/", type: "dir", mode: 0o755, user: 0, group: 0 },
+    { path: "/d", type: "dir", mode: 0o750, user: 0, group: 0 },
+    { path: "/d/keep", type: "file", mode: 0o644, user: 0, group: 0 },
+    { path: "/e", type: "dir", mode: 0o755, user: 0, group: 0 },
+    { path: "/e/other", type: "file", mode: 0o644, user: 0, group: 0 },
+  ];
+  const dir = (uid: number): Observation => ({
+    state: "present",
+    type: "dir",
+    mode: 0o755,
+    uid,
+    gid: uid,
+    sameContent: false,
+    acl: false,
+    oldContent: null,
+  });
+  const gone: Observation = { state: "error", message: "open: ENOENT: no such file or directory" };
+  const observed = (other: Observation) =>
+    new Map([
+      ["/", dir(0)],
+      ["/d", dir(1000)],
+      ["/d/keep", gone],
+      ["/e", dir(0)],
+      ["/e/other", other],
+    ]);
+  const run = (lookAgain: boolean, other: Observation = { state: "absent" }) =>
+    plan({ entries, observed: observed(other), defer: false, canRemoveAcl: true, lookAgain });
+  const real = run(true);
+  assert.deepEqual(real.errors, []);
+  assert.deepEqual(
+    real.takeovers.map((t) => t.path),
+    ["/d"],
+  );
+  // A dry run takes nothing over: what it could not look at is an error.
+  assert.deepEqual(run(false).errors, ['"/d/keep": open: ENOENT: no such file or directory']);
+  // Elsewhere it stays an error in a real run too.
+  assert.deepEqual(run(true, gone).errors, ['"/e/other": open: ENOENT: no such file or directory']);
 });
