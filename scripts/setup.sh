@@ -4,6 +4,7 @@
 #   openssh-server/-client  the test sshd on 127.0.0.1 and the ssh client
 #   sudo                    hosts reached through `sudo -n`
 #   acl                     setfacl/getfacl: ACL attacks staged for real
+#   python3                 the attacker's ACL loop (os.setxattr, no process per change)
 #   dash, busybox           the bundled-runtime bootstrap under both shells
 #   dpkg, apt               real package installs from a local repository
 #   gzip                    the compressed runtime upload
@@ -12,7 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="openssh-server openssh-client sudo acl dash busybox dpkg apt gzip zsh fish btrfs-progs ca-certificates"
+pkgs="openssh-server openssh-client sudo acl python3 dash busybox dpkg apt gzip zsh fish btrfs-progs ca-certificates"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

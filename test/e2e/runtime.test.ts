@@ -13,6 +13,8 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -30,10 +32,11 @@ import {
   PACKAGE,
   SHARED_CACHE,
 } from "../helpers/runtime.ts";
+import { STATE_DIR } from "../helpers/state.ts";
 import { loginUser, loginUsersConfig, startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree, type Run } from "../helpers/tree.ts";
 
-const BASE = "/var/lib/safcm/runtime";
+const BASE = `${STATE_DIR}/runtime`;
 const RUNTIME_DIR = `${BASE}/${RUNTIME_VERSION}-x64`;
 const USER = `safcm-rt${process.pid % 10000}`;
 const SUDOERS = `/etc/sudoers.d/safcm-test-rt-${process.pid}`;
@@ -43,21 +46,44 @@ let removeUser = () => undefined as void;
 const tmp = tempDir();
 const env = { XDG_CACHE_HOME: SHARED_CACHE };
 
+/**
+ * This machine's runtime directories as the tests found them: they are put back at the
+ * end (a full run once left /var/lib/safcm/runtime behind). A runtime that was there is
+ * kept aside meanwhile, next to /var/lib/safcm (a rename: the same file system).
+ */
+const found = {
+  stateDir: existsSync(STATE_DIR),
+  stateMode: existsSync(STATE_DIR) ? statSync(STATE_DIR).mode & 0o7777 : 0o755,
+  base: existsSync(BASE),
+};
+const SAVED = `/var/lib/.safcm-test-runtime-${process.pid}`;
+
 before(async () => {
   await fetchSharedRuntime();
   sshd = await startSshd(["r1"], loginUsersConfig([USER]));
   removeUser = loginUser(sshd, USER);
   writeFileSync(SUDOERS, `${USER} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
   // Start without a runtime on "the host" (this machine).
-  rmSync(RUNTIME_DIR, { recursive: true, force: true });
+  if (existsSync(RUNTIME_DIR)) renameSync(RUNTIME_DIR, SAVED);
 });
 
 after(async () => {
-  chmodSync("/var/lib/safcm", 0o755);
   rmSync(SUDOERS, { force: true });
   removeUser();
   await sshd.stop();
   tmp.cleanup();
+  if (found.base) {
+    rmSync(RUNTIME_DIR, { recursive: true, force: true });
+    if (existsSync(SAVED)) renameSync(SAVED, RUNTIME_DIR);
+  } else rmSync(BASE, { recursive: true, force: true });
+  if (!existsSync(STATE_DIR)) return;
+  chmodSync(STATE_DIR, found.stateMode);
+  if (found.stateDir) return;
+  try {
+    rmdirSync(STATE_DIR);
+  } catch {
+    // not empty: another test file keeps a pending-trigger journal there for now
+  }
 });
 
 /** Temporary uploads and replaced runtimes left in the runtime's base directory (its lock file stays). */

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 
 const NOBODY = 65534;
 
@@ -30,13 +31,24 @@ export function readAsNobody(paths: string[]): string[] {
   return JSON.parse(r.stdout) as string[];
 }
 
-/** A process of uid 65534 running `script` (node), until the test ends its stdin; started when it printed "ready". */
+/**
+ * A process of uid 65534 running `script` (Node.js, or Python where the script is a
+ * PYTHON one), until the test ends its stdin; started when it printed "ready".
+ */
 export async function attacker(script: string, args: string[]): Promise<Attacker> {
-  const child = spawn(process.execPath, ["-e", script, ...args], {
-    uid: NOBODY,
-    gid: NOBODY,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  if (script.startsWith(PYTHON) && !existsSync(PYTHON)) {
+    throw new Error(`${PYTHON} is missing: install the package python3 (./scripts/setup.sh does)`);
+  }
+  const [program, flag] = script.startsWith(PYTHON) ? [PYTHON, "-c"] : [process.execPath, "-e"];
+  const child = spawn(
+    program,
+    [flag, script.slice(script.startsWith(PYTHON) ? PYTHON.length : 0), ...args],
+    {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   let output = "";
   child.stdout.setEncoding("utf8");
   await new Promise<void>((resolve, reject) => {
@@ -71,6 +83,9 @@ const { spawnSync } = require("node:child_process");
 let running = true;
 process.stdin.on("end", () => { running = false; });
 process.stdin.resume();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks for \`ms\` milliseconds (a pause of the loop without a busy wait). */
+function pause(ms) { Atomics.wait(sleeper, 0, 0, ms); }
 function loop(body) {
   (function next() {
     if (!running) { if (typeof finish === "function") finish(); process.exit(0); }
@@ -81,16 +96,44 @@ function loop(body) {
 }
 `;
 
-/** Keeps giving uid 65534 a default and an access ACL on the directory argv[1] (F, B). */
-export const ACL_LOOP = `${LOOP}
-const dir = process.argv[1];
-const toggle = process.argv[2] === "toggle";
-let n = 0;
-loop(() => {
-  n++;
-  if (toggle && n % 2 === 0) spawnSync("setfacl", ["-b", dir]);
-  else spawnSync("setfacl", ["-m", "u:65534:rwx,d:u:65534:rwx,d:m::rwx", dir]);
-});
+/**
+ * Python (Debian's, readable by uid 65534; scripts/setup.sh installs it) for the loops
+ * that change extended attributes: os.setxattr is a system call, where Node.js would
+ * start a setfacl process for every change (about 2 ms of CPU each, and the fork storm
+ * slowed the sync under test as much as the attacker).
+ */
+const PYTHON = "/usr/bin/python3";
+
+/**
+ * Keeps giving uid 65534 a default and an access ACL on the directory argv[1] (F, B,
+ * C): setfacl once, then the resulting extended attributes written back every 0.2 ms
+ * (the old code's windows were hit as often as in a loop without a pause); with "toggle" (B) every other round removes them instead.
+ */
+export const ACL_LOOP = `${PYTHON}
+import os, subprocess, sys, threading, time
+d = sys.argv[1]
+toggle = sys.argv[2:] == ["toggle"]
+subprocess.run(["setfacl", "-m", "u:65534:rwx,d:u:65534:rwx,d:m::rwx", d], check=True)
+acl = {n: os.getxattr(d, n) for n in ("system.posix_acl_access", "system.posix_acl_default")}
+running = True
+def wait():
+    global running
+    sys.stdin.read()
+    running = False
+threading.Thread(target=wait, daemon=True).start()
+print("ready", flush=True)
+n = 0
+while running:
+    n += 1
+    for name, value in acl.items():
+        try:
+            if toggle and n % 2 == 0:
+                os.removexattr(d, name)
+            else:
+                os.setxattr(d, name, value)
+        except OSError:
+            pass
+    time.sleep(0.0002)  # ~5,000 rounds a second at a few percent of a core
 `;
 
 /** Watches argv[1] (inotify) and opens every temporary file of safcm as it appears (C). */
@@ -125,11 +168,8 @@ for (const name of names) {
   else fs.symlinkSync(target, at(".own-" + name));
 }
 let original = true;
-let last = process.hrtime.bigint();
 loop(() => {
-  const now = process.hrtime.bigint();
-  if (now - last < 500000n) return;
-  last = now;
+  pause(0.5);
   for (const name of names) {
     if (original) {
       fs.renameSync(at(name), at(".orig-" + name));   // original aside
@@ -144,17 +184,17 @@ loop(() => {
 `;
 
 /**
- * Makes each of the entries argv[2...] of the directory argv[1] vanish and come back
- * (renamed aside and back, as fast as it can): a look at the directory finds a name that
+ * Makes the entries argv[2...] of the directory argv[1] vanish and come back (renamed
+ * aside and back, each state held for 0.2 ms): a look at the directory finds a name that
  * is gone when it is opened (B3).
  */
 export const VANISH = `${LOOP}
 const dir = process.argv[1], names = process.argv.slice(2);
 const at = (n) => path.join(dir, n);
 loop(() => {
-  for (const name of names) {
-    fs.renameSync(at(name), at(".gone-" + name));
-    fs.renameSync(at(".gone-" + name), at(name));
-  }
+  for (const name of names) fs.renameSync(at(name), at(".gone-" + name));
+  pause(0.2);
+  for (const name of names) fs.renameSync(at(".gone-" + name), at(name));
+  pause(0.2);
 });
 `;

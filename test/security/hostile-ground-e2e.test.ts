@@ -14,9 +14,10 @@ import { requireProgramsForFile } from "../helpers/programs.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
-requireProgramsForFile({ setfacl: "acl", getfacl: "acl" });
+requireProgramsForFile({ setfacl: "acl", getfacl: "acl", python3: "python3" });
 
-const ROUNDS = 20;
+/** Against d9feca8 with this attacker 19 of 20 rounds leaked, locally and over ssh. */
+const ROUNDS = 4;
 let sshd: Sshd;
 let cleanup: () => void;
 let base: string;
