@@ -15,6 +15,7 @@
 // Type checking is the lint's job (tsc), as it was under tsx. Test code that starts
 // Node.js on TypeScript of its own (node --import tsx -e ...) still uses tsx.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
@@ -132,7 +133,9 @@ async function compile(files, outdir) {
  * give it back to npm (test/helpers/runtime.ts registryEnv).
  */
 function testEnv() {
-  const env = { ...process.env };
+  // The CLI's ssh control sockets go to $XDG_RUNTIME_DIR/safcm-ssh, else to
+  // /tmp/safcm-ssh-<uid>: the tests' go to a directory of this run, removed at the end.
+  const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
   if (env.NODE_EXTRA_CA_CERTS !== undefined) {
     env.SAFCM_TEST_NODE_EXTRA_CA_CERTS = env.NODE_EXTRA_CA_CERTS;
     delete env.NODE_EXTRA_CA_CERTS;
@@ -140,6 +143,7 @@ function testEnv() {
   return env;
 }
 
+const runtimeDir = mkdtempSync(join(tmpdir(), "safcm-test-run-"));
 const linted = lint ? run(process.execPath, ["scripts/lint.js"], true, testEnv()) : null;
 const CACHE = "node_modules/.cache/safcm";
 mkdirSync(CACHE, { recursive: true });
@@ -157,6 +161,7 @@ for (const [signal, code] of [
 ]) {
   process.on(signal, () => {
     rmSync(outdir, { recursive: true, force: true });
+    rmSync(runtimeDir, { recursive: true, force: true });
     process.exit(code);
   });
 }
@@ -182,6 +187,8 @@ try {
 } finally {
   rmSync(outdir, { recursive: true, force: true });
 }
+if (linted !== null) await linted;
+rmSync(runtimeDir, { recursive: true, force: true });
 let status = tests.status;
 if (linted !== null) {
   const { status: lintStatus, output } = await linted;

@@ -1,18 +1,19 @@
 // The bundled runtime for the tests: fetched with the real npm from the
-// registry once into a cache shared by every test run on this machine (it is
-// about 50 MiB), through `safcm runtime fetch`. Never committed to git.
+// registry once into a cache shared by every test run of this clone (it is
+// about 50 MiB), through `safcm runtime fetch`: below node_modules/.cache, with
+// the clone's other caches, so that the tests leave nothing in /tmp. Never
+// committed to git.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RUNTIME_VERSION } from "../../src/runtime/pin.ts";
 import { shellQuote } from "../../src/transport/bootstrap.ts";
-import { safcm } from "./tree.ts";
+import { REPO, safcm } from "./tree.ts";
 
 /** XDG_CACHE_HOME holding a verified runtime package (x64). */
-export const SHARED_CACHE = join(tmpdir(), "safcm-test-cache");
+export const SHARED_CACHE = join(REPO, "node_modules/.cache/safcm/test-runtime");
 /** The verified package in SHARED_CACHE (after fetchSharedRuntime). */
 export const PACKAGE = cachedPackage(SHARED_CACHE);
 
