@@ -33,6 +33,12 @@ export interface FilesInput {
   deferUnknownOwners?: boolean;
   /** The entries that waited for the packages, now after them. */
   afterPackages?: boolean;
+  /**
+   * Called in a real run with the directories about to be taken over, before the first
+   * of them (their triggers are recorded then, SPEC 5.7); an error it returns ends the
+   * run before any change.
+   */
+  beforeTakeover?: (paths: string[]) => string | null;
 }
 
 export interface FilesResult {
@@ -113,6 +119,8 @@ export function decideFiles(input: FilesInput): Decision {
     if (first.plan.errors.length > 0 || !input.apply || first.plan.takeovers.length === 0) {
       return decided(first.plan, first.observed, log);
     }
+    const refused = input.beforeTakeover?.(first.plan.takeovers.map((t) => t.path)) ?? null;
+    if (refused !== null) return decided(emptyPlan([refused]), first.observed, log);
     const taken = takeOver(rootFd, first.plan.takeovers);
     const again = taken.error === null ? lookAndPlan(input, root, rootFd, users) : null;
     const error =
@@ -270,6 +278,8 @@ export async function filesStep(
     users,
     apply: !request.dry_run,
     deferUnknownOwners: request.packages.some((p) => p.state === "present"),
+    // A takeover is a change too: its triggers are recorded before it.
+    beforeTakeover: (paths) => pending.record(request.triggers, paths),
   };
   const decision = decideFiles(input);
   // Triggers that this plan fires are recorded before its first change (SPEC 3.5).

@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   existsSync,
+  lstatSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   realpathSync,
@@ -305,6 +308,50 @@ test("a sync that stops after the change that fires a trigger leaves it pending;
     );
     assert.equal(readFileSync(join(root, "log"), "utf8"), "reload\n");
     assert.deepEqual(readdirSync(join(state, "state")), []);
+  } finally {
+    removeDir(root);
+    removeDir(state);
+  }
+});
+
+test("the trigger of a directory taken over is recorded before the takeover: a journal that cannot be written changes nothing", async () => {
+  // /d belongs to uid 65534; the configuration makes it 0750 root with a trigger. The
+  // takeover is the sync's first change (SPEC 6, hostile ground): its trigger must be in
+  // the journal before it, or a helper killed right after it would lose the trigger.
+  const root = realpathSync(tempDir());
+  const state = realpathSync(tempDir());
+  chmodSync(root, 0o755);
+  try {
+    mkdirSync(join(root, "d"), { mode: 0o755 });
+    chownSync(join(root, "d"), 65534, 65534);
+    // A state directory others can write: the journal refuses to be kept there.
+    mkdirSync(join(state, "state"), { mode: 0o777 });
+    chmodSync(join(state, "state"), 0o777);
+    const { files, data } = request([
+      { path: "/" },
+      { path: "/d", mode: 0o750 },
+      { path: "/d/conf", content: "x\n" },
+    ]);
+    const r = await handleSync(
+      {
+        type: "sync_request",
+        log_level: "info",
+        dry_run: false,
+        root,
+        files,
+        packages: [],
+        services: [],
+        triggers: [{ path: "/d", commands: ["echo reload >> log"] }],
+        commands: [],
+      },
+      data,
+      { stateDir: stateIn(state) },
+    );
+    assert.match(r.response.error ?? "", /cannot record the triggers this sync fires/);
+    const d = lstatSync(join(root, "d"));
+    assert.deepEqual([d.uid, d.mode & 0o7777], [65534, 0o755], "/d was not taken over");
+    assert.deepEqual(readdirSync(join(root, "d")), []);
+    assert.deepEqual(r.response.files, []);
   } finally {
     removeDir(root);
     removeDir(state);
