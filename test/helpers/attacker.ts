@@ -31,24 +31,23 @@ export function readAsNobody(paths: string[]): string[] {
   return JSON.parse(r.stdout) as string[];
 }
 
-/**
- * A process of uid 65534 running `script` (Node.js, or Python where the script is a
- * PYTHON one), until the test ends its stdin; started when it printed "ready".
- */
-export async function attacker(script: string, args: string[]): Promise<Attacker> {
-  if (script.startsWith(PYTHON) && !existsSync(PYTHON)) {
+/** An attacker's program: Node.js source, or Python source (for the ACL loop). */
+export type Script = { node: string } | { python: string };
+
+/** A process of uid 65534 running `script` until the test ends its stdin; started when it printed "ready". */
+export async function attacker(script: Script, args: string[]): Promise<Attacker> {
+  if ("python" in script && !existsSync(PYTHON)) {
     throw new Error(`${PYTHON} is missing: install the package python3 (./scripts/setup.sh does)`);
   }
-  const [program, flag] = script.startsWith(PYTHON) ? [PYTHON, "-c"] : [process.execPath, "-e"];
-  const child = spawn(
-    program,
-    [flag, script.slice(script.startsWith(PYTHON) ? PYTHON.length : 0), ...args],
-    {
-      uid: NOBODY,
-      gid: NOBODY,
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
+  const argv =
+    "python" in script
+      ? [PYTHON, "-c", script.python, ...args]
+      : [process.execPath, "-e", script.node, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
+    uid: NOBODY,
+    gid: NOBODY,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   let output = "";
   child.stdout.setEncoding("utf8");
   await new Promise<void>((resolve, reject) => {
@@ -79,7 +78,6 @@ export interface Attacker {
 const LOOP = `
 const fs = require("node:fs");
 const path = require("node:path");
-const { spawnSync } = require("node:child_process");
 let running = true;
 process.stdin.on("end", () => { running = false; });
 process.stdin.resume();
@@ -107,9 +105,11 @@ const PYTHON = "/usr/bin/python3";
 /**
  * Keeps giving uid 65534 a default and an access ACL on the directory argv[1] (F, B,
  * C): setfacl once, then the resulting extended attributes written back every 0.2 ms
- * (the old code's windows were hit as often as in a loop without a pause); with "toggle" (B) every other round removes them instead.
+ * (the old code's windows were hit as often as in a loop without a pause); with
+ * "toggle" (B) every other round removes them instead.
  */
-export const ACL_LOOP = `${PYTHON}
+export const ACL_LOOP: Script = {
+  python: `
 import os, subprocess, sys, threading, time
 d = sys.argv[1]
 toggle = sys.argv[2:] == ["toggle"]
@@ -134,10 +134,12 @@ while running:
         except OSError:
             pass
     time.sleep(0.0002)  # ~5,000 rounds a second at a few percent of a core
-`;
+`,
+};
 
 /** Watches argv[1] (inotify) and opens every temporary file of safcm as it appears (C). */
-export const OPEN_TEMPS = `${LOOP}
+export const OPEN_TEMPS: Script = {
+  node: `${LOOP}
 const dir = process.argv[1];
 const fds = [];
 const tryOpen = (name) => {
@@ -152,7 +154,8 @@ function finish() {
     if (text !== "") process.stdout.write(JSON.stringify(text) + "\\n");
   }
 }
-`;
+`,
+};
 
 /**
  * Swaps each of the entries argv[3...] of the directory argv[1] in and out of place with
@@ -160,7 +163,8 @@ function finish() {
  * argv[2] (E): moves the root-owned original aside and back, so that the helper sees the
  * original at one moment and the user's entry the next, switching about every 0.5 ms.
  */
-export const SWAP = `${LOOP}
+export const SWAP: Script = {
+  node: `${LOOP}
 const dir = process.argv[1], target = process.argv[2], names = process.argv.slice(3);
 const at = (n) => path.join(dir, n);
 for (const name of names) {
@@ -181,14 +185,16 @@ loop(() => {
   }
   original = !original;
 });
-`;
+`,
+};
 
 /**
  * Makes the entries argv[2...] of the directory argv[1] vanish and come back (renamed
  * aside and back, each state held for 0.2 ms): a look at the directory finds a name that
  * is gone when it is opened (B3).
  */
-export const VANISH = `${LOOP}
+export const VANISH: Script = {
+  node: `${LOOP}
 const dir = process.argv[1], names = process.argv.slice(2);
 const at = (n) => path.join(dir, n);
 loop(() => {
@@ -197,4 +203,5 @@ loop(() => {
   for (const name of names) fs.renameSync(at(".gone-" + name), at(name));
   pause(0.2);
 });
-`;
+`,
+};
