@@ -14,7 +14,16 @@
 // paths relative to a test (fixtures, src/, the repository) mean what they say.
 // Type checking is the lint's job (tsc), as it was under tsx. Test code that starts
 // Node.js on TypeScript of its own (node --import tsx -e ...) still uses tsx.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -149,6 +158,12 @@ function testEnv() {
 }
 
 const runtimeDir = mkdtempSync(join(tmpdir(), "safcm-test-run-"));
+// Tests that sync this machine as root make the helper keep pending triggers in its
+// state directory (SPEC 5.7), which it creates when it first records one. A run that
+// found no such directory removes it at the end, once no test file can be using it
+// (only when empty: a journal left there is a pending trigger, which says so).
+const STATE_DIR = "/var/lib/safcm";
+const stateDirExisted = existsSync(STATE_DIR);
 const linted = lint ? run(process.execPath, ["scripts/lint.js"], true, testEnv()) : null;
 const CACHE = "node_modules/.cache/safcm";
 mkdirSync(CACHE, { recursive: true });
@@ -194,6 +209,13 @@ try {
 }
 if (linted !== null) await linted;
 rmSync(runtimeDir, { recursive: true, force: true });
+if (!stateDirExisted && existsSync(STATE_DIR)) {
+  try {
+    rmdirSync(STATE_DIR);
+  } catch (err) {
+    process.stdout.write(`# ${STATE_DIR} left by the tests: ${err.message}\n`);
+  }
+}
 let status = tests.status;
 if (linted !== null) {
   const { status: lintStatus, output } = await linted;

@@ -3,10 +3,11 @@
 // pending-trigger journal of each root in /var/lib/safcm. A journal exists
 // only while a trigger is pending, so a test that ends with its triggers done
 // leaves none; this removes exactly what the tests of a file may have left:
-// the journals of their roots, and /var/lib/safcm itself when it did not exist
-// before and is empty.
+// the journals of their roots. /var/lib/safcm itself, which the helper creates,
+// is removed by scripts/run-tests.js at the end of the run when it did not
+// exist before (not here: another test file may be creating a journal in it).
 
-import { existsSync, rmdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { journalName } from "../../src/remote/pending.ts";
 
@@ -19,7 +20,6 @@ export function journalOf(root: string): string {
 
 /** Call at the start of a test file; `cleanup` in its `after`. */
 export function trackState(): { root: (root: string) => string; cleanup: () => void } {
-  const existed = existsSync(STATE_DIR);
   const roots: string[] = [];
   return {
     root: (root) => {
@@ -28,12 +28,6 @@ export function trackState(): { root: (root: string) => string; cleanup: () => v
     },
     cleanup: () => {
       for (const root of roots) rmSync(journalOf(root), { force: true });
-      if (existed) return;
-      try {
-        rmdirSync(STATE_DIR);
-      } catch {
-        // not empty: another test file (the runtime's) keeps something there
-      }
     },
   };
 }
