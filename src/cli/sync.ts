@@ -13,7 +13,7 @@ import { Progress } from "../report/progress.ts";
 import { syncHost } from "../session/host.ts";
 import { batchPlan, runBatches, type BatchPlan } from "../session/batches.ts";
 import { runPool } from "../session/pool.ts";
-import type { HostResult, SyncResult } from "../session/result.ts";
+import { newHostResult, type HostResult, type SyncResult } from "../session/result.ts";
 import { printWarnings } from "./check.ts";
 import { parseOptions } from "./options.ts";
 
@@ -163,16 +163,5 @@ function stopReason(failed: number, plan: BatchPlan): string {
 
 /** The result of a host that a rollout in batches never started (SPEC 4 --max-fail). */
 function skippedHost(name: string, reason: string): HostResult {
-  return {
-    name,
-    ok: false,
-    error: `not started: ${reason}`,
-    stage: null,
-    groups: [],
-    files: [],
-    packages: [],
-    services: [],
-    commands: [],
-    skipped: true,
-  };
+  return { ...newHostResult(name), ok: false, error: `not started: ${reason}`, skipped: true };
 }

@@ -19,7 +19,7 @@ import { runtimePackageOnce } from "../runtime/cache.ts";
 import { Connection, type RuntimeSource } from "./connection.ts";
 import { redactResult } from "./redact.ts";
 import { applyResponse, contentFor, detectedGroups, detectedVars, expect } from "./replies.ts";
-import type { HostResult } from "./result.ts";
+import { newHostResult, type HostResult } from "./result.ts";
 
 export interface SyncOptions {
   dryRun: boolean;
@@ -92,18 +92,7 @@ export async function syncHost(
   host: HostConfig,
   options: SyncOptions,
 ): Promise<HostResult> {
-  const result: HostResult = {
-    name: host.name,
-    ok: true,
-    error: null,
-    stage: null,
-    groups: [],
-    files: [],
-    packages: [],
-    services: [],
-    commands: [],
-    skipped: false,
-  };
+  const result = newHostResult(host.name);
   const redact = redactor(secretValues(config));
   const session: Session = {
     config,

@@ -58,6 +58,22 @@ export interface HostResult {
   skipped: boolean;
 }
 
+/** A host's result before anything happened: ok, nothing changed, nothing known. */
+export function newHostResult(name: string): HostResult {
+  return {
+    name,
+    ok: true,
+    error: null,
+    stage: null,
+    groups: [],
+    files: [],
+    packages: [],
+    services: [],
+    commands: [],
+    skipped: false,
+  };
+}
+
 export interface SyncResult {
   dryRun: boolean;
   hosts: HostResult[];

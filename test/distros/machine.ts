@@ -6,8 +6,8 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../helpers/net.ts";
 
 // Runs as PID 1's parent shell inside the new namespaces: mounts what sshd and
 // the helper need (procfs for /proc/self/fd, a small /dev, a fresh /run), then
@@ -47,18 +47,6 @@ export interface Machine {
   /** sshd's standard error so far (it logs with -e). */
   log: () => string;
   stop: () => Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 /**

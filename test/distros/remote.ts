@@ -4,6 +4,7 @@
 
 import { spawn } from "node:child_process";
 import { shellQuote } from "../../src/transport/bootstrap.ts";
+import { finished } from "../helpers/tree.ts";
 
 export interface Ssh {
   config: string;
@@ -18,17 +19,9 @@ export interface Output {
 /** Runs `script` with /bin/sh on `host` (arguments after it as "$@"). */
 export function sh(ssh: Ssh, host: string, script: string, args: string[] = []): Promise<Output> {
   const command = ["sh", "-c", shellQuote(script), "sh", ...args.map(shellQuote)].join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", ["-F", ssh.config, host, "--", command], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return finished(
+    spawn("ssh", ["-F", ssh.config, host, "--", command], { stdio: ["ignore", "pipe", "pipe"] }),
+  );
 }
 
 /** Runs `script` on `host` and gives its output; a non-zero exit is an error. */

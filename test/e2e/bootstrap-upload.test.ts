@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { execFileSync } from "node:child_process";
 import { BOOTSTRAP_SH } from "../../src/transport/bootstrap-sh.ts";
+import { finished, type Run } from "../helpers/tree.ts";
 
 const NOBODY = 65534;
 // A home whose every parent is root-owned and writable by nobody else, as the bootstrap demands.
@@ -36,40 +37,28 @@ function fakePackage(): Buffer {
   return execFileSync("tar", ["-czf", "-", "-C", src, "package"]);
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function bootstrap(shell: string[], pkg: Buffer, sha: string, id: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      shell[0],
-      [
-        ...shell.slice(1),
-        "-c",
-        BOOTSTRAP_SH,
-        "safcm-bootstrap",
-        "bundled",
-        "node",
-        VERSION,
-        sha,
-        sha,
-        String(id),
-        "",
-      ],
-      { uid: NOBODY, gid: NOBODY, env: { HOME, PATH: process.env.PATH ?? "/usr/bin:/bin" } },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdin.on("error", () => undefined); // a runtime already present reads nothing
-    child.stdin.end(Buffer.concat([Buffer.from(`${pkg.length}\n`), pkg]));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const child = spawn(
+    shell[0],
+    [
+      ...shell.slice(1),
+      "-c",
+      BOOTSTRAP_SH,
+      "safcm-bootstrap",
+      "bundled",
+      "node",
+      VERSION,
+      sha,
+      sha,
+      String(id),
+      "",
+    ],
+    { uid: NOBODY, gid: NOBODY, env: { HOME, PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+  );
+  const run = finished(child);
+  child.stdin.on("error", () => undefined); // a runtime already present reads nothing
+  child.stdin.end(Buffer.concat([Buffer.from(`${pkg.length}\n`), pkg]));
+  return run;
 }
 
 test("concurrent first uploads of the runtime to one host all run it; it ends installed once, nothing left over", async () => {

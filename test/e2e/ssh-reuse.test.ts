@@ -18,9 +18,9 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { freePort } from "../helpers/net.ts";
 import { loginUser, loginUsersConfig, startSshd, type Sshd } from "../helpers/sshd.ts";
 import { safcm, tempDir, writeTree } from "../helpers/tree.ts";
 
@@ -33,17 +33,6 @@ const USER = `safcm-cp${process.pid % 10000}`;
 let removeUser = (): void => undefined;
 /** A second port of the same sshd. */
 let port2 = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-    server.on("error", reject);
-  });
-}
 
 before(async () => {
   port2 = await freePort();

@@ -10,8 +10,8 @@
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { freePort } from "./net.ts";
 import { descendants } from "./proc.ts";
 import { findProgram, requireProgramsForFile } from "./programs.ts";
 import { tempDir } from "./tree.ts";
@@ -30,18 +30,6 @@ export interface Sshd {
   port: number;
   dir: string;
   stop: () => Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 /** `opensshDefaults`: OpenSSH's own key exchange, ciphers and re-execution, as on a real host

@@ -3,7 +3,7 @@
 // and a run of the real CLI. Every test writes trees in one format: keys are
 // relative paths ("all/files/etc/motd"), parents are created with mode 0755.
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import type { Readable, Writable } from "node:stream";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -119,12 +120,19 @@ export function safcm(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
 ): Promise<Run> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SAFCM, ...args], {
+    cwd: options.cwd ?? REPO,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return finished(child);
+}
+
+/** What a child process with piped stdout and stderr printed, and its exit status, once it ended. */
+export function finished(
+  child: ChildProcessByStdio<Writable | null, Readable, Readable>,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SAFCM, ...args], {
-      cwd: options.cwd ?? REPO,
-      env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
